@@ -1,0 +1,85 @@
+//! The bench: seeded autoscaling trial campaigns and their SQLite dataset.
+//!
+//! Layout:
+//! * [`profile`]: load profiles, the seeded (profile, seed) → request
+//!   schedule every backend replays;
+//! * [`gpu`]: GPU model profiles (`data/profiles/*.toml`) and the work model;
+//! * [`campaign`]: campaign files (scenarios × profiles × arms × seeds),
+//!   checked before anything runs;
+//! * [`sim`]: the embedded discrete-event cluster simulator;
+//! * [`record`]: what a trial records, one type per dataset table;
+//! * [`store`]: the SQLite dataset (schema in `migrations/`);
+//! * [`runner`]: runs a campaign on a backend, resumable, in parallel;
+//! * [`export`]: the original experiment's JSON files.
+
+pub mod campaign;
+pub mod export;
+pub mod gpu;
+pub mod profile;
+pub mod record;
+pub mod rng;
+pub mod runner;
+pub mod sim;
+pub mod store;
+
+use std::path::PathBuf;
+
+/// Errors of the bench library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The campaign file is not valid TOML for the schema (unknown key,
+    /// wrong type); the message carries line and column.
+    #[error("{path}: {message}")]
+    CampaignToml {
+        /// The campaign file.
+        path: PathBuf,
+        /// toml's message.
+        message: String,
+    },
+    /// A campaign value is impossible.
+    #[error("{}{}: `{field}`: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Campaign {
+        /// The campaign file.
+        path: PathBuf,
+        /// Line of the field (1-based), when it can be found.
+        line: Option<usize>,
+        /// Dotted path of the field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The schema migrations failed.
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database holds something the request cannot work with.
+    #[error("{0}")]
+    Dataset(String),
+    /// The backend is not available in this build.
+    #[error("backend `{0}` is not available (this build has: sim)")]
+    Backend(String),
+}
+
+impl Error {
+    /// True when the error is the user's input (exit code 2).
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            Error::CampaignToml { .. } | Error::Campaign { .. } | Error::Backend(_)
+        )
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

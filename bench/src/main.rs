@@ -1,0 +1,163 @@
+//! `bench`: run seeded autoscaling trial campaigns and export their results.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use bench::campaign::Campaign;
+use bench::export::{self, ExportSelection};
+use bench::runner::{self, RunOptions, SystemClock};
+use bench::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "bench",
+    version,
+    about = "Seeded autoscaling trial campaigns into a SQLite dataset"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a campaign (skips trials already complete in the dataset).
+    Run {
+        /// Campaign file (TOML).
+        #[arg(long)]
+        campaign: PathBuf,
+        /// Dataset file.
+        #[arg(long, default_value = "data/trials.sqlite")]
+        db: PathBuf,
+        /// Where trials run.
+        #[arg(long, default_value = "sim")]
+        backend: String,
+        /// Parallel trials (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check a campaign file without running it.
+    Check {
+        /// Campaign file (TOML).
+        #[arg(long)]
+        campaign: PathBuf,
+    },
+    /// Export results.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: Format,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Dataset file.
+        #[arg(long, default_value = "data/trials.sqlite")]
+        db: PathBuf,
+        /// Campaign id (default: the newest).
+        #[arg(long)]
+        campaign_id: Option<i64>,
+        /// Scenario to aggregate over.
+        #[arg(long)]
+        scenario: String,
+        /// Load profile to aggregate over.
+        #[arg(long)]
+        profile: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// hpa_results.json, userscale_results.json, comparison.json.
+    OriginalJson,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let input = e
+                .downcast_ref::<bench::Error>()
+                .is_some_and(bench::Error::is_input_error);
+            ExitCode::from(if input { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Check { campaign } => {
+            let c = Campaign::load(&campaign)?;
+            println!(
+                "{}: ok, {} trials (sha256 {})",
+                campaign.display(),
+                c.plan().len(),
+                c.sha256
+            );
+            Ok(())
+        }
+        Command::Run {
+            campaign,
+            db,
+            backend,
+            jobs,
+            quiet,
+        } => {
+            let c = Campaign::load(&campaign)?;
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let opts = RunOptions {
+                db: db.clone(),
+                backend,
+                jobs,
+                progress: !quiet,
+                host: runner::host_description(),
+            };
+            let s = runner::run_campaign(&c, &opts, &SystemClock)?;
+            println!(
+                "campaign `{}` (id {}): {} trials complete ({} run now, {} already done), {} rows in {:.1} s -> {}",
+                c.file.name,
+                s.campaign_id,
+                s.total,
+                s.ran,
+                s.skipped,
+                s.rows,
+                s.wall_s,
+                db.display()
+            );
+            Ok(())
+        }
+        Command::Export {
+            format: Format::OriginalJson,
+            out,
+            db,
+            campaign_id,
+            scenario,
+            profile,
+        } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .context("starting the runtime")?;
+            let sel = ExportSelection {
+                campaign_id,
+                scenario,
+                load_profile: profile,
+            };
+            let results = rt.block_on(async {
+                let mut store = Store::open_read_only(&db).await?;
+                export::original_results(&mut store, &sel).await
+            })?;
+            for p in export::write_original_json(&out, &results)? {
+                println!("wrote {}", p.display());
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Runs a campaign on a backend into the dataset.
+//!
+//! One code path for every backend: the campaign's trials in their
+//! randomised, interleaved order; trials already complete in the dataset are
+//! skipped, the rest run (the simulator in parallel on `jobs` threads) and
+//! each is committed in its own transaction as it finishes. A run that is
+//! killed and started again therefore redoes only the trials it had not
+//! committed.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use crate::campaign::{Campaign, TrialPlan};
+use crate::record::TrialRecords;
+use crate::sim::{run_trial, TrialInput};
+use crate::store::{CampaignMeta, NewTrial, Store, TrialTiming};
+use crate::{Error, Result};
+
+/// Wall-clock source for the timestamps stored with campaigns and trials.
+pub trait Clock: Send + Sync {
+    /// Current UTC time, RFC 3339.
+    fn now_rfc3339(&self) -> String;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_rfc3339(&self) -> String {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        rfc3339(d.as_secs() as i64, d.subsec_millis())
+    }
+}
+
+/// Formats Unix seconds as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(secs: i64, millis: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The dataset file.
+    pub db: PathBuf,
+    /// Backend name (`sim`).
+    pub backend: String,
+    /// Parallel trials (simulator only).
+    pub jobs: usize,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+    /// Host description stored with the campaign.
+    pub host: String,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    /// Campaign id in the dataset.
+    pub campaign_id: i64,
+    /// Trials in the campaign.
+    pub total: usize,
+    /// Trials already complete before this run.
+    pub skipped: usize,
+    /// Trials run now.
+    pub ran: usize,
+    /// Rows written.
+    pub rows: usize,
+    /// Wall seconds.
+    pub wall_s: f64,
+}
+
+/// A description of this machine for the campaign row.
+pub fn host_description() -> String {
+    let name = std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "{name} ({}-{}, {cpus} CPUs)",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// The parameters stored with a trial.
+pub fn trial_params(c: &Campaign, plan: &TrialPlan) -> serde_json::Value {
+    json!({
+        "scenario": c.scenarios[plan.scenario],
+        "policy": c.policy(&plan.arm, plan.scenario),
+        "load_profile": c.profile(plan.profile),
+        "load_steps_s": c.profile(plan.profile).load_steps(),
+        "seed": plan.seed,
+        "duration_s": c.file.duration_s,
+        "warmup_s": c.file.warmup_s,
+        "backend": "sim",
+    })
+}
+
+/// Runs one planned trial on the simulator.
+pub fn simulate(c: &Campaign, plan: &TrialPlan) -> Result<TrialRecords> {
+    let policy = c
+        .policy(&plan.arm, plan.scenario)
+        .ok_or_else(|| Error::Dataset(format!("no arm `{}`", plan.arm)))?;
+    let input = TrialInput::new(
+        &c.scenarios[plan.scenario],
+        c.profile(plan.profile),
+        policy,
+        plan.seed,
+        c.file.duration_s,
+    );
+    Ok(run_trial(&input))
+}
+
+/// Runs `campaign` into the dataset, skipping complete trials.
+pub fn run_campaign(
+    campaign: &Campaign,
+    opts: &RunOptions,
+    clock: &dyn Clock,
+) -> Result<RunSummary> {
+    if opts.backend != "sim" {
+        return Err(Error::Backend(opts.backend.clone()));
+    }
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Error::Io {
+            path: opts.db.clone(),
+            source: e,
+        })?;
+    if let Some(dir) = opts.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+    }
+    let mut store = rt.block_on(Store::open(&opts.db))?;
+    let created_at = clock.now_rfc3339();
+    let campaign_id = rt.block_on(store.ensure_campaign(&CampaignMeta {
+        name: &campaign.file.name,
+        config_toml: &campaign.text,
+        config_sha256: &campaign.sha256,
+        backend: &opts.backend,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        host: &opts.host,
+        created_at: &created_at,
+    }))?;
+    let plan = campaign.plan();
+    let new_trials: Vec<NewTrial<'_>> = plan
+        .iter()
+        .map(|p| {
+            let s = &campaign.scenarios[p.scenario].spec;
+            NewTrial {
+                scenario: &s.name,
+                arm: &p.arm,
+                load_profile: &campaign.profile(p.profile).name,
+                seed: p.seed,
+                run_order: p.run_order,
+                duration_s: campaign.file.duration_s,
+                warmup_s: campaign.file.warmup_s,
+                wait_mode: s.pod.wait_mode.as_str(),
+                params_json: trial_params(campaign, p).to_string(),
+            }
+        })
+        .collect();
+    let ids = rt.block_on(store.ensure_trials(campaign_id, &new_trials))?;
+    let todo: Vec<(usize, i64)> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, done))| !done)
+        .map(|(i, (id, _))| (i, *id))
+        .collect();
+    let skipped = plan.len() - todo.len();
+
+    let bar = if opts.progress {
+        ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed:>4} [{bar:30}] {pos}/{len} trials  ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    if skipped > 0 {
+        bar.set_message(format!("({skipped} already complete)"));
+    }
+
+    let jobs = opts.jobs.max(1).min(todo.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut rows = 0usize;
+    let mut ran = 0usize;
+    let result: Result<()> = std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<(i64, Result<TrialRecords>, TrialTiming)>(jobs * 2);
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (todo, next, plan) = (&todo, &next, &plan);
+            scope.spawn(move || loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(i, id)) = todo.get(k) else { break };
+                let started_at = clock.now_rfc3339();
+                let t0 = Instant::now();
+                let rec = simulate(campaign, &plan[i]);
+                let timing = TrialTiming {
+                    started_at,
+                    finished_at: clock.now_rfc3339(),
+                    wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
+                };
+                if tx.send((id, rec, timing)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (id, rec, timing) in rx {
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    // Stop the workers: nothing more is taken.
+                    next.store(usize::MAX / 2, Ordering::Relaxed);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = rt.block_on(store.write_trial(id, &rec, &timing)) {
+                next.store(usize::MAX / 2, Ordering::Relaxed);
+                return Err(e);
+            }
+            rows += rec.row_count();
+            ran += 1;
+            bar.inc(1);
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    result?;
+    Ok(RunSummary {
+        campaign_id,
+        total: plan.len(),
+        skipped,
+        ran,
+        rows,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.005Z");
+        assert_eq!(rfc3339(1_795_825_275, 0), "2026-11-28T00:21:15.000Z");
+    }
+}

@@ -1,0 +1,1501 @@
+//! The embedded cluster simulator: one trial as a pure function of
+//! (scenario, load profile, policy, seed) → [`TrialRecords`].
+//!
+//! Discrete-event, virtual time in integer microseconds, one thread, no
+//! clock. Simultaneous events run in a fixed class order (work completions,
+//! pod lifecycle, arrivals, metrics scrapes, samples, controller ticks) and
+//! then in the order they were scheduled, so a trial is bit-for-bit
+//! reproducible.
+//!
+//! Work in progress is a fluid: every request in a CPU or GPU phase has
+//! remaining work and a current rate. Whenever anything changes, all work is
+//! advanced to the present, rates are recomputed and the next completion is
+//! scheduled.
+//!
+//! * GPU time-slicing: the device is processor-shared across CUDA contexts
+//!   (pods with requests in their GPU phase). With `c` active contexts the
+//!   device delivers `1 / (1 + eps (c − 1))`, split equally between contexts,
+//!   and equally between the requests inside one context.
+//! * CPU: a pod's demand is its CPU-phase threads plus what its GPU-waiting
+//!   threads burn (wait mode: spin 1 core, yield/blocking a fraction). The
+//!   CPU limit (CFS quota) and then the node's capacity scale the demand
+//!   down; CPU phases slow down accordingly. GPU phases are not slowed by
+//!   CPU throttling (a simplification: the kernel queue is already filled).
+//! * Metrics as the controllers see them: NVML-style device-wide utilisation
+//!   of the last second, metrics-server CPU (mean over the last scrape
+//!   window, rounded up to millicores, with its scrape lag) and each pod's
+//!   in-flight count and windowed mean latency.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use rand::Rng;
+
+use crate::campaign::{NoEndpoint, Routing, Scenario, Scheduling, WaitMode};
+use crate::gpu::GpuProfile;
+use crate::profile::{self, Arrival, LoadProfile, ScheduledRequest, UserScript};
+use crate::record::*;
+use crate::rng::{self, Stream};
+use scaler::{Observation, PodObservation, PodPhase, Policy, PolicyConfig};
+
+/// Service-time model. `Profile` is the real one; the others replace each
+/// request's device work so the simulator can be checked against queueing
+/// formulas (M/M/1, M/D/1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ServiceModel {
+    /// Device seconds from the GPU profile and the work model.
+    Profile,
+    /// Exponential device time with this mean, seconds.
+    Exponential(f64),
+    /// Fixed device time, seconds.
+    Deterministic(f64),
+}
+
+/// Everything one trial needs.
+#[derive(Clone, Debug)]
+pub struct TrialInput<'a> {
+    /// The cluster, pod and simulator parameters.
+    pub scenario: &'a Scenario,
+    /// The load.
+    pub profile: &'a LoadProfile,
+    /// The scaling policy, bounds already set.
+    pub policy: PolicyConfig,
+    /// Trial seed.
+    pub seed: u64,
+    /// Trial length, seconds.
+    pub duration_s: f64,
+    /// Service-time model (normally [`ServiceModel::Profile`]).
+    pub service: ServiceModel,
+    /// Open-loop schedule to use instead of the profile's (for checks).
+    pub schedule: Option<Vec<ScheduledRequest>>,
+}
+
+impl<'a> TrialInput<'a> {
+    /// A normal trial.
+    pub fn new(
+        scenario: &'a Scenario,
+        profile: &'a LoadProfile,
+        policy: PolicyConfig,
+        seed: u64,
+        duration_s: f64,
+    ) -> Self {
+        TrialInput {
+            scenario,
+            profile,
+            policy,
+            seed,
+            duration_s,
+            service: ServiceModel::Profile,
+            schedule: None,
+        }
+    }
+}
+
+type Time = i64;
+const US: f64 = 1e6;
+
+fn us(s: f64) -> Time {
+    (s * US).round() as Time
+}
+
+fn secs(t: Time) -> f64 {
+    t as f64 / US
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    // Class 0: work.
+    FluidWake(u64),
+    // Class 1: pod lifecycle.
+    ContainerStarted(u32, u32),
+    AppReady(u32, u32),
+    ReadyObserved(u32, u32),
+    EndpointAdd(u32),
+    EndpointRemove(u32),
+    Kill(u32),
+    // Class 2: load.
+    Arrival(u32),
+    UserSend(u32),
+    ClientTimeout(u32),
+    // Class 3..5: observation and control.
+    Scrape,
+    SampleTick,
+    ControllerTick,
+}
+
+impl Event {
+    fn class(self) -> u8 {
+        match self {
+            Event::FluidWake(_) => 0,
+            Event::ContainerStarted(..)
+            | Event::AppReady(..)
+            | Event::ReadyObserved(..)
+            | Event::EndpointAdd(_)
+            | Event::EndpointRemove(_)
+            | Event::Kill(_) => 1,
+            Event::Arrival(_) | Event::UserSend(_) | Event::ClientTimeout(_) => 2,
+            Event::Scrape => 3,
+            Event::SampleTick => 4,
+            Event::ControllerTick => 5,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PodState {
+    Unscheduled,
+    Starting,
+    Initializing,
+    BackOff,
+    Running,
+    Exited,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    New,
+    Waiting,
+    Queued,
+    CpuPre,
+    Gpu,
+    CpuPost,
+    Done,
+}
+
+struct Gpu {
+    profile: usize,
+    slots: u32,
+    used_slots: u32,
+    mem_used: f64,
+    busy_s: f64,
+    energy_j: f64,
+    energy_at_last_sample: f64,
+    last_util: f64,
+    contexts: u32,
+    active: u32,
+}
+
+struct Node {
+    name: String,
+    cpu_cores: f64,
+    requested_m: u64,
+    gpus: Vec<usize>,
+}
+
+struct Pod {
+    name: String,
+    node: Option<usize>,
+    gpu: Option<usize>,
+    state: PodState,
+    incarnation: u32,
+    restarts: u32,
+    created: Time,
+    scheduled: Option<Time>,
+    container_started: Option<Time>,
+    ready_at: Option<Time>,
+    in_endpoints: bool,
+    terminating: bool,
+    deleted: Option<Time>,
+    exited: Option<Time>,
+    context: bool,
+    busy: u32,
+    queue: VecDeque<u32>,
+    n_cpu: u32,
+    n_gpu: u32,
+    cpu_rate: f64,
+    cpu_cum: f64,
+    cpu_at_sample: f64,
+    container_cpu_base: f64,
+    scrapes: Vec<(Time, f64)>,
+    metric: Option<(u64, Time, Time)>,
+    latencies: VecDeque<(Time, f64)>,
+    completed_in_second: u32,
+}
+
+impl Pod {
+    fn live(&self) -> bool {
+        !self.terminating && self.state != PodState::Exited
+    }
+    fn ready(&self) -> bool {
+        self.ready_at.is_some() && !self.terminating && self.state == PodState::Running
+    }
+    fn app_up(&self) -> bool {
+        self.state == PodState::Running
+    }
+}
+
+struct Req {
+    user: Option<u32>,
+    user_seq: Option<u32>,
+    scheduled: Time,
+    sent: Time,
+    started: Option<Time>,
+    finished: Option<Time>,
+    size: u32,
+    iterations: u32,
+    pod: Option<u32>,
+    phase: Phase,
+    remaining: f64,
+    rate: f64,
+    mem_mib: f64,
+    outcome: Option<Outcome>,
+}
+
+struct Sim<'a> {
+    input: &'a TrialInput<'a>,
+    profiles: Vec<&'a GpuProfile>,
+    now: Time,
+    last_advance: Time,
+    end: Time,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(Time, u8, u64, Event)>>,
+    fluid_gen: u64,
+    nodes: Vec<Node>,
+    gpus: Vec<Gpu>,
+    pods: Vec<Pod>,
+    reqs: Vec<Req>,
+    active: Vec<u32>,
+    waiting: VecDeque<u32>,
+    users: Vec<UserScript>,
+    user_seq: Vec<u32>,
+    user_think: Vec<f64>,
+    routing_rng: Stream,
+    service_rng: Stream,
+    rr_next: usize,
+    policy: Box<dyn Policy>,
+    spec_replicas: u32,
+    outstanding: u32,
+    offered_in_second: u32,
+    completed_in_second: u32,
+    failed_in_second: u32,
+    out: TrialRecords,
+}
+
+/// Runs one trial to completion: arrivals stop at the trial's duration, then
+/// the requests still out are allowed to finish or time out, so every request
+/// has a terminal outcome.
+pub fn run_trial(input: &TrialInput<'_>) -> TrialRecords {
+    let mut sim = Sim::new(input);
+    sim.run();
+    sim.finish()
+}
+
+impl<'a> Sim<'a> {
+    fn new(input: &'a TrialInput<'a>) -> Sim<'a> {
+        let spec = &input.scenario.spec;
+        let mut profiles: Vec<&GpuProfile> = Vec::new();
+        let mut profile_names: Vec<&str> = Vec::new();
+        let mut nodes = Vec::new();
+        let mut gpus = Vec::new();
+        for group in &spec.nodes {
+            for k in 0..group.count {
+                let mut node_gpus = Vec::new();
+                if let Some(pname) = &group.gpu_profile {
+                    if let Some(p) = input.scenario.gpu_profiles.get(pname) {
+                        let pi = match profile_names.iter().position(|n| n == pname) {
+                            Some(i) => i,
+                            None => {
+                                profile_names.push(pname);
+                                profiles.push(p);
+                                profiles.len() - 1
+                            }
+                        };
+                        for _ in 0..group.gpus {
+                            node_gpus.push(gpus.len());
+                            gpus.push(Gpu {
+                                profile: pi,
+                                slots: group.time_slicing_replicas,
+                                used_slots: 0,
+                                mem_used: 0.0,
+                                busy_s: 0.0,
+                                energy_j: 0.0,
+                                energy_at_last_sample: 0.0,
+                                last_util: 0.0,
+                                contexts: 0,
+                                active: 0,
+                            });
+                        }
+                    }
+                }
+                let name = if group.count == 1 {
+                    group.name.clone()
+                } else {
+                    format!("{}-{k}", group.name)
+                };
+                nodes.push(Node {
+                    name,
+                    cpu_cores: group.cpu_cores,
+                    requested_m: 0,
+                    gpus: node_gpus,
+                });
+            }
+        }
+        let policy = input.policy.build();
+        let seed = input.seed;
+        let mut sim = Sim {
+            input,
+            profiles,
+            now: 0,
+            last_advance: 0,
+            end: us(input.duration_s),
+            seq: 0,
+            queue: BinaryHeap::new(),
+            fluid_gen: 0,
+            nodes,
+            gpus,
+            pods: Vec::new(),
+            reqs: Vec::new(),
+            active: Vec::new(),
+            waiting: VecDeque::new(),
+            users: Vec::new(),
+            user_seq: Vec::new(),
+            user_think: Vec::new(),
+            routing_rng: rng::stream(seed, "routing", 0),
+            service_rng: rng::stream(seed, "service", 0),
+            rr_next: 0,
+            policy,
+            spec_replicas: spec.min_replicas,
+            outstanding: 0,
+            offered_in_second: 0,
+            completed_in_second: 0,
+            failed_in_second: 0,
+            out: TrialRecords::default(),
+        };
+        sim.setup();
+        sim
+    }
+
+    fn push(&mut self, at: Time, ev: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, ev.class(), self.seq, ev)));
+    }
+
+    fn setup(&mut self) {
+        let spec = &self.input.scenario.spec;
+        let sim = &spec.sim;
+        // The trial starts with min_replicas pods that have been running and
+        // Ready for ten minutes (older than the HPA's CPU initialisation
+        // period), with two metrics-server scrapes of idle CPU behind them.
+        let before = us(-600.0);
+        for _ in 0..spec.min_replicas {
+            let p = self.create_pod(before);
+            if !self.bind(p, before) {
+                continue;
+            }
+            let pod = &mut self.pods[p as usize];
+            pod.state = PodState::Running;
+            pod.container_started = Some(before);
+            pod.ready_at = Some(before + us(10.0));
+            pod.in_endpoints = true;
+            pod.context = true;
+            let g = pod.gpu;
+            let idle = spec.pod.idle_cpu_m / 1000.0;
+            let res = us(sim.metric_resolution_s);
+            let s1 = us(sim.metric_scrape_offset_s) - res;
+            let s0 = s1 - res;
+            pod.scrapes = vec![
+                (s0, idle * secs(s0 - before)),
+                (s1, idle * secs(s1 - before)),
+            ];
+            pod.metric = Some(((idle * 1000.0).ceil() as u64, s1, s1 - s0));
+            pod.cpu_rate = idle;
+            pod.cpu_cum = idle * secs(-before);
+            pod.cpu_at_sample = pod.cpu_cum;
+            if let Some(g) = g {
+                let ctx = self.profiles[self.gpus[g].profile].context_mib.value;
+                self.gpus[g].mem_used += ctx;
+                self.gpus[g].contexts += 1;
+            }
+        }
+        // Load.
+        match &self.input.profile.arrival {
+            Arrival::Open { .. } => {
+                let schedule = match &self.input.schedule {
+                    Some(s) => s.clone(),
+                    None => profile::open_schedule(
+                        self.input.profile,
+                        self.input.seed,
+                        self.input.duration_s,
+                    ),
+                };
+                for r in schedule {
+                    let at = us(r.at_s);
+                    if at >= self.end {
+                        continue;
+                    }
+                    let id = self.new_req(None, None, at, r.size, r.iterations);
+                    self.push(at, Event::Arrival(id));
+                }
+            }
+            Arrival::Closed { users, ramp_s, .. } => {
+                for u in 0..*users {
+                    self.users
+                        .push(UserScript::new(self.input.profile, self.input.seed, u));
+                    self.user_seq.push(0);
+                    self.user_think.push(0.0);
+                    let at = us(profile::user_start(u, *users, *ramp_s));
+                    if at < self.end {
+                        self.push(at, Event::UserSend(u));
+                    }
+                }
+            }
+        }
+        // Observation and control.
+        let mut t = us(sim.metric_scrape_offset_s);
+        while t < self.end {
+            self.push(t, Event::Scrape);
+            t += us(sim.metric_resolution_s);
+        }
+        let mut t = us(1.0);
+        while t <= self.end {
+            self.push(t, Event::SampleTick);
+            t += us(1.0);
+        }
+        let interval = us(self.policy.interval_s()).max(1);
+        let mut t = 0;
+        while t < self.end {
+            self.push(t, Event::ControllerTick);
+            t += interval;
+        }
+    }
+
+    fn new_req(
+        &mut self,
+        user: Option<u32>,
+        user_seq: Option<u32>,
+        at: Time,
+        size: u32,
+        iterations: u32,
+    ) -> u32 {
+        let id = self.reqs.len() as u32;
+        self.reqs.push(Req {
+            user,
+            user_seq,
+            scheduled: at,
+            sent: at,
+            started: None,
+            finished: None,
+            size,
+            iterations,
+            pod: None,
+            phase: Phase::New,
+            remaining: 0.0,
+            rate: 0.0,
+            mem_mib: 0.0,
+            outcome: None,
+        });
+        id
+    }
+
+    fn run(&mut self) {
+        while let Some(Reverse((t, _, _, ev))) = self.queue.pop() {
+            if t >= self.end && self.outstanding == 0 && self.clients_done() {
+                break;
+            }
+            self.now = t;
+            self.advance();
+            let dirty = self.handle(ev);
+            if dirty {
+                self.recompute();
+            }
+        }
+    }
+
+    fn clients_done(&self) -> bool {
+        // Past the end no user sends again, so it is enough that nobody waits.
+        self.outstanding == 0
+    }
+
+    /// Moves all fluid work and the CPU, GPU and energy integrals to `now`.
+    fn advance(&mut self) {
+        let dt = secs(self.now - self.last_advance);
+        if dt <= 0.0 {
+            return;
+        }
+        for &r in &self.active {
+            let req = &mut self.reqs[r as usize];
+            req.remaining -= req.rate * dt;
+        }
+        for pod in &mut self.pods {
+            pod.cpu_cum += pod.cpu_rate * dt;
+        }
+        for g in &mut self.gpus {
+            let p = self.profiles[g.profile];
+            let idle = p.idle_power_w.value;
+            let max = p.max_power_w.value;
+            if g.active > 0 {
+                g.busy_s += dt;
+                g.energy_j += max * dt;
+            } else {
+                g.energy_j += idle * dt;
+            }
+        }
+        self.last_advance = self.now;
+    }
+
+    /// Recomputes every rate and schedules the next work completion.
+    fn recompute(&mut self) {
+        let spec = &self.input.scenario.spec;
+        for g in &mut self.gpus {
+            g.active = 0;
+        }
+        for pod in &self.pods {
+            if pod.n_gpu > 0 {
+                if let Some(g) = pod.gpu {
+                    self.gpus[g].active += 1;
+                }
+            }
+        }
+        // CPU demand per pod, then CFS quota, then node capacity.
+        let wait_burn = match spec.pod.wait_mode {
+            WaitMode::Spin => 1.0,
+            WaitMode::Yield => spec.sim.yield_cpu_fraction,
+            WaitMode::Blocking => spec.sim.blocking_cpu_fraction,
+        };
+        let limit = f64::from(spec.pod.cpu_limit_m) / 1000.0;
+        let idle = spec.pod.idle_cpu_m / 1000.0;
+        let mut node_use = vec![0.0f64; self.nodes.len()];
+        let mut pod_factor = vec![0.0f64; self.pods.len()];
+        for (i, pod) in self.pods.iter_mut().enumerate() {
+            if !matches!(pod.state, PodState::Running | PodState::Initializing) {
+                pod.cpu_rate = 0.0;
+                continue;
+            }
+            let demand = idle + f64::from(pod.n_cpu) + wait_burn * f64::from(pod.n_gpu);
+            let f = if demand > limit { limit / demand } else { 1.0 };
+            pod_factor[i] = f;
+            pod.cpu_rate = demand * f;
+            if let Some(n) = pod.node {
+                node_use[n] += pod.cpu_rate;
+            }
+        }
+        for (i, pod) in self.pods.iter_mut().enumerate() {
+            if let Some(n) = pod.node {
+                let cap = self.nodes[n].cpu_cores;
+                if node_use[n] > cap {
+                    let g = cap / node_use[n];
+                    pod.cpu_rate *= g;
+                    pod_factor[i] *= g;
+                }
+            }
+        }
+        let mut next = f64::INFINITY;
+        for &r in &self.active {
+            let req = &mut self.reqs[r as usize];
+            let Some(p) = req.pod else { continue };
+            let pod = &self.pods[p as usize];
+            req.rate = match req.phase {
+                Phase::CpuPre | Phase::CpuPost => pod_factor[p as usize],
+                Phase::Gpu => match pod.gpu {
+                    Some(g) => {
+                        let gpu = &self.gpus[g];
+                        let eps = self.profiles[gpu.profile].context_switch_overhead.value;
+                        time_slice_rate(gpu.active, pod.n_gpu, eps)
+                    }
+                    None => 0.0,
+                },
+                _ => 0.0,
+            };
+            if req.rate > 0.0 {
+                next = next.min(req.remaining.max(0.0) / req.rate);
+            }
+        }
+        self.fluid_gen += 1;
+        if next.is_finite() {
+            let dt = ((next * US).ceil() as Time).max(1);
+            let gen = self.fluid_gen;
+            self.push(self.now + dt, Event::FluidWake(gen));
+        }
+    }
+
+    fn handle(&mut self, ev: Event) -> bool {
+        match ev {
+            Event::FluidWake(gen) => {
+                if gen != self.fluid_gen {
+                    return false;
+                }
+                let mut done: Vec<u32> = self
+                    .active
+                    .iter()
+                    .copied()
+                    .filter(|&r| {
+                        let q = &self.reqs[r as usize];
+                        q.rate > 0.0 && q.remaining <= 1e-9
+                    })
+                    .collect();
+                done.sort_unstable();
+                for r in done {
+                    self.phase_done(r);
+                }
+                true
+            }
+            Event::ContainerStarted(p, inc) => self.container_started(p, inc),
+            Event::AppReady(p, inc) => self.app_ready(p, inc),
+            Event::ReadyObserved(p, inc) => {
+                let pod = &mut self.pods[p as usize];
+                if pod.incarnation != inc || pod.terminating || pod.state != PodState::Running {
+                    return false;
+                }
+                pod.ready_at = Some(self.now);
+                let at = self.now + us(self.input.scenario.spec.sim.endpoint_delay_s);
+                self.push(at, Event::EndpointAdd(p));
+                false
+            }
+            Event::EndpointAdd(p) => {
+                let pod = &mut self.pods[p as usize];
+                if pod.terminating || pod.state != PodState::Running {
+                    return false;
+                }
+                pod.in_endpoints = true;
+                let waiting: Vec<u32> = self.waiting.drain(..).collect();
+                for r in waiting {
+                    self.route(r);
+                }
+                true
+            }
+            Event::EndpointRemove(p) => {
+                self.pods[p as usize].in_endpoints = false;
+                self.exit_if_drained(p);
+                true
+            }
+            Event::Kill(p) => {
+                if self.pods[p as usize].state == PodState::Exited {
+                    return false;
+                }
+                self.exit_pod(p);
+                true
+            }
+            Event::Arrival(r) => {
+                self.send(r);
+                true
+            }
+            Event::UserSend(u) => {
+                if self.now >= self.end {
+                    return false;
+                }
+                let next = self.users[u as usize].next_request();
+                self.user_think[u as usize] = next.think_s;
+                let k = self.user_seq[u as usize];
+                self.user_seq[u as usize] += 1;
+                let r = self.new_req(Some(u), Some(k), self.now, next.size, next.iterations);
+                self.send(r);
+                true
+            }
+            Event::ClientTimeout(r) => {
+                if self.reqs[r as usize].outcome.is_some() {
+                    return false;
+                }
+                if self.reqs[r as usize].phase == Phase::Waiting {
+                    self.waiting.retain(|&w| w != r);
+                    self.reqs[r as usize].phase = Phase::Done;
+                }
+                self.client_done(r, Outcome::Timeout);
+                false
+            }
+            Event::Scrape => {
+                self.scrape();
+                false
+            }
+            Event::SampleTick => {
+                self.sample();
+                false
+            }
+            Event::ControllerTick => self.controller_tick(),
+        }
+    }
+
+    // ---- load ----------------------------------------------------------
+
+    fn send(&mut self, r: u32) {
+        self.reqs[r as usize].sent = self.now;
+        self.outstanding += 1;
+        self.offered_in_second += 1;
+        let timeout = us(self.input.profile.timeout_s);
+        self.push(self.now + timeout, Event::ClientTimeout(r));
+        self.route(r);
+    }
+
+    fn route(&mut self, r: u32) {
+        let endpoints: Vec<u32> = self
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.in_endpoints)
+            .map(|(i, _)| i as u32)
+            .collect();
+        if endpoints.is_empty() {
+            match self.input.scenario.spec.sim.no_endpoint {
+                NoEndpoint::Fail => {
+                    self.reqs[r as usize].phase = Phase::Done;
+                    self.client_done(r, Outcome::NoEndpoint);
+                }
+                NoEndpoint::Wait => {
+                    self.reqs[r as usize].phase = Phase::Waiting;
+                    self.waiting.push_back(r);
+                }
+            }
+            return;
+        }
+        let p = match self.input.scenario.spec.sim.routing {
+            Routing::Random => endpoints[self.routing_rng.gen_range(0..endpoints.len())],
+            Routing::RoundRobin => {
+                let p = endpoints[self.rr_next % endpoints.len()];
+                self.rr_next = self.rr_next.wrapping_add(1);
+                p
+            }
+            Routing::LeastOutstanding => {
+                let mut best = endpoints[0];
+                for &e in &endpoints {
+                    let (pe, pb) = (&self.pods[e as usize], &self.pods[best as usize]);
+                    if pe.busy as usize + pe.queue.len() < pb.busy as usize + pb.queue.len() {
+                        best = e;
+                    }
+                }
+                best
+            }
+        };
+        self.reqs[r as usize].pod = Some(p);
+        let workers = self.input.scenario.spec.pod.workers;
+        let cap = self.input.scenario.spec.pod.queue_capacity as usize;
+        let pod = &mut self.pods[p as usize];
+        if pod.busy < workers {
+            self.start_req(r);
+        } else if pod.queue.len() < cap {
+            pod.queue.push_back(r);
+            self.reqs[r as usize].phase = Phase::Queued;
+        } else {
+            self.reqs[r as usize].phase = Phase::Done;
+            self.client_done(r, Outcome::Rejected);
+        }
+    }
+
+    fn start_req(&mut self, r: u32) {
+        let pre = self.input.scenario.spec.pod.pre_cpu_ms / 1000.0;
+        let req = &mut self.reqs[r as usize];
+        let Some(p) = req.pod else { return };
+        req.started = Some(self.now);
+        self.pods[p as usize].busy += 1;
+        self.enter_cpu(r, Phase::CpuPre, pre);
+    }
+
+    /// Puts a request into a CPU phase (from a worker start or from its
+    /// GPU phase) with `work` core-seconds to do.
+    fn enter_cpu(&mut self, r: u32, phase: Phase, work: f64) {
+        let req = &mut self.reqs[r as usize];
+        let Some(p) = req.pod else { return };
+        match req.phase {
+            Phase::Gpu => self.pods[p as usize].n_gpu -= 1,
+            _ => self.active.push(r),
+        }
+        req.phase = phase;
+        req.remaining = work;
+        req.rate = 0.0;
+        self.pods[p as usize].n_cpu += 1;
+    }
+
+    fn phase_done(&mut self, r: u32) {
+        let phase = self.reqs[r as usize].phase;
+        let Some(p) = self.reqs[r as usize].pod else {
+            return;
+        };
+        match phase {
+            Phase::CpuPre => {
+                self.pods[p as usize].n_cpu -= 1;
+                let Some(g) = self.pods[p as usize].gpu else {
+                    return;
+                };
+                let (size, iters) = (self.reqs[r as usize].size, self.reqs[r as usize].iterations);
+                let gpu_profile = self.profiles[self.gpus[g].profile];
+                let work_model = &self.input.scenario.spec.work;
+                let mem = match self.input.service {
+                    ServiceModel::Profile => work_model.working_set_mib(size),
+                    _ => 0.0,
+                };
+                if self.gpus[g].mem_used + mem > gpu_profile.memory_mib.value {
+                    self.reqs[r as usize].phase = Phase::Done;
+                    self.remove_active(r);
+                    self.server_done(r, Outcome::Oom);
+                    return;
+                }
+                self.gpus[g].mem_used += mem;
+                let work = match self.input.service {
+                    ServiceModel::Profile => work_model.device_seconds(gpu_profile, size, iters),
+                    ServiceModel::Exponential(mean) => {
+                        rng::exponential(&mut self.service_rng, mean)
+                    }
+                    ServiceModel::Deterministic(s) => s,
+                };
+                let req = &mut self.reqs[r as usize];
+                req.mem_mib = mem;
+                req.phase = Phase::Gpu;
+                req.remaining = work;
+                req.rate = 0.0;
+                self.pods[p as usize].n_gpu += 1;
+            }
+            Phase::Gpu => {
+                if let Some(g) = self.pods[p as usize].gpu {
+                    self.gpus[g].mem_used -= self.reqs[r as usize].mem_mib;
+                }
+                self.reqs[r as usize].mem_mib = 0.0;
+                let post = self.input.scenario.spec.pod.post_cpu_ms / 1000.0;
+                self.enter_cpu(r, Phase::CpuPost, post);
+            }
+            Phase::CpuPost => {
+                self.pods[p as usize].n_cpu -= 1;
+                self.reqs[r as usize].phase = Phase::Done;
+                self.remove_active(r);
+                self.server_done(r, Outcome::Ok);
+            }
+            _ => {}
+        }
+    }
+
+    fn remove_active(&mut self, r: u32) {
+        if let Some(i) = self.active.iter().position(|&x| x == r) {
+            self.active.remove(i);
+        }
+    }
+
+    /// The pod finished (or failed) a request it was serving: free the
+    /// worker, answer the client, start the next queued request.
+    fn server_done(&mut self, r: u32, outcome: Outcome) {
+        let Some(p) = self.reqs[r as usize].pod else {
+            return;
+        };
+        let now = self.now;
+        let sent = self.reqs[r as usize].sent;
+        {
+            let pod = &mut self.pods[p as usize];
+            pod.busy -= 1;
+            if outcome == Outcome::Ok {
+                pod.latencies.push_back((now, secs(now - sent) * 1000.0));
+                pod.completed_in_second += 1;
+            }
+        }
+        if self.reqs[r as usize].outcome.is_none() {
+            self.client_done(r, outcome);
+        }
+        let next = self.pods[p as usize].queue.pop_front();
+        if let Some(n) = next {
+            self.start_req(n);
+        }
+        self.exit_if_drained(p);
+    }
+
+    fn client_done(&mut self, r: u32, outcome: Outcome) {
+        let now = self.now;
+        let req = &mut self.reqs[r as usize];
+        if req.outcome.is_some() {
+            return;
+        }
+        req.outcome = Some(outcome);
+        req.finished = Some(now);
+        self.outstanding -= 1;
+        if outcome == Outcome::Ok {
+            self.completed_in_second += 1;
+        } else {
+            self.failed_in_second += 1;
+        }
+        if let Some(u) = req.user {
+            let at = now + us(self.user_think[u as usize]);
+            if at < self.end {
+                self.push(at, Event::UserSend(u));
+            }
+        }
+    }
+
+    // ---- pods ----------------------------------------------------------
+
+    fn create_pod(&mut self, at: Time) -> u32 {
+        let i = self.pods.len() as u32;
+        self.pods.push(Pod {
+            name: format!("workload-{i}"),
+            node: None,
+            gpu: None,
+            state: PodState::Unscheduled,
+            incarnation: 0,
+            restarts: 0,
+            created: at,
+            scheduled: None,
+            container_started: None,
+            ready_at: None,
+            in_endpoints: false,
+            terminating: false,
+            deleted: None,
+            exited: None,
+            context: false,
+            busy: 0,
+            queue: VecDeque::new(),
+            n_cpu: 0,
+            n_gpu: 0,
+            cpu_rate: 0.0,
+            cpu_cum: 0.0,
+            cpu_at_sample: 0.0,
+            container_cpu_base: 0.0,
+            scrapes: Vec::new(),
+            metric: None,
+            latencies: VecDeque::new(),
+            completed_in_second: 0,
+        });
+        i
+    }
+
+    /// Places a pod on a node and GPU slot; false if nothing fits.
+    fn bind(&mut self, p: u32, at: Time) -> bool {
+        let spec = &self.input.scenario.spec;
+        let req_m = u64::from(spec.pod.cpu_request_m);
+        let mut best: Option<(f64, u32, usize, usize)> = None;
+        for (ni, node) in self.nodes.iter().enumerate() {
+            let cap_m = (node.cpu_cores * 1000.0) as u64;
+            if node.requested_m + req_m > cap_m {
+                continue;
+            }
+            // GPU slot: least used first (spread), most used first (bin-pack).
+            let mut gbest: Option<(u32, usize)> = None;
+            for &g in &node.gpus {
+                let gpu = &self.gpus[g];
+                if gpu.used_slots >= gpu.slots {
+                    continue;
+                }
+                let key = match spec.sim.scheduling {
+                    Scheduling::Spread => gpu.used_slots,
+                    Scheduling::BinPack => u32::MAX - gpu.used_slots,
+                };
+                if gbest.is_none_or(|(k, _)| key < k) {
+                    gbest = Some((key, g));
+                }
+            }
+            let Some((gkey, g)) = gbest else { continue };
+            let alloc = node.requested_m as f64 / cap_m.max(1) as f64;
+            let score = match spec.sim.scheduling {
+                Scheduling::Spread => alloc,
+                Scheduling::BinPack => -alloc,
+            };
+            if best.is_none_or(|(s, k, _, _)| score < s || (score == s && gkey < k)) {
+                best = Some((score, gkey, ni, g));
+            }
+        }
+        let Some((_, _, ni, g)) = best else {
+            return false;
+        };
+        self.nodes[ni].requested_m += req_m;
+        self.gpus[g].used_slots += 1;
+        let pod = &mut self.pods[p as usize];
+        pod.node = Some(ni);
+        pod.gpu = Some(g);
+        pod.scheduled = Some(at);
+        pod.state = PodState::Starting;
+        true
+    }
+
+    /// A start-up delay of pod `p` (incarnation `inc`) drawn from `range`;
+    /// one stream per (purpose, pod, incarnation), so the k-th pod starts
+    /// equally fast in both arms of a seed.
+    fn startup_delay(
+        &self,
+        purpose: &str,
+        p: u32,
+        inc: u32,
+        range: &crate::gpu::SourcedRange,
+    ) -> Time {
+        let mut s = rng::stream(
+            self.input.seed,
+            purpose,
+            (u64::from(p) << 16) | u64::from(inc),
+        );
+        us(rng::uniform(&mut s, range.min_s, range.max_s))
+    }
+
+    fn schedule_pending(&mut self) {
+        for p in 0..self.pods.len() as u32 {
+            let pod = &self.pods[p as usize];
+            if pod.state != PodState::Unscheduled || pod.terminating {
+                continue;
+            }
+            if !self.bind(p, self.now) {
+                break;
+            }
+            let g = self.pods[p as usize].gpu.unwrap_or_default();
+            let range = &self.profiles[self.gpus[g].profile].container_start;
+            let d = self.startup_delay("container-start", p, 0, range);
+            self.push(self.now + d, Event::ContainerStarted(p, 0));
+        }
+    }
+
+    fn container_started(&mut self, p: u32, inc: u32) -> bool {
+        let now = self.now;
+        let pod = &self.pods[p as usize];
+        if pod.incarnation != inc || pod.state == PodState::Exited || pod.terminating {
+            return false;
+        }
+        let Some(g) = pod.gpu else { return false };
+        let profile = self.profiles[self.gpus[g].profile];
+        let ctx = profile.context_mib.value;
+        let cpu_cum = pod.cpu_cum;
+        if self.gpus[g].mem_used + ctx > profile.memory_mib.value {
+            // CUDA context creation fails: the container exits and the
+            // kubelet restarts it with exponential back-off.
+            let pod = &mut self.pods[p as usize];
+            pod.restarts += 1;
+            pod.incarnation += 1;
+            pod.state = PodState::BackOff;
+            let backoff = self.input.scenario.spec.sim.restart_backoff_s
+                * 2f64.powi(pod.restarts.saturating_sub(1).min(16) as i32);
+            let inc = pod.incarnation;
+            self.push(
+                now + us(backoff.min(300.0)),
+                Event::ContainerStarted(p, inc),
+            );
+            return true;
+        }
+        self.gpus[g].mem_used += ctx;
+        self.gpus[g].contexts += 1;
+        let pod = &mut self.pods[p as usize];
+        pod.context = true;
+        pod.state = PodState::Initializing;
+        pod.container_started = Some(now);
+        pod.container_cpu_base = cpu_cum;
+        pod.scrapes.clear();
+        pod.metric = None;
+        let d = self.startup_delay("cuda-init", p, inc, &profile.cuda_init);
+        self.push(now + d, Event::AppReady(p, inc));
+        true
+    }
+
+    fn app_ready(&mut self, p: u32, inc: u32) -> bool {
+        let sim = &self.input.scenario.spec.sim;
+        let pod = &mut self.pods[p as usize];
+        if pod.incarnation != inc || pod.state != PodState::Initializing || pod.terminating {
+            return false;
+        }
+        pod.state = PodState::Running;
+        // The kubelet probes on a fixed ticker from container start.
+        let first = pod.container_started.unwrap_or(self.now) + us(sim.probe_initial_delay_s);
+        let period = us(sim.probe_period_s).max(1);
+        let k = if self.now <= first {
+            0
+        } else {
+            (self.now - first + period - 1) / period
+        };
+        let at = first + k * period;
+        self.push(at, Event::ReadyObserved(p, inc));
+        true
+    }
+
+    fn delete_pod(&mut self, p: u32) {
+        let now = self.now;
+        let sim = &self.input.scenario.spec.sim;
+        let (endpoint_delay, grace) = (us(sim.endpoint_delay_s), us(sim.grace_period_s));
+        let pod = &mut self.pods[p as usize];
+        pod.terminating = true;
+        pod.deleted = Some(now);
+        if pod.state == PodState::Unscheduled {
+            pod.state = PodState::Exited;
+            pod.exited = Some(now);
+            return;
+        }
+        if pod.in_endpoints {
+            self.push(now + endpoint_delay, Event::EndpointRemove(p));
+            self.push(now + grace, Event::Kill(p));
+        } else {
+            self.exit_pod(p);
+        }
+    }
+
+    fn exit_if_drained(&mut self, p: u32) {
+        let pod = &self.pods[p as usize];
+        if pod.terminating
+            && !pod.in_endpoints
+            && pod.state != PodState::Exited
+            && pod.busy == 0
+            && pod.queue.is_empty()
+        {
+            self.exit_pod(p);
+        }
+    }
+
+    /// The pod's process is gone: fail what it still holds, free its slot,
+    /// context memory and CPU request, and schedule pending pods.
+    fn exit_pod(&mut self, p: u32) {
+        let now = self.now;
+        let held: Vec<u32> = self
+            .reqs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.pod == Some(p)
+                    && matches!(
+                        r.phase,
+                        Phase::Queued | Phase::CpuPre | Phase::Gpu | Phase::CpuPost
+                    )
+            })
+            .map(|(i, _)| i as u32)
+            .collect();
+        for r in held {
+            let phase = self.reqs[r as usize].phase;
+            if phase == Phase::Gpu {
+                if let Some(g) = self.pods[p as usize].gpu {
+                    self.gpus[g].mem_used -= self.reqs[r as usize].mem_mib;
+                }
+            }
+            if phase != Phase::Queued {
+                self.remove_active(r);
+            }
+            self.reqs[r as usize].phase = Phase::Done;
+            self.client_done(r, Outcome::Killed);
+        }
+        let spec = &self.input.scenario.spec;
+        let pod = &mut self.pods[p as usize];
+        pod.queue.clear();
+        pod.busy = 0;
+        pod.n_cpu = 0;
+        pod.n_gpu = 0;
+        pod.cpu_rate = 0.0;
+        pod.state = PodState::Exited;
+        pod.exited = Some(now);
+        pod.in_endpoints = false;
+        let (node, gpu, context) = (pod.node, pod.gpu, pod.context);
+        pod.context = false;
+        if let Some(n) = node {
+            self.nodes[n].requested_m -= u64::from(spec.pod.cpu_request_m);
+        }
+        if let Some(g) = gpu {
+            self.gpus[g].used_slots -= 1;
+            if context {
+                self.gpus[g].mem_used -= self.profiles[self.gpus[g].profile].context_mib.value;
+                self.gpus[g].contexts -= 1;
+            }
+        }
+        self.schedule_pending();
+    }
+
+    /// ReplicaSet-style reconciliation towards `spec_replicas`.
+    fn reconcile(&mut self) {
+        let live: Vec<u32> = (0..self.pods.len() as u32)
+            .filter(|&p| self.pods[p as usize].live())
+            .collect();
+        let want = self.spec_replicas as usize;
+        if live.len() < want {
+            for _ in live.len()..want {
+                self.create_pod(self.now);
+            }
+            self.schedule_pending();
+        } else if live.len() > want {
+            // Victims: unscheduled first, then not started, then not ready,
+            // then the most recently ready, then the newest.
+            let mut ranked = live;
+            ranked.sort_by_key(|&p| {
+                let pod = &self.pods[p as usize];
+                let scheduled = pod.state != PodState::Unscheduled;
+                let running = matches!(pod.state, PodState::Running | PodState::Initializing);
+                (
+                    scheduled,
+                    running,
+                    pod.ready(),
+                    Reverse(pod.ready_at.unwrap_or(Time::MIN)),
+                    Reverse(pod.created),
+                    Reverse(p),
+                )
+            });
+            let n = ranked.len() - want;
+            for &p in ranked.iter().take(n) {
+                self.delete_pod(p);
+            }
+        }
+    }
+
+    // ---- metrics and control ------------------------------------------
+
+    fn scrape(&mut self) {
+        let now = self.now;
+        let res = us(self.input.scenario.spec.sim.metric_resolution_s);
+        for pod in &mut self.pods {
+            if !matches!(pod.state, PodState::Running | PodState::Initializing) {
+                continue;
+            }
+            let cum = pod.cpu_cum - pod.container_cpu_base;
+            pod.scrapes.push((now, cum));
+            if pod.scrapes.len() > 2 {
+                pod.scrapes.remove(0);
+            }
+            pod.metric = match pod.scrapes.as_slice() {
+                [(t0, c0), (t1, c1)] => Some((millicores(c1 - c0, t1 - t0), *t1, t1 - t0)),
+                [(t1, c1)] => {
+                    // metrics-server uses a synthetic (start, 0) point for a
+                    // container between 10 s and one resolution old.
+                    let start = pod.container_started.unwrap_or(*t1);
+                    let age = t1 - start;
+                    if age >= us(10.0) && age <= res {
+                        Some((millicores(*c1, age), *t1, age))
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+        }
+    }
+
+    fn latency_ms(&self, p: usize) -> Option<f64> {
+        let pod = &self.pods[p];
+        let from = self.now - us(self.input.scenario.spec.sim.latency_window_s);
+        let (mut sum, mut n) = (0.0, 0u32);
+        for &(t, l) in pod.latencies.iter().rev() {
+            if t <= from {
+                break;
+            }
+            sum += l;
+            n += 1;
+        }
+        (n > 0).then(|| sum / f64::from(n))
+    }
+
+    fn controller_tick(&mut self) -> bool {
+        let now = self.now;
+        let mut pods = Vec::new();
+        for (i, pod) in self.pods.iter().enumerate() {
+            if pod.state == PodState::Exited {
+                continue;
+            }
+            let phase = if pod.terminating {
+                PodPhase::Terminating
+            } else if matches!(pod.state, PodState::Unscheduled | PodState::Starting) {
+                PodPhase::Pending
+            } else {
+                PodPhase::Running
+            };
+            let ready = match pod.state {
+                PodState::Unscheduled => None,
+                _ => Some(pod.ready()),
+            };
+            let transition = if pod.ready() {
+                pod.ready_at
+            } else {
+                pod.scheduled
+            };
+            let app = pod.app_up() && !pod.terminating;
+            let gpu_util = match (app, pod.gpu) {
+                (true, Some(g)) => Some(self.gpus[g].last_util),
+                _ => None,
+            };
+            pods.push(PodObservation {
+                name: pod.name.clone(),
+                phase,
+                ready,
+                ready_transition_time: transition.map(secs),
+                start_time: pod.scheduled.map(secs),
+                cpu_request_m: Some(u64::from(self.input.scenario.spec.pod.cpu_request_m)),
+                cpu_usage_m: pod.metric.map(|m| m.0),
+                metric_timestamp: pod.metric.map(|m| secs(m.1)),
+                metric_window: pod.metric.map(|m| secs(m.2)),
+                gpu_utilization: gpu_util,
+                in_flight: app.then(|| pod.busy + pod.queue.len() as u32),
+                avg_latency_ms: if app { self.latency_ms(i) } else { None },
+            });
+        }
+        let obs = Observation {
+            time: secs(now),
+            spec_replicas: self.spec_replicas,
+            pods,
+        };
+        let d = self.policy.decide(&obs);
+        self.out.decisions.push(DecisionRecord {
+            t_s: secs(now),
+            controller: d.controller.clone(),
+            current: d.current_replicas,
+            desired: d.desired_replicas,
+            reason: d.reason.clone(),
+            inputs_json: d.inputs.to_string(),
+        });
+        if d.desired_replicas != self.spec_replicas {
+            self.out.scaling_events.push(ScalingEvent {
+                t_s: secs(now),
+                from: self.spec_replicas,
+                to: d.desired_replicas,
+                controller: d.controller,
+                reason: d.reason,
+            });
+            self.spec_replicas = d.desired_replicas;
+            self.reconcile();
+            return true;
+        }
+        false
+    }
+
+    fn sample(&mut self) {
+        let now = self.now;
+        let t_s = secs(now);
+        let spec = &self.input.scenario.spec;
+        let window = us(spec.sim.latency_window_s);
+        let (mut util_sum, mut util_max, mut mem, mut power, mut energy) =
+            (0.0, 0.0f64, 0.0, 0.0, 0.0);
+        for (gi, g) in self.gpus.iter_mut().enumerate() {
+            let util = (g.busy_s.min(1.0)) * 100.0;
+            g.busy_s = 0.0;
+            g.last_util = util;
+            let p = g.energy_j - g.energy_at_last_sample;
+            g.energy_at_last_sample = g.energy_j;
+            util_sum += util;
+            util_max = util_max.max(util);
+            mem += g.mem_used;
+            power += p;
+            energy += g.energy_j;
+            self.out.gpu_samples.push(GpuSample {
+                t_s,
+                gpu: gi as u32,
+                util_pct: util,
+                mem_used_mib: g.mem_used,
+                power_w: p,
+                contexts: g.contexts,
+            });
+        }
+        let req_m = f64::from(spec.pod.cpu_request_m);
+        let (mut cpu, mut requested, mut in_flight, mut queued) =
+            (0.0, 0.0, 0u32, self.waiting.len() as u32);
+        let (mut ready, mut pending, mut terminating) = (0u32, 0u32, 0u32);
+        for i in 0..self.pods.len() {
+            let lat = self.latency_ms(i);
+            let pod = &mut self.pods[i];
+            if pod.state == PodState::Exited && pod.exited.is_some_and(|e| e <= now - us(1.0)) {
+                continue;
+            }
+            while pod
+                .latencies
+                .front()
+                .is_some_and(|&(t, _)| t <= now - window)
+            {
+                pod.latencies.pop_front();
+            }
+            let cores = pod.cpu_cum - pod.cpu_at_sample;
+            pod.cpu_at_sample = pod.cpu_cum;
+            let state = if pod.terminating {
+                "terminating"
+            } else {
+                match pod.state {
+                    PodState::Unscheduled => "pending",
+                    PodState::Starting => "starting",
+                    PodState::Initializing => "initializing",
+                    PodState::BackOff => "backoff",
+                    PodState::Running => "running",
+                    PodState::Exited => "exited",
+                }
+            };
+            if pod.ready() {
+                ready += 1;
+            } else if pod.live() {
+                pending += 1;
+            } else if pod.state != PodState::Exited {
+                terminating += 1;
+            }
+            if pod.state != PodState::Exited && pod.node.is_some() {
+                requested += req_m;
+            }
+            cpu += cores;
+            in_flight += pod.busy;
+            queued += pod.queue.len() as u32;
+            let gpu_util = pod
+                .gpu
+                .filter(|_| pod.context)
+                .map(|g| self.gpus[g].last_util);
+            self.out.pod_samples.push(PodSample {
+                t_s,
+                pod: i as u32,
+                state,
+                ready: pod.ready(),
+                cpu_cores: cores,
+                cpu_pct_request: cores * 1000.0 / req_m * 100.0,
+                gpu_util,
+                in_flight: pod.busy,
+                queued: pod.queue.len() as u32,
+                avg_latency_ms: lat,
+                completed: pod.completed_in_second,
+            });
+            pod.completed_in_second = 0;
+        }
+        let n_gpus = self.gpus.len().max(1) as f64;
+        self.out.samples.push(Sample {
+            t_s,
+            desired: self.spec_replicas,
+            ready,
+            pending,
+            terminating,
+            gpu_util_mean: util_sum / n_gpus,
+            gpu_util_max: util_max,
+            gpu_mem_used_mib: mem,
+            gpu_power_w: power,
+            gpu_energy_j: energy,
+            cpu_cores: cpu,
+            cpu_pct_request: if requested > 0.0 {
+                cpu * 1000.0 / requested * 100.0
+            } else {
+                0.0
+            },
+            in_flight,
+            queued,
+            offered: self.offered_in_second,
+            completed: self.completed_in_second,
+            failed: self.failed_in_second,
+        });
+        self.offered_in_second = 0;
+        self.completed_in_second = 0;
+        self.failed_in_second = 0;
+    }
+
+    fn finish(mut self) -> TrialRecords {
+        for (i, r) in self.reqs.iter().enumerate() {
+            let outcome = r.outcome.unwrap_or(Outcome::Timeout);
+            let finished = r.finished.unwrap_or(self.now);
+            self.out.requests.push(RequestRecord {
+                id: i as u32,
+                user: r.user,
+                user_seq: r.user_seq,
+                scheduled_s: secs(r.scheduled),
+                sent_s: secs(r.sent),
+                started_s: r.started.map(secs),
+                finished_s: secs(finished),
+                pod: r.pod,
+                size: r.size,
+                iterations: r.iterations,
+                outcome,
+                latency_ms: secs(finished - r.scheduled) * 1000.0,
+            });
+        }
+        for (i, p) in self.pods.iter().enumerate() {
+            self.out.pods.push(PodRecord {
+                pod: i as u32,
+                name: p.name.clone(),
+                node: p.node.map(|n| self.nodes[n].name.clone()),
+                gpu: p.gpu.map(|g| g as u32),
+                created_s: secs(p.created),
+                scheduled_s: p.scheduled.map(secs),
+                started_s: p.container_started.map(secs),
+                ready_s: p.ready_at.map(secs),
+                deleted_s: p.deleted.map(secs),
+                exited_s: p.exited.map(secs),
+                restarts: p.restarts,
+            });
+        }
+        self.out
+    }
+}
+
+fn millicores(core_seconds: f64, window: Time) -> u64 {
+    if window <= 0 {
+        return 0;
+    }
+    (core_seconds / secs(window) * 1000.0 - 1e-9)
+        .ceil()
+        .max(0.0) as u64
+}
+
+/// Rate at which one request in its GPU phase progresses (device seconds per
+/// second) when `contexts` pods share the GPU and its own pod has
+/// `in_context` requests on the GPU; `eps` is the context-switch overhead.
+pub fn time_slice_rate(contexts: u32, in_context: u32, eps: f64) -> f64 {
+    if contexts == 0 || in_context == 0 {
+        return 0.0;
+    }
+    let c = f64::from(contexts);
+    let device = 1.0 / (1.0 + eps * (c - 1.0));
+    device / c / f64::from(in_context)
+}

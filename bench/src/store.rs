@@ -1,0 +1,383 @@
+//! The SQLite dataset through sqlx. The schema is owned by the ordered
+//! migrations in `migrations/` (embedded at build time and applied on open);
+//! WAL journal. Each trial is written in one transaction that also marks it
+//! complete, so a killed run leaves every trial either complete or without
+//! rows.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use crate::record::TrialRecords;
+use crate::Result;
+
+/// Bound parameters per statement (SQLite's default limit is 32766).
+const MAX_PARAMS: usize = 32_000;
+
+/// An open dataset.
+pub struct Store {
+    conn: SqliteConnection,
+}
+
+/// A campaign row's identity and provenance.
+#[derive(Clone, Debug)]
+pub struct CampaignMeta<'a> {
+    /// Campaign name.
+    pub name: &'a str,
+    /// Campaign file text.
+    pub config_toml: &'a str,
+    /// Hash over the campaign and its GPU profiles.
+    pub config_sha256: &'a str,
+    /// Backend name.
+    pub backend: &'a str,
+    /// Tool version.
+    pub tool_version: &'a str,
+    /// Host description.
+    pub host: &'a str,
+    /// Creation time, RFC 3339.
+    pub created_at: &'a str,
+}
+
+/// A trial row to create (pending) if it does not exist.
+#[derive(Clone, Debug)]
+pub struct NewTrial<'a> {
+    /// Scenario name.
+    pub scenario: &'a str,
+    /// Arm name.
+    pub arm: &'a str,
+    /// Load profile name.
+    pub load_profile: &'a str,
+    /// Seed.
+    pub seed: u64,
+    /// Position in the run order.
+    pub run_order: u32,
+    /// Trial length, seconds.
+    pub duration_s: f64,
+    /// Warm-up, seconds.
+    pub warmup_s: f64,
+    /// GPU wait mode label.
+    pub wait_mode: &'a str,
+    /// Parameters, JSON.
+    pub params_json: String,
+}
+
+/// Wall-clock facts of one trial run.
+#[derive(Clone, Debug)]
+pub struct TrialTiming {
+    /// Start, RFC 3339.
+    pub started_at: String,
+    /// End, RFC 3339.
+    pub finished_at: String,
+    /// Wall milliseconds.
+    pub wall_ms: f64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the dataset at `path` and applies pending
+    /// migrations.
+    pub async fn open(path: &Path) -> Result<Store> {
+        let opts = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true);
+        let mut conn = SqliteConnection::connect_with(&opts).await?;
+        sqlx::migrate!("../migrations").run(&mut conn).await?;
+        Ok(Store { conn })
+    }
+
+    /// Opens an existing dataset read-only (no migration).
+    pub async fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(crate::Error::Dataset(format!(
+                "{}: no such dataset (run `bench run` first)",
+                path.display()
+            )));
+        }
+        let opts = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .read_only(true);
+        let conn = SqliteConnection::connect_with(&opts).await?;
+        Ok(Store { conn })
+    }
+
+    /// The connection, for queries of other modules.
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
+    /// The campaign's id, inserting the row if this (hash, backend) is new.
+    pub async fn ensure_campaign(&mut self, m: &CampaignMeta<'_>) -> Result<i64> {
+        if let Some(row) =
+            sqlx::query("SELECT id FROM campaigns WHERE config_sha256 = ? AND backend = ?")
+                .bind(m.config_sha256)
+                .bind(m.backend)
+                .fetch_optional(&mut self.conn)
+                .await?
+        {
+            return Ok(row.try_get(0)?);
+        }
+        let id = sqlx::query(
+            "INSERT INTO campaigns (name, config_toml, config_sha256, backend, tool_version, host, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(m.name)
+        .bind(m.config_toml)
+        .bind(m.config_sha256)
+        .bind(m.backend)
+        .bind(m.tool_version)
+        .bind(m.host)
+        .bind(m.created_at)
+        .fetch_one(&mut self.conn)
+        .await?
+        .try_get(0)?;
+        Ok(id)
+    }
+
+    /// Creates the missing trial rows (status `pending`) in one transaction
+    /// and returns, in the order given, each trial's id and whether it is
+    /// already complete.
+    pub async fn ensure_trials(
+        &mut self,
+        campaign_id: i64,
+        trials: &[NewTrial<'_>],
+    ) -> Result<Vec<(i64, bool)>> {
+        let mut tx = self.conn.begin().await?;
+        let mut out = Vec::with_capacity(trials.len());
+        for t in trials {
+            sqlx::query(
+                "INSERT INTO trials (campaign_id, scenario, arm, load_profile, seed, run_order, status,
+                                     duration_s, warmup_s, wait_mode, params_json)
+                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
+                 ON CONFLICT (campaign_id, scenario, arm, load_profile, seed) DO NOTHING",
+            )
+            .bind(campaign_id)
+            .bind(t.scenario)
+            .bind(t.arm)
+            .bind(t.load_profile)
+            .bind(t.seed as i64)
+            .bind(i64::from(t.run_order))
+            .bind(t.duration_s)
+            .bind(t.warmup_s)
+            .bind(t.wait_mode)
+            .bind(&t.params_json)
+            .execute(&mut *tx)
+            .await?;
+            let row = sqlx::query(
+                "SELECT id, status FROM trials
+                 WHERE campaign_id = ? AND scenario = ? AND arm = ? AND load_profile = ? AND seed = ?",
+            )
+            .bind(campaign_id)
+            .bind(t.scenario)
+            .bind(t.arm)
+            .bind(t.load_profile)
+            .bind(t.seed as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+            let status: String = row.try_get(1)?;
+            out.push((row.try_get(0)?, status == "complete"));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Writes every row of one trial and marks it complete, in one
+    /// transaction. Rows a previous, interrupted attempt might have left are
+    /// removed first.
+    pub async fn write_trial(
+        &mut self,
+        trial_id: i64,
+        rec: &TrialRecords,
+        timing: &TrialTiming,
+    ) -> Result<()> {
+        let mut tx = self.conn.begin().await?;
+        for table in [
+            "requests",
+            "samples",
+            "pod_samples",
+            "gpu_samples",
+            "pods",
+            "scaling_events",
+            "decisions",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE trial_id = ?"))
+                .bind(trial_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_rows(
+            &mut tx,
+            "requests (trial_id, id, user, user_seq, scheduled_s, sent_s, started_s, finished_s, pod, size, iterations, outcome, latency_ms)",
+            13,
+            &rec.requests,
+            |b, r| {
+                b.push_bind(trial_id)
+                    .push_bind(r.id)
+                    .push_bind(r.user)
+                    .push_bind(r.user_seq)
+                    .push_bind(r.scheduled_s)
+                    .push_bind(r.sent_s)
+                    .push_bind(r.started_s)
+                    .push_bind(r.finished_s)
+                    .push_bind(r.pod)
+                    .push_bind(r.size)
+                    .push_bind(r.iterations)
+                    .push_bind(r.outcome.as_str())
+                    .push_bind(r.latency_ms);
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "samples (trial_id, t_s, desired, ready, pending, terminating, gpu_util_mean, gpu_util_max, gpu_mem_used_mib, gpu_power_w, gpu_energy_j, cpu_cores, cpu_pct_request, in_flight, queued, offered, completed, failed)",
+            18,
+            &rec.samples,
+            |b, s| {
+                b.push_bind(trial_id)
+                    .push_bind(s.t_s)
+                    .push_bind(s.desired)
+                    .push_bind(s.ready)
+                    .push_bind(s.pending)
+                    .push_bind(s.terminating)
+                    .push_bind(s.gpu_util_mean)
+                    .push_bind(s.gpu_util_max)
+                    .push_bind(s.gpu_mem_used_mib)
+                    .push_bind(s.gpu_power_w)
+                    .push_bind(s.gpu_energy_j)
+                    .push_bind(s.cpu_cores)
+                    .push_bind(s.cpu_pct_request)
+                    .push_bind(s.in_flight)
+                    .push_bind(s.queued)
+                    .push_bind(s.offered)
+                    .push_bind(s.completed)
+                    .push_bind(s.failed);
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "pod_samples (trial_id, t_s, pod, state, ready, cpu_cores, cpu_pct_request, gpu_util, in_flight, queued, avg_latency_ms, completed)",
+            12,
+            &rec.pod_samples,
+            |b, s| {
+                b.push_bind(trial_id)
+                    .push_bind(s.t_s)
+                    .push_bind(s.pod)
+                    .push_bind(s.state)
+                    .push_bind(s.ready)
+                    .push_bind(s.cpu_cores)
+                    .push_bind(s.cpu_pct_request)
+                    .push_bind(s.gpu_util)
+                    .push_bind(s.in_flight)
+                    .push_bind(s.queued)
+                    .push_bind(s.avg_latency_ms)
+                    .push_bind(s.completed);
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "gpu_samples (trial_id, t_s, gpu, util_pct, mem_used_mib, power_w, contexts)",
+            7,
+            &rec.gpu_samples,
+            |b, s| {
+                b.push_bind(trial_id)
+                    .push_bind(s.t_s)
+                    .push_bind(s.gpu)
+                    .push_bind(s.util_pct)
+                    .push_bind(s.mem_used_mib)
+                    .push_bind(s.power_w)
+                    .push_bind(s.contexts);
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "pods (trial_id, pod, name, node, gpu, created_s, scheduled_s, started_s, ready_s, deleted_s, exited_s, restarts)",
+            12,
+            &rec.pods,
+            |b, p| {
+                b.push_bind(trial_id)
+                    .push_bind(p.pod)
+                    .push_bind(p.name.clone())
+                    .push_bind(p.node.clone())
+                    .push_bind(p.gpu)
+                    .push_bind(p.created_s)
+                    .push_bind(p.scheduled_s)
+                    .push_bind(p.started_s)
+                    .push_bind(p.ready_s)
+                    .push_bind(p.deleted_s)
+                    .push_bind(p.exited_s)
+                    .push_bind(p.restarts);
+            },
+        )
+        .await?;
+        let events: Vec<_> = rec.scaling_events.iter().enumerate().collect();
+        insert_rows(
+            &mut tx,
+            "scaling_events (trial_id, seq, t_s, from_replicas, to_replicas, controller, reason)",
+            7,
+            &events,
+            |b, (i, e)| {
+                b.push_bind(trial_id)
+                    .push_bind(*i as i64)
+                    .push_bind(e.t_s)
+                    .push_bind(e.from)
+                    .push_bind(e.to)
+                    .push_bind(e.controller.clone())
+                    .push_bind(e.reason.clone());
+            },
+        )
+        .await?;
+        let decisions: Vec<_> = rec.decisions.iter().enumerate().collect();
+        insert_rows(
+            &mut tx,
+            "decisions (trial_id, seq, t_s, controller, current_replicas, desired_replicas, reason, inputs_json)",
+            8,
+            &decisions,
+            |b, (i, d)| {
+                b.push_bind(trial_id)
+                    .push_bind(*i as i64)
+                    .push_bind(d.t_s)
+                    .push_bind(d.controller.clone())
+                    .push_bind(d.current)
+                    .push_bind(d.desired)
+                    .push_bind(d.reason.clone())
+                    .push_bind(d.inputs_json.clone());
+            },
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE trials SET status = 'complete', started_at = ?, finished_at = ?, wall_ms = ? WHERE id = ?",
+        )
+        .bind(&timing.started_at)
+        .bind(&timing.finished_at)
+        .bind(timing.wall_ms)
+        .bind(trial_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Multi-row INSERTs of `rows` into `target` ("table (columns)"), as many
+/// rows per statement as SQLite's parameter limit allows.
+async fn insert_rows<T>(
+    conn: &mut SqliteConnection,
+    target: &str,
+    columns: usize,
+    rows: &[T],
+    mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>, &T),
+) -> Result<()> {
+    let per = (MAX_PARAMS / columns).max(1);
+    for chunk in rows.chunks(per) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO {target} "));
+        qb.push_values(chunk, |mut b, row| bind(&mut b, row));
+        qb.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}

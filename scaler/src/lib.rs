@@ -1,0 +1,44 @@
+//! Autoscaling policies shared by every backend of the bench.
+//!
+//! A policy is a pure, clock-free state machine: the caller hands it the
+//! current time (seconds, any fixed origin) and an [`Observation`] of the
+//! scaled workload, and it answers with a [`Decision`]: the desired replica
+//! count, a human-readable reason and the inputs it used. The same code runs
+//! inside the embedded simulator, the local backend, the in-cluster scaler and
+//! `scaler replay`.
+//!
+//! * [`hpa`] emulates the Kubernetes HorizontalPodAutoscaler (autoscaling/v2,
+//!   CPU `Utilization` target) rule by rule.
+//! * [`userscale`] is the GPU-aware policy of the original experiment.
+//! * [`config`] holds the TOML policy files and builds policies from them.
+//! * [`replay`] feeds a JSON-lines file of observations through a policy.
+
+pub mod config;
+pub mod error;
+pub mod hpa;
+pub mod observation;
+pub mod replay;
+pub mod userscale;
+
+pub use config::PolicyConfig;
+pub use error::{Error, Result};
+pub use observation::{Decision, Observation, PodObservation, PodPhase};
+
+/// A scaling policy. Implementations keep whatever history they need
+/// (the HPA keeps recommendations and scale events) but never read a clock:
+/// time only enters through [`Observation::time`].
+pub trait Policy: Send {
+    /// Short stable name of the controller, as stored in the dataset
+    /// (`"hpa"` or `"userscale"`).
+    fn name(&self) -> &'static str;
+
+    /// Seconds between two evaluations (HPA sync period, UserScale interval).
+    fn interval_s(&self) -> f64;
+
+    /// Lowest and highest replica count this policy may ask for.
+    fn bounds(&self) -> (u32, u32);
+
+    /// Evaluates one controller tick. Observations must come in
+    /// non-decreasing time order.
+    fn decide(&mut self, obs: &Observation) -> Decision;
+}
