@@ -313,11 +313,11 @@ impl Campaign {
             source: e,
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Campaign::from_str(&text, path, &dir)
+        Campaign::parse(&text, path, &dir)
     }
 
     /// Parses and checks campaign text; `path` is only used in messages.
-    pub fn from_str(text: &str, path: &Path, dir: &Path) -> Result<Campaign> {
+    pub fn parse(text: &str, path: &Path, dir: &Path) -> Result<Campaign> {
         let file: CampaignFile = toml::from_str(text).map_err(|e| Error::CampaignToml {
             path: path.to_path_buf(),
             message: e.to_string(),

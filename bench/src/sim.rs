@@ -489,7 +489,8 @@ impl<'a> Sim<'a> {
 
     fn run(&mut self) {
         while let Some(Reverse((t, _, _, ev))) = self.queue.pop() {
-            if t >= self.end && self.outstanding == 0 && self.clients_done() {
+            // Past the end nobody sends again; stop once nobody waits.
+            if t > self.end && self.outstanding == 0 {
                 break;
             }
             self.now = t;
@@ -499,11 +500,6 @@ impl<'a> Sim<'a> {
                 self.recompute();
             }
         }
-    }
-
-    fn clients_done(&self) -> bool {
-        // Past the end no user sends again, so it is enough that nobody waits.
-        self.outstanding == 0
     }
 
     /// Moves all fluid work and the CPU, GPU and energy integrals to `now`.
@@ -1443,6 +1439,9 @@ impl<'a> Sim<'a> {
 
     fn finish(mut self) -> TrialRecords {
         for (i, r) in self.reqs.iter().enumerate() {
+            // Every sent request has a client time-out event, so the run only
+            // ends once each has an outcome.
+            debug_assert!(r.outcome.is_some(), "request {i} has no outcome");
             let outcome = r.outcome.unwrap_or(Outcome::Timeout);
             let finished = r.finished.unwrap_or(self.now);
             self.out.requests.push(RequestRecord {
