@@ -165,12 +165,19 @@ fn import_with_sqlite3(dir: &Path, source: &Path) -> anyhow::Result<(usize, f64)
                 child.wait_with_output()
             })
             .map_err(|e| anyhow::anyhow!("cannot run sqlite3: {e}"))?;
-        anyhow::ensure!(out.status.success(), "sqlite3 failed: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::ensure!(
+            out.status.success(),
+            "sqlite3 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let mut export = String::from(".mode csv\n.headers off\n");
     for t in TABLES {
-        export += &format!(".once {}\nSELECT * FROM {t};\n", dir.join(format!("{t}.csv")).display());
+        export += &format!(
+            ".once {}\nSELECT * FROM {t};\n",
+            dir.join(format!("{t}.csv")).display()
+        );
     }
     sqlite3(source, &export)?;
     let schema = sqlite3(source, ".schema --nosys")?;
@@ -180,7 +187,10 @@ fn import_with_sqlite3(dir: &Path, source: &Path) -> anyhow::Result<(usize, f64)
     sqlite3(&target, &setup)?;
     let mut import = String::from("PRAGMA synchronous=NORMAL;\n");
     for t in TABLES {
-        import += &format!(".import --csv {} {t}\n", dir.join(format!("{t}.csv")).display());
+        import += &format!(
+            ".import --csv {} {t}\n",
+            dir.join(format!("{t}.csv")).display()
+        );
     }
     let t0 = Instant::now();
     sqlite3(&target, &import)?;

@@ -551,7 +551,7 @@ fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
         }
         if slots == 0 {
             return bad(
-                &at("nodes"),
+                &at("nodes[0].gpus"),
                 "the cluster has zero GPUs; the workload needs one GPU slot per pod".into(),
             );
         }

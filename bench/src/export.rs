@@ -103,7 +103,7 @@ pub async fn campaign_id(store: &mut Store, sel: &ExportSelection) -> Result<i64
             .fetch_one(store.conn())
             .await?
             .try_get::<Option<i64>, _>(0)?
-            .ok_or_else(|| Error::Dataset("the dataset holds no campaign".into())),
+            .ok_or_else(|| Error::NotFound("the dataset holds no campaign".into())),
     }
 }
 
@@ -139,7 +139,7 @@ pub async fn original_results(
         .iter()
         .filter_map(|r| r.try_get::<String, _>(0).ok())
         .collect::<Vec<_>>();
-        return Err(Error::Dataset(format!(
+        return Err(Error::NotFound(format!(
             "campaign {cid} has no complete trial for scenario `{}` and profile `{}`; it has: {}",
             sel.scenario,
             sel.load_profile,
@@ -239,10 +239,10 @@ pub fn write_original_json(
 ) -> Result<Vec<std::path::PathBuf>> {
     let hpa = results
         .get("hpa")
-        .ok_or_else(|| Error::Dataset("no `hpa` arm in this selection".into()))?;
+        .ok_or_else(|| Error::NotFound("no `hpa` arm in this selection".into()))?;
     let us = results
         .get("userscale")
-        .ok_or_else(|| Error::Dataset("no `userscale` arm in this selection".into()))?;
+        .ok_or_else(|| Error::NotFound("no `userscale` arm in this selection".into()))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::Io {
         path: dir.to_path_buf(),
         source: e,

@@ -66,6 +66,9 @@ pub enum Error {
     /// The database holds something the request cannot work with.
     #[error("{0}")]
     Dataset(String),
+    /// What the user asked for is not in the dataset.
+    #[error("{0}")]
+    NotFound(String),
     /// The backend is not available in this build.
     #[error("backend `{0}` is not available (this build has: sim)")]
     Backend(String),
@@ -76,7 +79,10 @@ impl Error {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            Error::CampaignToml { .. } | Error::Campaign { .. } | Error::Backend(_)
+            Error::CampaignToml { .. }
+                | Error::Campaign { .. }
+                | Error::Backend(_)
+                | Error::NotFound(_)
         )
     }
 }

@@ -92,7 +92,7 @@ impl Store {
     /// Opens an existing dataset read-only (no migration).
     pub async fn open_read_only(path: &Path) -> Result<Store> {
         if !path.exists() {
-            return Err(crate::Error::Dataset(format!(
+            return Err(crate::Error::NotFound(format!(
                 "{}: no such dataset (run `bench run` first)",
                 path.display()
             )));

@@ -49,21 +49,30 @@ fn mean_response(pods: u32, rate: f64, service: ServiceModel, seeds: u64, durati
 fn mm1_mean_response_time_matches_one_over_mu_minus_lambda() {
     // λ = 5/s, μ = 10/s: W = 1 / (μ − λ) = 0.2 s.
     let w = mean_response(1, 5.0, ServiceModel::Exponential(0.1), 8, 2000.0);
-    assert!((w - 0.2).abs() / 0.2 < 0.06, "M/M/1 mean response {w}, expected 0.2");
+    assert!(
+        (w - 0.2).abs() / 0.2 < 0.06,
+        "M/M/1 mean response {w}, expected 0.2"
+    );
 }
 
 #[test]
 fn md1_mean_response_time_matches_pollaczek_khinchine() {
     // λ = 5/s, s = 0.1 s, ρ = 0.5: Wq = λ s² / (2 (1 − ρ)) = 0.05, W = 0.15.
     let w = mean_response(1, 5.0, ServiceModel::Deterministic(0.1), 8, 2000.0);
-    assert!((w - 0.15).abs() / 0.15 < 0.04, "M/D/1 mean response {w}, expected 0.15");
+    assert!(
+        (w - 0.15).abs() / 0.15 < 0.04,
+        "M/D/1 mean response {w}, expected 0.15"
+    );
 }
 
 #[test]
 fn random_routing_over_three_pods_behaves_as_independent_mm1_queues() {
     // λ = 15/s split at random over 3 pods with μ = 10/s each: W = 0.2 s.
     let w = mean_response(3, 15.0, ServiceModel::Exponential(0.1), 6, 1500.0);
-    assert!((w - 0.2).abs() / 0.2 < 0.06, "mean response {w}, expected 0.2");
+    assert!(
+        (w - 0.2).abs() / 0.2 < 0.06,
+        "mean response {w}, expected 0.2"
+    );
 }
 
 fn slicing_makespan(contexts: u32, eps: f64) -> f64 {
@@ -109,17 +118,27 @@ fn slicing_makespan(contexts: u32, eps: f64) -> f64 {
     pods.sort_unstable();
     pods.dedup();
     assert_eq!(pods.len(), contexts as usize);
-    rec.requests.iter().map(|r| r.finished_s).fold(0.0, f64::max) - 1.0
+    rec.requests
+        .iter()
+        .map(|r| r.finished_s)
+        .fold(0.0, f64::max)
+        - 1.0
 }
 
 #[test]
 fn time_slicing_conserves_work_without_overhead_and_loses_it_with_overhead() {
     for c in [1u32, 2, 4, 6] {
         let ideal = slicing_makespan(c, 0.0);
-        assert!((ideal - f64::from(c)).abs() < 1e-5, "{c} contexts, eps 0: {ideal}");
+        assert!(
+            (ideal - f64::from(c)).abs() < 1e-5,
+            "{c} contexts, eps 0: {ideal}"
+        );
         let lossy = slicing_makespan(c, 0.05);
         let expected = f64::from(c) * (1.0 + 0.05 * f64::from(c - 1));
-        assert!((lossy - expected).abs() < 1e-5, "{c} contexts, eps 0.05: {lossy} vs {expected}");
+        assert!(
+            (lossy - expected).abs() < 1e-5,
+            "{c} contexts, eps 0.05: {lossy} vs {expected}"
+        );
         if c > 1 {
             assert!(lossy > ideal);
         }
@@ -139,7 +158,13 @@ fn default_campaign() -> bench::campaign::Campaign {
     bench::campaign::Campaign::load(&root().join("data/campaigns/default.toml")).unwrap()
 }
 
-fn cell(c: &bench::campaign::Campaign, scenario: &str, profile: &str, arm: &str, seed: u64) -> bench::record::TrialRecords {
+fn cell(
+    c: &bench::campaign::Campaign,
+    scenario: &str,
+    profile: &str,
+    arm: &str,
+    seed: u64,
+) -> bench::record::TrialRecords {
     let plan = c
         .plan()
         .into_iter()
@@ -172,7 +197,11 @@ fn every_request_ends_once_and_counts_add_up() {
             // rest ended during the drain after the last sample.
             let in_samples: u32 = rec.samples.iter().map(|s| s.completed + s.failed).sum();
             let after_end = rec.requests.iter().filter(|r| r.finished_s > 90.0).count();
-            assert_eq!(in_samples as usize + after_end, n, "{scenario}/{profile}/{arm}");
+            assert_eq!(
+                in_samples as usize + after_end,
+                n,
+                "{scenario}/{profile}/{arm}"
+            );
             for r in &rec.requests {
                 assert!(r.sent_s >= r.scheduled_s && r.finished_s >= r.sent_s);
                 if r.outcome == Outcome::Ok {
@@ -203,21 +232,35 @@ fn littles_law_holds_on_the_output() {
     let c = campaign(&text);
     let duration = 3000.0;
     let rec = trial(&c, "hpa", 11, duration, ServiceModel::Profile);
-    let l = mean(rec.samples.iter().map(|s| f64::from(s.in_flight + s.queued)));
+    let l = mean(
+        rec.samples
+            .iter()
+            .map(|s| f64::from(s.in_flight + s.queued)),
+    );
     let lambda = rec.requests.len() as f64 / duration;
     let w = mean(rec.requests.iter().map(|r| r.latency_ms / 1000.0));
     assert!(l > 0.3, "load too light to test: L = {l}");
-    assert!((l - lambda * w).abs() / (lambda * w) < 0.05, "L = {l}, λW = {}", lambda * w);
+    assert!(
+        (l - lambda * w).abs() / (lambda * w) < 0.05,
+        "L = {l}, λW = {}",
+        lambda * w
+    );
 }
 
 #[test]
 fn same_seed_gives_identical_records_and_other_seeds_differ() {
     let c = default_campaign();
-    for (scenario, profile) in [("original-gtx1650", "closed-20"), ("multi-gpu-t4", "cluster-spike")] {
+    for (scenario, profile) in [
+        ("original-gtx1650", "closed-20"),
+        ("multi-gpu-t4", "cluster-spike"),
+    ] {
         let a = cell(&c, scenario, profile, "userscale", 5);
         let b = cell(&c, scenario, profile, "userscale", 5);
         assert_eq!(a, b);
-        assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
         let other = cell(&c, scenario, profile, "userscale", 6);
         assert_ne!(a.requests, other.requests);
     }
@@ -229,9 +272,18 @@ fn both_arms_of_a_seed_see_the_identical_request_sequence() {
     // Open loop: the same schedule, request by request.
     let h = cell(&c, "multi-gpu-t4", "cluster-step", "hpa", 4);
     let u = cell(&c, "multi-gpu-t4", "cluster-step", "userscale", 4);
-    let key = |r: &bench::record::RequestRecord| (r.id, r.scheduled_s.to_bits(), r.size, r.iterations);
-    assert_eq!(h.requests.iter().map(key).collect::<Vec<_>>(), u.requests.iter().map(key).collect::<Vec<_>>());
-    let profile = c.file.profiles.iter().find(|p| p.name == "cluster-step").unwrap();
+    let key =
+        |r: &bench::record::RequestRecord| (r.id, r.scheduled_s.to_bits(), r.size, r.iterations);
+    assert_eq!(
+        h.requests.iter().map(key).collect::<Vec<_>>(),
+        u.requests.iter().map(key).collect::<Vec<_>>()
+    );
+    let profile = c
+        .file
+        .profiles
+        .iter()
+        .find(|p| p.name == "cluster-step")
+        .unwrap();
     assert_eq!(open_schedule(profile, 4, 90.0).len(), h.requests.len());
     // Closed loop: the k-th request of each user is the same in both arms.
     let h = cell(&c, "original-gtx1650", "closed-20", "hpa", 4);
@@ -239,7 +291,12 @@ fn both_arms_of_a_seed_see_the_identical_request_sequence() {
     let by_user = |rec: &bench::record::TrialRecords| {
         rec.requests
             .iter()
-            .map(|r| ((r.user.unwrap(), r.user_seq.unwrap()), (r.size, r.iterations)))
+            .map(|r| {
+                (
+                    (r.user.unwrap(), r.user_seq.unwrap()),
+                    (r.size, r.iterations),
+                )
+            })
             .collect::<std::collections::BTreeMap<_, _>>()
     };
     let (bh, bu) = (by_user(&h), by_user(&u));
@@ -252,7 +309,12 @@ fn both_arms_of_a_seed_see_the_identical_request_sequence() {
     }
     // Users progress at different speeds in the two arms, so only a prefix
     // of each user's sequence is shared; it must be most of it.
-    assert!(shared >= bh.len().min(bu.len()) * 3 / 4, "{shared} shared of {} / {}", bh.len(), bu.len());
+    assert!(
+        shared >= bh.len().min(bu.len()) * 3 / 4,
+        "{shared} shared of {} / {}",
+        bh.len(),
+        bu.len()
+    );
 }
 
 #[test]
@@ -273,14 +335,27 @@ fn scale_out_on_one_time_sliced_gpu_adds_no_throughput_but_on_separate_gpus_it_d
         );
         let c = campaign(&text);
         let rec = trial(&c, "hpa", 2, 300.0, ServiceModel::Profile);
-        rec.requests.iter().filter(|r| r.outcome == Outcome::Ok && r.finished_s <= 300.0).count() as f64 / 300.0
+        rec.requests
+            .iter()
+            .filter(|r| r.outcome == Outcome::Ok && r.finished_s <= 300.0)
+            .count() as f64
+            / 300.0
     };
     let one_pod = throughput(1, 4, 1);
     let four_pods_one_gpu = throughput(1, 4, 4);
     let four_pods_four_gpus = throughput(4, 1, 4);
-    assert!(four_pods_one_gpu <= one_pod * 1.001, "{four_pods_one_gpu} vs {one_pod}");
-    assert!(four_pods_one_gpu >= one_pod * 0.9, "{four_pods_one_gpu} vs {one_pod}");
-    assert!(four_pods_four_gpus > one_pod * 3.5, "{four_pods_four_gpus} vs {one_pod}");
+    assert!(
+        four_pods_one_gpu <= one_pod * 1.001,
+        "{four_pods_one_gpu} vs {one_pod}"
+    );
+    assert!(
+        four_pods_one_gpu >= one_pod * 0.9,
+        "{four_pods_one_gpu} vs {one_pod}"
+    );
+    assert!(
+        four_pods_four_gpus > one_pod * 3.5,
+        "{four_pods_four_gpus} vs {one_pod}"
+    );
 }
 
 #[test]
@@ -301,7 +376,10 @@ fn spin_waiting_shows_as_cpu_and_blocking_does_not() {
     };
     let spin = cpu("spin");
     let blocking = cpu("blocking");
-    assert!(spin > 1.9 && spin <= 2.0 + 0.1, "2 busy workers spinning: {spin} cores");
+    assert!(
+        spin > 1.9 && spin <= 2.0 + 0.1,
+        "2 busy workers spinning: {spin} cores"
+    );
     assert!(blocking < 0.2, "blocking wait: {blocking} cores");
 }
 
@@ -340,10 +418,22 @@ fn gpu_memory_exhaustion_fails_requests_with_oom() {
     .replace("iterations = { min = 20, max = 100 }", "iterations = { min = 1, max = 1 }");
     let c = campaign(&text);
     let rec = trial(&c, "hpa", 1, 60.0, ServiceModel::Profile);
-    let oom = rec.requests.iter().filter(|r| r.outcome == Outcome::Oom).count();
-    let ok = rec.requests.iter().filter(|r| r.outcome == Outcome::Ok).count();
+    let oom = rec
+        .requests
+        .iter()
+        .filter(|r| r.outcome == Outcome::Oom)
+        .count();
+    let ok = rec
+        .requests
+        .iter()
+        .filter(|r| r.outcome == Outcome::Ok)
+        .count();
     assert!(oom > 0 && ok > 0, "oom {oom}, ok {ok}");
-    let mem_max = rec.gpu_samples.iter().map(|g| g.mem_used_mib).fold(0.0, f64::max);
+    let mem_max = rec
+        .gpu_samples
+        .iter()
+        .map(|g| g.mem_used_mib)
+        .fold(0.0, f64::max);
     assert!(mem_max <= 4096.0, "{mem_max}");
 }
 
@@ -352,12 +442,20 @@ fn scale_up_starts_pods_that_become_ready_on_probe_ticks_and_scale_down_drains()
     let c = default_campaign();
     let rec = cell(&c, "multi-gpu-t4", "cluster-spike", "userscale", 2);
     assert!(rec.scaling_events.iter().any(|e| e.to > e.from));
-    for p in rec.pods.iter().filter(|p| p.created_s >= 0.0 && p.ready_s.is_some()) {
+    for p in rec
+        .pods
+        .iter()
+        .filter(|p| p.created_s >= 0.0 && p.ready_s.is_some())
+    {
         let started = p.started_s.unwrap();
         let ready = p.ready_s.unwrap();
         // Probes tick every 10 s from container start (initial delay 0).
         let k = (ready - started) / 10.0;
-        assert!((k - k.round()).abs() < 1e-6, "pod {} ready at {ready}, started {started}", p.pod);
+        assert!(
+            (k - k.round()).abs() < 1e-6,
+            "pod {} ready at {ready}, started {started}",
+            p.pod
+        );
         assert!(p.scheduled_s.unwrap() >= p.created_s);
     }
     // Deleted pods exit no later than the grace period.
@@ -374,7 +472,10 @@ fn hpa_sees_cpu_only_through_metrics_server_scrapes() {
     let rec = cell(&c, "original-gtx1650", "closed-20", "hpa", 1);
     // Ticks every 15 s from t = 0.
     let times: Vec<f64> = rec.decisions.iter().map(|d| d.t_s).collect();
-    assert_eq!(times, (0..6).map(|k| f64::from(k) * 15.0).collect::<Vec<_>>());
+    assert_eq!(
+        times,
+        (0..6).map(|k| f64::from(k) * 15.0).collect::<Vec<_>>()
+    );
     // The first tick sees the idle pre-trial metric and holds.
     assert_eq!(rec.decisions[0].desired, 1);
     // Load arrives at t = 0 and the first scrape at 5 s sees it: scale up at 15 s.

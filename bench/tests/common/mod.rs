@@ -23,7 +23,15 @@ pub fn campaign(text: &str) -> Campaign {
 
 /// A one-scenario campaign: `nodes` and `pod` are TOML bodies, `arrival` an
 /// inline table.
-pub fn single(min: u32, max: u32, nodes: &str, pod: &str, sim: &str, arrival: &str, timeout_s: f64) -> String {
+pub fn single(
+    min: u32,
+    max: u32,
+    nodes: &str,
+    pod: &str,
+    sim: &str,
+    arrival: &str,
+    timeout_s: f64,
+) -> String {
     format!(
         r#"
 name = "t"
@@ -57,8 +65,20 @@ profiles = ["p"]
 }
 
 /// Runs one trial of a single-scenario campaign.
-pub fn trial(c: &Campaign, arm: &str, seed: u64, duration_s: f64, service: ServiceModel) -> TrialRecords {
-    let mut input = TrialInput::new(&c.scenarios[0], c.profile(0), c.policy(arm, 0).unwrap(), seed, duration_s);
+pub fn trial(
+    c: &Campaign,
+    arm: &str,
+    seed: u64,
+    duration_s: f64,
+    service: ServiceModel,
+) -> TrialRecords {
+    let mut input = TrialInput::new(
+        &c.scenarios[0],
+        c.profile(0),
+        c.policy(arm, 0).unwrap(),
+        seed,
+        duration_s,
+    );
     input.service = service;
     run_trial(&input)
 }
