@@ -1,0 +1,41 @@
+# Developer and user entry points. `just --list` shows them all.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+campaign := "data/campaigns/default.toml"
+db := "data/trials.sqlite"
+
+# List the recipes.
+default:
+    @just --list
+
+# Run a campaign (default: the default campaign) on the embedded simulator.
+run-trials campaign=campaign db=db:
+    cargo run --release --locked -p bench -- run --campaign {{campaign}} --db {{db}}
+    @echo "Dataset: {{db}}  (try: sqlite3 {{db}} 'SELECT * FROM arm_summary;'  schema: docs/dataset.md)"
+
+# Check a campaign file without running it.
+check-campaign campaign=campaign:
+    cargo run --release --locked -p bench -- check --campaign {{campaign}}
+
+# Export one scenario x profile in the original experiment's JSON shape.
+export scenario="original-gtx1650" profile="closed-20" out="results" db=db:
+    cargo run --release --locked -p bench -- export --format original-json --db {{db}} --scenario {{scenario}} --profile {{profile}} --out {{out}}
+
+# Replay JSON-lines observations through a policy file (shadow evaluation).
+replay policy="data/policies/hpa-original.toml" observations="data/replay/example-observations.jsonl":
+    cargo run --release --locked -p scaler -- replay --policy {{policy}} --observations {{observations}}
+
+# Format check, clippy with warnings denied, and every test (what CI runs).
+test:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo test --workspace --locked
+
+# Simulator and dataset throughput (needs sqlite3 for the .import comparison).
+bench-sim:
+    cargo bench --locked -p bench --bench sim
+
+# Format the code.
+fmt:
+    cargo fmt --all
