@@ -24,7 +24,11 @@ fn documented_queries_run_and_return_rows() {
         .skip(1)
         .map(|b| b.split("```").next().unwrap())
         .collect();
-    assert_eq!(queries.len(), 3, "docs/dataset.md promises three example queries");
+    assert_eq!(
+        queries.len(),
+        3,
+        "docs/dataset.md promises three example queries"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(common::root().join("data/campaigns/default.toml"))
