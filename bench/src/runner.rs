@@ -107,7 +107,7 @@ pub fn host_description() -> String {
 }
 
 /// The parameters stored with a trial.
-pub fn trial_params(c: &Campaign, plan: &TrialPlan) -> serde_json::Value {
+pub fn trial_params(c: &Campaign, plan: &TrialPlan, backend: &str) -> serde_json::Value {
     json!({
         "scenario": c.scenarios[plan.scenario],
         "policy": c.policy(&plan.arm, plan.scenario),
@@ -116,7 +116,7 @@ pub fn trial_params(c: &Campaign, plan: &TrialPlan) -> serde_json::Value {
         "seed": plan.seed,
         "duration_s": c.file.duration_s,
         "warmup_s": c.file.warmup_s,
-        "backend": "sim",
+        "backend": backend,
     })
 }
 
@@ -182,7 +182,7 @@ pub fn run_campaign(
                 duration_s: campaign.file.duration_s,
                 warmup_s: campaign.file.warmup_s,
                 wait_mode: s.pod.wait_mode.as_str(),
-                params_json: trial_params(campaign, p).to_string(),
+                params_json: trial_params(campaign, p, &opts.backend).to_string(),
             }
         })
         .collect();

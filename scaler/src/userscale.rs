@@ -38,8 +38,10 @@ use serde_json::json;
 
 use crate::{Decision, Error, Observation, PodPhase, Policy, Result};
 
-/// Thresholds, steps and cooldowns of UserScale. Every field defaults to the
-/// rule of the original experiment.
+/// Thresholds, steps and cooldowns of UserScale. The GPU tiers, the 1000 ms
+/// latency trigger, the 20 % scale-down trigger and the 3 s interval are the
+/// original experiment's rules; values the original does not state (marked
+/// "our reading" below) are this bench's choices, and every one can be set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UserScaleConfig {
@@ -63,20 +65,24 @@ pub struct UserScaleConfig {
     pub step_low: u32,
     /// Mean latency above which `latency_step` is added, ms (default 1000).
     pub latency_high_ms: f64,
-    /// Step of the aggressive latency scale-up (default 3).
+    /// Step of the aggressive latency scale-up (default 3; our reading of
+    /// "aggressive": the largest GPU step).
     pub latency_step: u32,
     /// Replicas removed by one scale-down (default 1).
     pub scale_down_step: u32,
     /// Scale down only below this GPU utilisation, percent (default 20).
     pub scale_down_gpu_below_pct: f64,
-    /// Scale down only below this mean latency, ms (default 500).
+    /// Scale down only below this mean latency, ms (default 500; our reading
+    /// of "low latency").
     pub scale_down_latency_below_ms: f64,
     /// Scale down only below this many in-flight requests per ready pod
-    /// (default 1.0).
+    /// (default 1.0; our reading of how the original used concurrency).
     pub scale_down_max_concurrent_per_pod: f64,
-    /// Seconds after a scale-up before the next one (default 0).
+    /// Seconds after a scale-up before the next one (default 0; the original
+    /// states none).
     pub scale_up_cooldown_s: f64,
-    /// Seconds after a scale-down before the next one (default 30).
+    /// Seconds after a scale-down before the next one (default 30; our
+    /// reading: the original states none).
     pub scale_down_cooldown_s: f64,
 }
 
