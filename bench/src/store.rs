@@ -365,7 +365,8 @@ impl Store {
 }
 
 /// Multi-row INSERTs of `rows` into `target` ("table (columns)"), as many
-/// rows per statement as SQLite's parameter limit allows.
+/// rows per statement as SQLite's parameter limit allows. Statements stay
+/// prepared in sqlx's cache: full chunks repeat the same SQL across trials.
 async fn insert_rows<T>(
     conn: &mut SqliteConnection,
     target: &str,
@@ -377,7 +378,7 @@ async fn insert_rows<T>(
     for chunk in rows.chunks(per) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO {target} "));
         qb.push_values(chunk, |mut b, row| bind(&mut b, row));
-        qb.build().persistent(false).execute(&mut *conn).await?;
+        qb.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
