@@ -20,7 +20,7 @@ use std::time::Instant;
 use bench::campaign::Campaign;
 use bench::record::TrialRecords;
 use bench::runner::{self, RunOptions, SystemClock};
-use bench::store::{CampaignMeta, NewTrial, Store, TrialTiming};
+use bench::store::{CampaignMeta, NewTrial, Store, TrialTiming, TRIAL_TABLES};
 
 fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -138,16 +138,6 @@ fn write_with_store(path: &Path, c: &Campaign, records: &[TrialRecords]) -> anyh
     })
 }
 
-const TABLES: [&str; 7] = [
-    "requests",
-    "samples",
-    "pod_samples",
-    "gpu_samples",
-    "pods",
-    "scaling_events",
-    "decisions",
-];
-
 /// Exports the campaign's rows to CSV with sqlite3, then times `.import` of
 /// them into an empty database with the same schema.
 fn import_with_sqlite3(dir: &Path, source: &Path) -> anyhow::Result<(usize, f64)> {
@@ -173,7 +163,7 @@ fn import_with_sqlite3(dir: &Path, source: &Path) -> anyhow::Result<(usize, f64)
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let mut export = String::from(".mode csv\n.headers off\n");
-    for t in TABLES {
+    for t in TRIAL_TABLES {
         export += &format!(
             ".once {}\nSELECT * FROM {t};\n",
             dir.join(format!("{t}.csv")).display()
@@ -186,7 +176,7 @@ fn import_with_sqlite3(dir: &Path, source: &Path) -> anyhow::Result<(usize, f64)
     setup += &schema;
     sqlite3(&target, &setup)?;
     let mut import = String::from("PRAGMA synchronous=NORMAL;\n");
-    for t in TABLES {
+    for t in TRIAL_TABLES {
         import += &format!(
             ".import --csv {} {t}\n",
             dir.join(format!("{t}.csv")).display()
@@ -196,7 +186,7 @@ fn import_with_sqlite3(dir: &Path, source: &Path) -> anyhow::Result<(usize, f64)
     sqlite3(&target, &import)?;
     let secs = t0.elapsed().as_secs_f64();
     let mut count = String::new();
-    for t in TABLES {
+    for t in TRIAL_TABLES {
         count += &format!("SELECT COUNT(*) FROM {t};\n");
     }
     let n = sqlite3(&target, &count)?

@@ -16,6 +16,17 @@ use crate::Result;
 /// Bound parameters per statement (SQLite's default limit is 32766).
 const MAX_PARAMS: usize = 32_000;
 
+/// The tables holding a trial's records (each keyed by `trial_id`).
+pub const TRIAL_TABLES: [&str; 7] = [
+    "requests",
+    "samples",
+    "pod_samples",
+    "gpu_samples",
+    "pods",
+    "scaling_events",
+    "decisions",
+];
+
 /// An open dataset.
 pub struct Store {
     conn: SqliteConnection,
@@ -194,15 +205,7 @@ impl Store {
         timing: &TrialTiming,
     ) -> Result<()> {
         let mut tx = self.conn.begin().await?;
-        for table in [
-            "requests",
-            "samples",
-            "pod_samples",
-            "gpu_samples",
-            "pods",
-            "scaling_events",
-            "decisions",
-        ] {
+        for table in TRIAL_TABLES {
             sqlx::query(&format!("DELETE FROM {table} WHERE trial_id = ?"))
                 .bind(trial_id)
                 .execute(&mut *tx)

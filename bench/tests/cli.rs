@@ -32,6 +32,23 @@ fn bench(args: &[&str]) -> Output {
     Command::new(bench_bin()).args(args).output().unwrap()
 }
 
+fn export(out_dir: &Path, db: &Path, scenario: &str, profile: &str) -> Output {
+    let (out_dir, db) = (out_dir.to_str().unwrap(), db.to_str().unwrap());
+    bench(&[
+        "export",
+        "--format",
+        "original-json",
+        "--out",
+        out_dir,
+        "--db",
+        db,
+        "--scenario",
+        scenario,
+        "--profile",
+        profile,
+    ])
+}
+
 #[track_caller]
 fn run_ok(campaign: &Path, db: &Path, jobs: &str) -> String {
     let out = bench(&[
@@ -207,19 +224,7 @@ fn killed_run_resumes_without_loss_or_duplicates_and_jobs_do_not_change_results(
 
     // Export in the original's shape.
     let out_dir = dir.path().join("results");
-    let out = bench(&[
-        "export",
-        "--format",
-        "original-json",
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--db",
-        reference.to_str().unwrap(),
-        "--scenario",
-        "original-gtx1650",
-        "--profile",
-        "closed-20",
-    ]);
+    let out = export(&out_dir, &reference, "original-gtx1650", "closed-20");
     assert!(
         out.status.success(),
         "{}",
@@ -279,19 +284,7 @@ fn killed_run_resumes_without_loss_or_duplicates_and_jobs_do_not_change_results(
         }
     }
     // An unknown selection is the user's error, with the choices named.
-    let out = bench(&[
-        "export",
-        "--format",
-        "original-json",
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--db",
-        reference.to_str().unwrap(),
-        "--scenario",
-        "nope",
-        "--profile",
-        "closed-20",
-    ]);
+    let out = export(&out_dir, &reference, "nope", "closed-20");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("original-gtx1650 / closed-20"), "{err}");
