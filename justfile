@@ -26,6 +26,24 @@ export scenario="original-gtx1650" profile="closed-20" out="results" db=db:
 replay policy="data/policies/hpa-original.toml" observations="data/replay/example-observations.jsonl":
     cargo run --release --locked -p scaler -- replay --policy {{policy}} --observations {{observations}}
 
+# Serve the report of a dataset on loopback.
+report db=db bind="127.0.0.1:8080":
+    cargo build --release --locked -p report
+    @echo "Open http://{{bind}}/ (Ctrl-C stops)"
+    ./target/release/report serve --db {{db}} --bind {{bind}}
+
+# Write a static copy of the report (HTML + SVG + CSV) into a directory.
+render db=db out="report-out":
+    cargo run --release --locked -p report -- render --db {{db}} --out {{out}}
+
+# The report's tables as JSON.
+render-json db=db out="report.json":
+    cargo run --release --locked -p report -- render --format json --db {{db}} --out {{out}}
+
+# The served report in headless Chromium (needs: apt-get install chromium).
+test-browser:
+    cargo test --locked -p report --test browser -- --ignored
+
 # Format check, clippy with warnings denied, and every test (what CI runs).
 test:
     cargo fmt --all -- --check
@@ -35,6 +53,10 @@ test:
 # Simulator and dataset throughput (needs sqlite3 for the .import comparison).
 bench-sim:
     cargo bench --locked -p bench --bench sim
+
+# Report build and render time: default campaign and 1,000,000 request rows.
+bench-report:
+    cargo bench --locked -p report --bench render
 
 # Format the code.
 fmt:

@@ -1,0 +1,342 @@
+//! Read-only access to the dataset and loading one campaign into polars.
+//!
+//! The report depends only on the schema in `migrations/` (the dataset
+//! contract), never on the bench's code. The connection is opened with
+//! `SQLITE_OPEN_READONLY`, so nothing the report does can change the file.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use polars::prelude::*;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Row, SqliteConnection};
+
+use crate::{Error, Result};
+
+/// Opens the dataset read-only. Fails with a clear error when the file does
+/// not exist or is not a bench dataset.
+pub async fn connect_read_only(path: &Path) -> Result<SqliteConnection> {
+    if !path.is_file() {
+        return Err(Error::Dataset(format!(
+            "{}: no such dataset file",
+            path.display()
+        )));
+    }
+    let mut conn = SqliteConnectOptions::from_str("sqlite:")?
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await?;
+    let tables: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view')
+         AND name IN ('campaigns', 'trials', 'requests', 'samples', 'trial_summary')",
+    )
+    .fetch_one(&mut conn)
+    .await?
+    .try_get(0)?;
+    if tables < 5 {
+        return Err(Error::Dataset(format!(
+            "{}: not a bench dataset (missing the campaigns/trials/requests/samples tables)",
+            path.display()
+        )));
+    }
+    Ok(conn)
+}
+
+/// One campaign row with its trial counts.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CampaignInfo {
+    /// Campaign id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Backend (`sim`, `local`, `k3s`).
+    pub backend: String,
+    /// SHA-256 of the campaign and its GPU profiles.
+    pub config_sha256: String,
+    /// The campaign file.
+    pub config_toml: String,
+    /// Bench version that ran it.
+    pub tool_version: String,
+    /// Host description.
+    pub host: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Trials in the campaign.
+    pub trials: i64,
+    /// Complete trials.
+    pub complete: i64,
+}
+
+/// Every campaign in the dataset, newest first.
+pub async fn campaigns(conn: &mut SqliteConnection) -> Result<Vec<CampaignInfo>> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.name, c.backend, c.config_sha256, c.config_toml, c.tool_version, c.host, c.created_at,
+                COUNT(t.id), COALESCE(SUM(t.status = 'complete'), 0)
+         FROM campaigns c LEFT JOIN trials t ON t.campaign_id = c.id
+         GROUP BY c.id ORDER BY c.id DESC",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CampaignInfo {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                backend: r.try_get(2)?,
+                config_sha256: r.try_get(3)?,
+                config_toml: r.try_get(4)?,
+                tool_version: r.try_get(5)?,
+                host: r.try_get(6)?,
+                created_at: r.try_get(7)?,
+                trials: r.try_get(8)?,
+                complete: r.try_get(9)?,
+            })
+        })
+        .collect()
+}
+
+/// A GPU model a scenario uses, with where its numbers come from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct GpuModel {
+    /// Profile name.
+    pub name: String,
+    /// Model.
+    pub model: String,
+    /// `spec-derived` or `measured`.
+    pub provenance: String,
+    /// Notes of the profile.
+    pub notes: String,
+}
+
+/// One complete trial.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Trial {
+    /// Trial id.
+    pub id: i64,
+    /// Scenario.
+    pub scenario: String,
+    /// Arm.
+    pub arm: String,
+    /// Load profile.
+    pub load_profile: String,
+    /// Seed.
+    pub seed: i64,
+    /// Length, seconds.
+    pub duration_s: f64,
+    /// Warm-up left out, seconds.
+    pub warmup_s: f64,
+    /// GPU wait mode.
+    pub wait_mode: String,
+    /// Load-step times of the profile (from `params_json`).
+    pub load_steps_s: Vec<f64>,
+    /// GPU models of the scenario (from `params_json`).
+    pub gpus: Vec<GpuModel>,
+    /// The trial's parameters as stored.
+    pub params_json: String,
+}
+
+/// One campaign, loaded: its trials and their records as polars frames.
+pub struct CampaignData {
+    /// The campaign row.
+    pub info: CampaignInfo,
+    /// Complete trials, by id.
+    pub trials: Vec<Trial>,
+    /// `requests`: trial_id, scheduled_s, finished_s, outcome, latency_ms.
+    pub requests: DataFrame,
+    /// `samples`: trial_id, t_s, desired, ready, pending, terminating,
+    /// gpu_util_mean, gpu_util_max, gpu_energy_j, cpu_pct_request.
+    pub samples: DataFrame,
+    /// `scaling_events`: trial_id, t_s, from_replicas, to_replicas.
+    pub events: DataFrame,
+    /// `decisions`: trial_id, t_s.
+    pub decisions: DataFrame,
+    /// GPU-slot-seconds per trial after warm-up (from `pod_samples`).
+    pub slot_seconds: Vec<(i64, f64)>,
+}
+
+fn parse_params(params: &str) -> (Vec<f64>, Vec<GpuModel>) {
+    let v: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
+    let steps = v["load_steps_s"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+        .unwrap_or_default();
+    let mut gpus = Vec::new();
+    if let Some(map) = v["scenario"]["gpu_profiles"].as_object() {
+        for (name, p) in map {
+            gpus.push(GpuModel {
+                name: name.clone(),
+                model: p["model"].as_str().unwrap_or_default().to_string(),
+                provenance: p["provenance"].as_str().unwrap_or("unknown").to_string(),
+                notes: p["notes"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+    }
+    (steps, gpus)
+}
+
+/// Loads campaign `id`; `Ok(None)` when there is no such campaign.
+pub async fn load_campaign(conn: &mut SqliteConnection, id: i64) -> Result<Option<CampaignData>> {
+    let Some(info) = campaigns(conn).await?.into_iter().find(|c| c.id == id) else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(
+        "SELECT id, scenario, arm, load_profile, seed, duration_s, warmup_s, wait_mode, params_json
+         FROM trials WHERE campaign_id = ? AND status = 'complete' ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut trials = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let params: String = r.try_get(8)?;
+        let (load_steps_s, gpus) = parse_params(&params);
+        trials.push(Trial {
+            id: r.try_get(0)?,
+            scenario: r.try_get(1)?,
+            arm: r.try_get(2)?,
+            load_profile: r.try_get(3)?,
+            seed: r.try_get(4)?,
+            duration_s: r.try_get(5)?,
+            warmup_s: r.try_get(6)?,
+            wait_mode: r.try_get(7)?,
+            load_steps_s,
+            gpus,
+            params_json: params,
+        });
+    }
+
+    let requests = {
+        let rows = sqlx::query(
+            "SELECT r.trial_id, r.scheduled_s, r.finished_s, r.outcome, r.latency_ms
+             FROM requests r JOIN trials t ON t.id = r.trial_id
+             WHERE t.campaign_id = ? AND t.status = 'complete'",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let n = rows.len();
+        let (mut tid, mut sched, mut fin, mut outcome, mut lat) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for r in &rows {
+            tid.push(r.try_get::<i64, _>(0)?);
+            sched.push(r.try_get::<f64, _>(1)?);
+            fin.push(r.try_get::<f64, _>(2)?);
+            outcome.push(r.try_get::<String, _>(3)? == "ok");
+            lat.push(r.try_get::<f64, _>(4)?);
+        }
+        let timeout: Vec<bool> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(3).map(|o| o == "timeout"))
+            .collect::<std::result::Result<_, _>>()?;
+        df!(
+            "trial_id" => tid,
+            "scheduled_s" => sched,
+            "finished_s" => fin,
+            "ok" => outcome,
+            "timeout" => timeout,
+            "latency_ms" => lat,
+        )?
+    };
+
+    let samples = {
+        let rows = sqlx::query(
+            "SELECT s.trial_id, s.t_s, s.desired, s.ready, s.pending, s.terminating,
+                    s.gpu_util_mean, s.gpu_util_max, s.gpu_energy_j, s.cpu_pct_request
+             FROM samples s JOIN trials t ON t.id = s.trial_id
+             WHERE t.campaign_id = ? AND t.status = 'complete'",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut cols: Vec<Vec<f64>> = (0..9).map(|_| Vec::with_capacity(rows.len())).collect();
+        let mut tid = Vec::with_capacity(rows.len());
+        for r in &rows {
+            tid.push(r.try_get::<i64, _>(0)?);
+            cols[0].push(r.try_get::<f64, _>(1)?);
+            for (k, col) in cols.iter_mut().enumerate().skip(1).take(4) {
+                col.push(r.try_get::<i64, _>(k + 1)? as f64);
+            }
+            for (k, col) in cols.iter_mut().enumerate().skip(5) {
+                col.push(r.try_get::<f64, _>(k + 1)?);
+            }
+        }
+        let mut it = cols.into_iter();
+        let mut next = || it.next().unwrap_or_default();
+        df!(
+            "trial_id" => tid,
+            "t_s" => next(),
+            "desired" => next(),
+            "ready" => next(),
+            "pending" => next(),
+            "terminating" => next(),
+            "gpu_util_mean" => next(),
+            "gpu_util_max" => next(),
+            "gpu_energy_j" => next(),
+            "cpu_pct_request" => next(),
+        )?
+    };
+
+    let events = {
+        let rows = sqlx::query(
+            "SELECT e.trial_id, e.t_s, e.from_replicas, e.to_replicas
+             FROM scaling_events e JOIN trials t ON t.id = e.trial_id
+             WHERE t.campaign_id = ? AND t.status = 'complete' ORDER BY e.trial_id, e.seq",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let (mut tid, mut t, mut from, mut to) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in &rows {
+            tid.push(r.try_get::<i64, _>(0)?);
+            t.push(r.try_get::<f64, _>(1)?);
+            from.push(r.try_get::<i64, _>(2)?);
+            to.push(r.try_get::<i64, _>(3)?);
+        }
+        df!("trial_id" => tid, "t_s" => t, "from_replicas" => from, "to_replicas" => to)?
+    };
+
+    let decisions = {
+        let rows = sqlx::query(
+            "SELECT d.trial_id, d.t_s FROM decisions d JOIN trials t ON t.id = d.trial_id
+             WHERE t.campaign_id = ? AND t.status = 'complete' ORDER BY d.trial_id, d.seq",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let (mut tid, mut t) = (Vec::new(), Vec::new());
+        for r in &rows {
+            tid.push(r.try_get::<i64, _>(0)?);
+            t.push(r.try_get::<f64, _>(1)?);
+        }
+        df!("trial_id" => tid, "t_s" => t)?
+    };
+
+    let slot_seconds = sqlx::query(
+        "SELECT p.trial_id, SUM(p.state NOT IN ('pending', 'exited'))
+         FROM pod_samples p JOIN trials t ON t.id = p.trial_id
+         WHERE t.campaign_id = ? AND t.status = 'complete' AND p.t_s > t.warmup_s
+         GROUP BY p.trial_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as f64)))
+    .collect::<Result<Vec<_>>>()?;
+
+    Ok(Some(CampaignData {
+        info,
+        trials,
+        requests,
+        samples,
+        events,
+        decisions,
+        slot_seconds,
+    }))
+}

@@ -1,0 +1,153 @@
+//! `report`: serve or render the notebook-style report of a bench dataset.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use report::report::ReportOptions;
+use report::server::{self, AppState};
+
+#[derive(Parser)]
+#[command(
+    name = "report",
+    version,
+    about = "The autoscaling bench's report over its SQLite dataset"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the report over HTTP (the dataset is opened read-only).
+    Serve {
+        /// Dataset file.
+        #[arg(long, default_value = "data/trials.sqlite")]
+        db: PathBuf,
+        /// Address to bind (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// SLO threshold for SLO attainment, ms.
+        #[arg(long, default_value_t = 1000.0)]
+        slo_ms: f64,
+    },
+    /// Write a static copy (HTML + SVG + CSV) or the tables as JSON.
+    Render {
+        /// Dataset file.
+        #[arg(long, default_value = "data/trials.sqlite")]
+        db: PathBuf,
+        /// Output: a directory for html, a file for json (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "html")]
+        format: Format,
+        /// Only this campaign (json).
+        #[arg(long)]
+        campaign_id: Option<i64>,
+        /// SLO threshold for SLO attainment, ms.
+        #[arg(long, default_value_t = 1000.0)]
+        slo_ms: f64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Self-contained HTML with inline SVG and CSV files.
+    Html,
+    /// The comparison tables and per-trial metrics as JSON.
+    Json,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let input = e
+                .downcast_ref::<report::Error>()
+                .is_some_and(|e| matches!(e, report::Error::Dataset(_)));
+            ExitCode::from(if input { 2 } else { 1 })
+        }
+    }
+}
+
+fn check_slo(slo_ms: f64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        slo_ms.is_finite() && slo_ms > 0.0,
+        "--slo-ms must be a positive number of milliseconds, got {slo_ms}"
+    );
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    match cli.command {
+        Command::Serve { db, bind, slo_ms } => {
+            check_slo(slo_ms)?;
+            rt.block_on(async {
+                // Fail early, with the reason, on a missing or foreign file.
+                report::dataset::connect_read_only(&db).await?;
+                let listener = tokio::net::TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("binding {bind}"))?;
+                let addr = listener.local_addr()?;
+                println!(
+                    "Report of {} at http://{addr}/  (Ctrl-C stops)",
+                    db.display()
+                );
+                let state = AppState::new(
+                    db,
+                    ReportOptions {
+                        slo_ms,
+                        charts: true,
+                    },
+                );
+                server::serve(listener, state, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+                Ok(())
+            })
+        }
+        Command::Render {
+            db,
+            out,
+            format,
+            campaign_id,
+            slo_ms,
+        } => {
+            check_slo(slo_ms)?;
+            let opts = ReportOptions {
+                slo_ms,
+                charts: true,
+            };
+            rt.block_on(async {
+                match format {
+                    Format::Json => {
+                        let text = report::render::json(&db, opts, campaign_id).await?;
+                        match out {
+                            Some(path) => std::fs::write(&path, text + "\n")
+                                .with_context(|| format!("writing {}", path.display()))?,
+                            None => println!("{text}"),
+                        }
+                    }
+                    Format::Html => {
+                        let out = out.unwrap_or_else(|| PathBuf::from("report-out"));
+                        let index = report::render::html(&db, &out, opts).await?;
+                        println!("wrote {}", index.display());
+                    }
+                }
+                Ok(())
+            })
+        }
+    }
+}

@@ -1,0 +1,562 @@
+//! Assembles a campaign's report: per-trial metrics, the five sections with
+//! their comparisons, SQL and charts, and the "about" block.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::charts::{self, Chart, Series, BLUE, ORANGE};
+use crate::compare::{self, Comparison};
+use crate::dataset::{CampaignData, CampaignInfo, GpuModel};
+use crate::finding::display_arm;
+use crate::metrics::{self, MetricDef, TrialMetrics, METRICS};
+use crate::{sql, stats, Result};
+
+/// Options of a report.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportOptions {
+    /// SLO threshold for SLO attainment, ms.
+    pub slo_ms: f64,
+    /// Draw charts (off for the JSON output).
+    pub charts: bool,
+}
+
+/// The question, its text and how it is answered.
+#[derive(Clone, Debug, Serialize)]
+pub struct Section {
+    /// 1–5.
+    pub question: u8,
+    /// Short title.
+    pub title: &'static str,
+    /// The research question.
+    pub text: &'static str,
+    /// Method in a sentence or two.
+    pub method: &'static str,
+    /// Metric definitions of this section.
+    pub metrics: Vec<&'static MetricDef>,
+    /// SQL reproducing the per-trial table.
+    pub sql: String,
+    /// Comparison rows (Holm-adjusted within the section).
+    pub rows: Vec<Comparison>,
+    /// Charts.
+    #[serde(skip)]
+    pub charts: Vec<Chart>,
+}
+
+/// About this campaign.
+#[derive(Clone, Debug, Serialize)]
+pub struct About {
+    /// The campaign row.
+    pub campaign: CampaignInfo,
+    /// GPU models used, with provenance.
+    pub gpus: Vec<GpuModel>,
+    /// Wait modes of the scenarios.
+    pub wait_modes: Vec<String>,
+    /// Complete trials per arm.
+    pub trials_per_arm: BTreeMap<String, usize>,
+}
+
+/// A whole campaign report.
+#[derive(Clone, Debug, Serialize)]
+pub struct CampaignReport {
+    /// About block.
+    pub about: About,
+    /// SLO threshold used, ms.
+    pub slo_ms: f64,
+    /// Baseline arm.
+    pub baseline: String,
+    /// Treatment arm.
+    pub treatment: String,
+    /// Scenario × load profile cells.
+    pub cells: Vec<(String, String)>,
+    /// The five sections.
+    pub sections: Vec<Section>,
+    /// Every trial's metrics.
+    pub trials: Vec<TrialMetrics>,
+}
+
+const QUESTIONS: [(&str, &str, &str); 5] = [
+    (
+        "GPU utilisation",
+        "Does GPU-aware scaling improve GPU utilisation?",
+        "Per-trial mean and maximum GPU utilisation after warm-up; the time series shows the mean over seeds with a 95 % band.",
+    ),
+    (
+        "Scaling responsiveness",
+        "How does scaling responsiveness compare?",
+        "From the load profile's first load step (t = 0 for a closed loop): time to the first scale-up order, time until more pods are ready, and controller ticks that passed without reacting; scaling timelines of representative seeds.",
+    ),
+    (
+        "Latency",
+        "What is the latency impact?",
+        "Per-trial nearest-rank p50/p95/p99 latency of successful requests, SLO attainment, failure and time-out rates; latency CDF over all trials of each arm.",
+    ),
+    (
+        "Resource efficiency",
+        "Which approach is more resource-efficient?",
+        "Pod-seconds and GPU-slot-seconds after warm-up, successful requests per pod-second and GPU energy per successful request; p95 latency against pod-seconds per trial.",
+    ),
+    (
+        "Scaling patterns",
+        "How do scaling patterns differ under load?",
+        "Scaling events per trial, direction changes (oscillation), overshoot above the final replica count, and replicas over time.",
+    ),
+];
+
+/// [`build`] on a thread of its own, outside any async runtime: polars runs
+/// parts of its work on its own runtime and must not be called from inside
+/// a tokio task.
+pub fn build_detached(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport> {
+    std::thread::scope(|s| {
+        s.spawn(|| build(data, opts)).join().unwrap_or_else(|_| {
+            Err(crate::Error::Dataset(
+                "the report computation failed".into(),
+            ))
+        })
+    })
+}
+
+/// Builds the report of a loaded campaign. Call it outside async code (see
+/// [`build_detached`]).
+pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport> {
+    let trials = metrics::trial_metrics(data, opts.slo_ms)?;
+    let rows = compare::compare_all(&trials);
+    let (baseline, treatment) =
+        compare::arms(&trials).unwrap_or_else(|| ("hpa".into(), "userscale".into()));
+    let mut cells: Vec<(String, String)> = data
+        .trials
+        .iter()
+        .map(|t| (t.scenario.clone(), t.load_profile.clone()))
+        .collect();
+    cells.sort();
+    cells.dedup();
+
+    let series = if opts.charts {
+        Some(TimeSeries::load(data)?)
+    } else {
+        None
+    };
+    let mut sections = Vec::new();
+    for (i, (title, text, method)) in QUESTIONS.iter().enumerate() {
+        let q = i as u8 + 1;
+        let mut section = Section {
+            question: q,
+            title,
+            text,
+            method,
+            metrics: METRICS.iter().filter(|m| m.question == q).collect(),
+            sql: sql::per_trial(q, data.info.id, opts.slo_ms),
+            rows: rows.iter().filter(|r| r.question == q).cloned().collect(),
+            charts: Vec::new(),
+        };
+        if let Some(ts) = &series {
+            for (k, (scenario, profile)) in cells.iter().enumerate() {
+                let ctx = ChartCtx {
+                    cell: k,
+                    scenario,
+                    profile,
+                    baseline: &baseline,
+                    treatment: &treatment,
+                    trials: &trials,
+                    data,
+                    ts,
+                };
+                section.charts.extend(ctx.charts_for(q)?);
+            }
+        }
+        sections.push(section);
+    }
+    let mut gpus: Vec<GpuModel> = data.trials.iter().flat_map(|t| t.gpus.clone()).collect();
+    gpus.sort_by(|a, b| a.name.cmp(&b.name));
+    gpus.dedup();
+    let mut wait_modes: Vec<String> = data
+        .trials
+        .iter()
+        .map(|t| format!("{}: {}", t.scenario, t.wait_mode))
+        .collect();
+    wait_modes.sort();
+    wait_modes.dedup();
+    let mut trials_per_arm = BTreeMap::new();
+    for t in &data.trials {
+        *trials_per_arm.entry(t.arm.clone()).or_insert(0) += 1;
+    }
+    Ok(CampaignReport {
+        about: About {
+            campaign: data.info.clone(),
+            gpus,
+            wait_modes,
+            trials_per_arm,
+        },
+        slo_ms: opts.slo_ms,
+        baseline,
+        treatment,
+        cells,
+        sections,
+        trials,
+    })
+}
+
+/// One second of a trial: (t, ready, desired, GPU %, CPU % of request).
+type SecondSample = (f64, f64, f64, f64, f64);
+
+/// Per-trial, per-second series for the time-series charts.
+struct TimeSeries {
+    /// trial → (t, ready, desired, gpu, cpu)
+    samples: BTreeMap<i64, Vec<SecondSample>>,
+    /// trial → (second, p95 latency of requests answered OK in it)
+    p95: BTreeMap<i64, Vec<(f64, f64)>>,
+    /// trial → sorted OK latencies after warm-up
+    latencies: BTreeMap<i64, Vec<f64>>,
+}
+
+impl TimeSeries {
+    fn load(data: &CampaignData) -> Result<TimeSeries> {
+        let col = |df: &DataFrame, name: &str| -> Result<Vec<f64>> {
+            let c = df.column(name)?.cast(&DataType::Float64)?;
+            Ok(c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+        };
+        let ids: Vec<i64> = data
+            .samples
+            .column("trial_id")?
+            .i64()?
+            .iter()
+            .map(|v| v.unwrap_or_default())
+            .collect();
+        let (t, ready, desired, gpu, cpu) = (
+            col(&data.samples, "t_s")?,
+            col(&data.samples, "ready")?,
+            col(&data.samples, "desired")?,
+            col(&data.samples, "gpu_util_mean")?,
+            col(&data.samples, "cpu_pct_request")?,
+        );
+        let mut samples: BTreeMap<i64, Vec<_>> = BTreeMap::new();
+        for i in 0..ids.len() {
+            samples
+                .entry(ids[i])
+                .or_default()
+                .push((t[i], ready[i], desired[i], gpu[i], cpu[i]));
+        }
+        for v in samples.values_mut() {
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        let per_second = data
+            .requests
+            .clone()
+            .lazy()
+            .filter(col_expr("ok"))
+            .with_column((col_expr("finished_s").cast(DataType::Int64) + lit(1i64)).alias("sec"))
+            .group_by([col_expr("trial_id"), col_expr("sec")])
+            .agg([col_expr("latency_ms")
+                .quantile(lit(0.95), QuantileMethod::Equiprobable)
+                .alias("p95")])
+            .sort(["trial_id", "sec"], SortMultipleOptions::default())
+            .collect()?;
+        let pid: Vec<i64> = per_second
+            .column("trial_id")?
+            .i64()?
+            .iter()
+            .map(|v| v.unwrap_or_default())
+            .collect();
+        let (sec, p95v) = (col(&per_second, "sec")?, col(&per_second, "p95")?);
+        let mut p95: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
+        for i in 0..pid.len() {
+            p95.entry(pid[i]).or_default().push((sec[i], p95v[i]));
+        }
+        let warm: BTreeMap<i64, f64> = data.trials.iter().map(|t| (t.id, t.warmup_s)).collect();
+        let rid: Vec<i64> = data
+            .requests
+            .column("trial_id")?
+            .i64()?
+            .iter()
+            .map(|v| v.unwrap_or_default())
+            .collect();
+        let ok: Vec<bool> = data
+            .requests
+            .column("ok")?
+            .bool()?
+            .iter()
+            .map(|v| v.unwrap_or(false))
+            .collect();
+        let (sched, lat) = (
+            col(&data.requests, "scheduled_s")?,
+            col(&data.requests, "latency_ms")?,
+        );
+        let mut latencies: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+        for i in 0..rid.len() {
+            if ok[i] && sched[i] >= warm.get(&rid[i]).copied().unwrap_or(0.0) {
+                latencies.entry(rid[i]).or_default().push(lat[i]);
+            }
+        }
+        for v in latencies.values_mut() {
+            v.sort_by(f64::total_cmp);
+        }
+        Ok(TimeSeries {
+            samples,
+            p95,
+            latencies,
+        })
+    }
+}
+
+fn col_expr(name: &str) -> Expr {
+    polars::prelude::col(name)
+}
+
+struct ChartCtx<'a> {
+    cell: usize,
+    scenario: &'a str,
+    profile: &'a str,
+    baseline: &'a str,
+    treatment: &'a str,
+    trials: &'a [TrialMetrics],
+    data: &'a CampaignData,
+    ts: &'a TimeSeries,
+}
+
+impl ChartCtx<'_> {
+    fn arms(&self) -> [(&str, plotters::style::RGBColor); 2] {
+        [(self.baseline, ORANGE), (self.treatment, BLUE)]
+    }
+
+    fn trials_of(&self, arm: &str) -> Vec<&TrialMetrics> {
+        self.trials
+            .iter()
+            .filter(|t| {
+                t.scenario == self.scenario && t.load_profile == self.profile && t.arm == arm
+            })
+            .collect()
+    }
+
+    fn markers(&self) -> Vec<f64> {
+        self.data
+            .trials
+            .iter()
+            .find(|t| t.scenario == self.scenario && t.load_profile == self.profile)
+            .map(|t| t.load_steps_s.clone())
+            .unwrap_or_default()
+    }
+
+    fn id(&self, name: &str) -> String {
+        format!("c{}-{name}", self.cell)
+    }
+
+    fn title(&self, what: &str) -> String {
+        format!("{what} — {} / {}", self.scenario, self.profile)
+    }
+
+    fn boxplot(&self, key: &str) -> Result<Chart> {
+        let def = metrics::metric(key).unwrap_or(&METRICS[0]);
+        let labels: Vec<String> = self.arms().iter().map(|(a, _)| display_arm(a)).collect();
+        let groups: Vec<Series<'_, Vec<f64>>> = self
+            .arms()
+            .iter()
+            .zip(&labels)
+            .map(|((arm, color), label)| Series {
+                label,
+                color: *color,
+                data: self
+                    .trials_of(arm)
+                    .iter()
+                    .filter_map(|t| t.get(key))
+                    .collect(),
+            })
+            .collect();
+        charts::box_points(
+            &self.id(key),
+            &self.title(&format!("{} per trial", def.label)),
+            &format!("{} ({})", def.label, def.unit),
+            &groups,
+        )
+    }
+
+    /// Mean over the arm's seeds per second with a normal 95 % band.
+    fn band(
+        &self,
+        name: &str,
+        what: &str,
+        unit: &str,
+        pick: impl Fn(i64) -> Vec<(f64, f64)>,
+    ) -> Result<Chart> {
+        let labels: Vec<String> = self.arms().iter().map(|(a, _)| display_arm(a)).collect();
+        let mut series = Vec::new();
+        for ((arm, color), label) in self.arms().iter().zip(&labels) {
+            let mut by_t: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+            for t in self.trials_of(arm) {
+                for (x, y) in pick(t.trial_id) {
+                    if y.is_finite() {
+                        by_t.entry((x * 1000.0).round() as i64).or_default().push(y);
+                    }
+                }
+            }
+            let data = by_t
+                .into_iter()
+                .map(|(x, ys)| {
+                    let m = stats::mean(&ys).unwrap_or(f64::NAN);
+                    let half = if ys.len() > 1 {
+                        1.96 * stats::std_dev(&ys).unwrap_or(0.0) / (ys.len() as f64).sqrt()
+                    } else {
+                        0.0
+                    };
+                    (x as f64 / 1000.0, m, m - half, m + half)
+                })
+                .collect();
+            series.push(Series {
+                label,
+                color: *color,
+                data,
+            });
+        }
+        charts::band_series(
+            &self.id(name),
+            &self.title(&format!("{what} over time (mean of seeds, 95 % band)")),
+            &format!("{what} ({unit})"),
+            &series,
+            &self.markers(),
+        )
+    }
+
+    fn sample_band(&self, name: &str, what: &str, unit: &str, k: usize) -> Result<Chart> {
+        self.band(name, what, unit, |id| {
+            self.ts
+                .samples
+                .get(&id)
+                .map(|v| v.iter().map(|s| (s.0, [s.1, s.2, s.3, s.4][k])).collect())
+                .unwrap_or_default()
+        })
+    }
+
+    fn charts_for(&self, q: u8) -> Result<Vec<Chart>> {
+        match q {
+            1 => Ok(vec![
+                self.boxplot("gpu_util_mean")?,
+                self.sample_band("gpu-ts", "GPU utilisation", "%", 2)?,
+                self.sample_band("cpu-ts", "CPU utilisation", "% of request", 3)?,
+            ]),
+            2 => Ok(vec![self.boxplot("react_s")?, self.timelines()?]),
+            3 => Ok(vec![
+                self.boxplot("latency_p95_ms")?,
+                self.cdf()?,
+                self.band("p95-ts", "p95 latency", "ms", |id| {
+                    self.ts.p95.get(&id).cloned().unwrap_or_default()
+                })?,
+            ]),
+            4 => Ok(vec![self.boxplot("pod_seconds")?, self.cost_scatter()?]),
+            _ => Ok(vec![
+                self.boxplot("direction_changes")?,
+                self.sample_band("replicas-ts", "ready replicas", "pods", 0)?,
+            ]),
+        }
+    }
+
+    /// Desired replicas over time for the first two seeds of each arm.
+    fn timelines(&self) -> Result<Chart> {
+        let mut labels = Vec::new();
+        let mut data = Vec::new();
+        for (arm, color) in self.arms() {
+            let mut ts = self.trials_of(arm);
+            ts.sort_by_key(|t| t.seed);
+            for (k, t) in ts.iter().take(2).enumerate() {
+                labels.push((format!("{} seed {}", display_arm(arm), t.seed), color, k));
+                data.push(
+                    self.ts
+                        .samples
+                        .get(&t.trial_id)
+                        .map(|v| v.iter().map(|s| (s.0, s.2)).collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        let series: Vec<Series<'_, Vec<(f64, f64)>>> = labels
+            .iter()
+            .zip(data)
+            .map(|((label, color, k), data)| Series {
+                label,
+                color: if *k == 0 { *color } else { mix(*color) },
+                data,
+            })
+            .collect();
+        charts::lines(
+            &self.id("timeline"),
+            &self.title("desired replicas, representative seeds"),
+            "trial time (s)",
+            "desired replicas (pods)",
+            &series,
+            true,
+            &self.markers(),
+        )
+    }
+
+    fn cdf(&self) -> Result<Chart> {
+        let labels: Vec<String> = self.arms().iter().map(|(a, _)| display_arm(a)).collect();
+        let mut series = Vec::new();
+        for ((arm, color), label) in self.arms().iter().zip(&labels) {
+            let mut all: Vec<f64> = self
+                .trials_of(arm)
+                .iter()
+                .flat_map(|t| {
+                    self.ts
+                        .latencies
+                        .get(&t.trial_id)
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect();
+            all.sort_by(f64::total_cmp);
+            let n = all.len();
+            // At most ~400 points per curve: the CDF at evenly spaced ranks.
+            let step = (n / 400).max(1);
+            let mut data: Vec<(f64, f64)> = (0..n)
+                .step_by(step)
+                .map(|i| (all[i], (i + 1) as f64 / n as f64))
+                .collect();
+            if let Some(&last) = all.last() {
+                data.push((last, 1.0));
+            }
+            series.push(Series {
+                label,
+                color: *color,
+                data,
+            });
+        }
+        charts::lines(
+            &self.id("cdf"),
+            &self.title("latency CDF, successful requests after warm-up"),
+            "latency (ms)",
+            "share of requests",
+            &series,
+            false,
+            &[],
+        )
+    }
+
+    fn cost_scatter(&self) -> Result<Chart> {
+        let labels: Vec<String> = self.arms().iter().map(|(a, _)| display_arm(a)).collect();
+        let groups: Vec<Series<'_, Vec<(f64, f64)>>> = self
+            .arms()
+            .iter()
+            .zip(&labels)
+            .map(|((arm, color), label)| Series {
+                label,
+                color: *color,
+                data: self
+                    .trials_of(arm)
+                    .iter()
+                    .filter_map(|t| t.get("pod_seconds").zip(t.get("latency_p95_ms")))
+                    .collect(),
+            })
+            .collect();
+        charts::scatter(
+            &self.id("cost"),
+            &self.title("p95 latency vs cost per trial"),
+            "pod-seconds (pod·s)",
+            "p95 latency (ms)",
+            &groups,
+        )
+    }
+}
+
+fn mix(c: plotters::style::RGBColor) -> plotters::style::RGBColor {
+    let f = |x: u8| ((u16::from(x) + 255) / 2) as u8;
+    plotters::style::RGBColor(f(c.0), f(c.1), f(c.2))
+}

@@ -1,0 +1,178 @@
+//! The report server in-process: pages, 404s, CSV, JSON, escaping, errors,
+//! and that it cannot write the dataset.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use report::report::ReportOptions;
+use report::server::{app, AppState};
+use tower::ServiceExt;
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+async fn get(db: &Path, uri: &str) -> (StatusCode, String, String) {
+    let state = AppState::new(
+        db.to_path_buf(),
+        ReportOptions {
+            slo_ms: 1000.0,
+            charts: true,
+        },
+    );
+    let res = app(state)
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, ctype, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn hash(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::dataset(dir.path(), 6);
+    Fixture { _dir: dir, db }
+}
+
+#[test]
+fn campaign_page_has_five_sections_with_charts_numbers_and_findings() {
+    let f = fixture();
+    let before = hash(&f.db);
+    block_on(async {
+        let (s, _, index) = get(&f.db, "/").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(index.contains("href=\"/campaign/1/\""), "{index}");
+
+        let (s, ctype, page) = get(&f.db, "/campaign/1/").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(ctype.starts_with("text/html"));
+        for q in 1..=5 {
+            assert!(page.contains(&format!("id=\"q{q}\"")), "section {q}");
+        }
+        assert!(
+            page.matches("<svg").count() >= 5 * 6,
+            "charts for every section and cell"
+        );
+        assert!(page.contains("Wilcoxon (paired)"));
+        assert!(page.contains("6 / 6 (6 pairs)"));
+        assert!(page.contains("SELECT t.scenario"));
+        assert!(page.contains("class=\"finding"));
+        assert!(page.contains("spec-derived: estimated from data sheets"));
+        assert!(page.contains("href=\"csv/c0-gpu_util_mean.csv\""));
+
+        let (s, ctype, csv) = get(&f.db, "/campaign/1/csv/c0-gpu_util_mean.csv").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(ctype.starts_with("text/csv"));
+        assert!(csv.starts_with("arm,value\n"));
+        assert_eq!(csv.lines().count(), 1 + 12);
+
+        let (s, ctype, json) = get(&f.db, "/campaign/1/report.json").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(ctype.starts_with("application/json"));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["sections"].as_array().unwrap().len(), 5);
+
+        let (s, _, trial) = get(&f.db, "/campaign/1/trial/1").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(trial.contains("Controller decisions"));
+        assert!(trial.contains("<svg"));
+    });
+    assert_eq!(hash(&f.db), before, "serving must not change the dataset");
+}
+
+#[test]
+fn unknown_things_are_404_pages_and_a_bad_dataset_is_a_500_page() {
+    let f = fixture();
+    block_on(async {
+        for uri in [
+            "/campaign/99/",
+            "/campaign/abc/",
+            "/campaign/1/trial/99999",
+            "/campaign/1/trial/x",
+            "/campaign/1/csv/nope.csv",
+            "/campaign/1/csv/nope.txt",
+            "/nothing",
+        ] {
+            let (s, ctype, body) = get(&f.db, uri).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
+            assert!(ctype.starts_with("text/html"), "{uri}");
+            assert!(body.contains("404"), "{uri}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, b"this is not a database").unwrap();
+        let (s, _, body) = get(&junk, "/").await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("The dataset could not be read"), "{body}");
+        let (s, _, body) = get(&dir.path().join("missing.sqlite"), "/campaign/1/").await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("no such dataset file"), "{body}");
+    });
+}
+
+#[test]
+fn everything_printed_is_escaped() {
+    let f = fixture();
+    block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", f.db.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE campaigns SET name = '<script>alert(1)</script>'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let (_, _, index) = get(&f.db, "/").await;
+        // Printed, but as text: the tag's angle brackets are escaped.
+        assert!(index.contains("alert(1)"));
+        assert!(!index.contains("<script>"), "unescaped tag");
+        assert!(index.contains("&lt;script&gt;") || index.contains("&#60;script&#62;"));
+        let (_, _, page) = get(&f.db, "/campaign/1/").await;
+        assert!(page.contains("alert(1)"));
+        assert!(!page.contains("<script>"), "unescaped tag");
+    });
+}
+
+#[test]
+fn the_report_connection_cannot_write() {
+    let f = fixture();
+    block_on(async {
+        let mut conn = report::dataset::connect_read_only(&f.db).await.unwrap();
+        let err = sqlx::query("DELETE FROM requests")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+        let err = sqlx::query("CREATE TABLE x (a)")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+    });
+}
