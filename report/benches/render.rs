@@ -20,9 +20,10 @@ fn root() -> PathBuf {
 async fn render(db: &Path) -> anyhow::Result<(f64, usize, i64)> {
     let t0 = Instant::now();
     let mut conn = report::dataset::connect_read_only(db).await?;
-    let data = report::dataset::load_campaign(&mut conn, 1)
+    let data = report::dataset::load_campaign(&mut conn, db, 1)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no campaign 1"))?;
+    let loaded = t0.elapsed().as_secs_f64();
     let rows = data.requests.height() as i64;
     let r = report::report::build_detached(
         &data,
@@ -31,6 +32,7 @@ async fn render(db: &Path) -> anyhow::Result<(f64, usize, i64)> {
             charts: true,
         },
     )?;
+    let built = t0.elapsed().as_secs_f64();
     let html = CampaignPage {
         r: &r,
         links: Links::Server,
@@ -38,7 +40,13 @@ async fn render(db: &Path) -> anyhow::Result<(f64, usize, i64)> {
         json_href: "report.json",
     }
     .render()?;
-    Ok((t0.elapsed().as_secs_f64(), html.len(), rows))
+    let total = t0.elapsed().as_secs_f64();
+    println!(
+        "  load {loaded:.3} s, metrics + statistics + charts {:.3} s, HTML {:.3} s",
+        built - loaded,
+        total - built
+    );
+    Ok((total, html.len(), rows))
 }
 
 fn main() -> anyhow::Result<()> {

@@ -142,7 +142,8 @@ pub struct CampaignData {
     pub info: CampaignInfo,
     /// Complete trials, by id.
     pub trials: Vec<Trial>,
-    /// `requests`: trial_id, scheduled_s, finished_s, outcome, latency_ms.
+    /// `requests`: trial_id, latency_ms, sec, ok, timeout, warm (see
+    /// [`load_requests`]).
     pub requests: DataFrame,
     /// `samples`: trial_id, t_s, desired, ready, pending, terminating,
     /// gpu_util_mean, gpu_util_max, gpu_energy_j, cpu_pct_request.
@@ -175,8 +176,92 @@ fn parse_params(params: &str) -> (Vec<f64>, Vec<GpuModel>) {
     (steps, gpus)
 }
 
-/// Loads campaign `id`; `Ok(None)` when there is no such campaign.
-pub async fn load_campaign(conn: &mut SqliteConnection, id: i64) -> Result<Option<CampaignData>> {
+/// The requests of a campaign's complete trials as a frame: trial_id,
+/// latency_ms, sec (the second of the trial in which the answer came: the
+/// sample at `t_s = sec` covers it), ok, timeout, warm (scheduled at or after
+/// the trial's warm-up).
+///
+/// A million request rows decoded one by one cost seconds, so SQLite packs
+/// each trial's requests into one row with `group_concat` (in request order):
+/// the latencies printed with `%!.17g`, which round-trips every double
+/// exactly, and the rest as one small integer per request. Two connections
+/// load the odd and the even trials at the same time.
+async fn load_requests(path: &Path, id: i64) -> Result<DataFrame> {
+    let (a, b) = tokio::try_join!(
+        load_requests_part(path, id, 0),
+        load_requests_part(path, id, 1)
+    )?;
+    let mut df = a;
+    df.vstack_mut(&b)?;
+    Ok(df)
+}
+
+async fn load_requests_part(path: &Path, id: i64, parity: i64) -> Result<DataFrame> {
+    let mut conn = connect_read_only(path).await?;
+    let rows = sqlx::query(
+        "SELECT r.trial_id, COUNT(*),
+                group_concat(printf('%!.17g', r.latency_ms), ',' ORDER BY r.id),
+                group_concat((CAST(r.finished_s AS INTEGER) + 1) * 8
+                             + CASE r.outcome WHEN 'ok' THEN 0 WHEN 'timeout' THEN 2 ELSE 4 END
+                             + (r.scheduled_s >= t.warmup_s), ',' ORDER BY r.id)
+         FROM requests r JOIN trials t ON t.id = r.trial_id
+         WHERE t.campaign_id = ? AND t.status = 'complete' AND t.id % 2 = ?
+         GROUP BY r.trial_id ORDER BY r.trial_id",
+    )
+    .bind(id)
+    .bind(parity)
+    .fetch_all(&mut conn)
+    .await?;
+    let mut total = 0usize;
+    for r in &rows {
+        total += r.try_get::<i64, _>(1)? as usize;
+    }
+    let mut tid = Vec::with_capacity(total);
+    let mut lat = Vec::with_capacity(total);
+    let mut sec = Vec::with_capacity(total);
+    let mut ok = Vec::with_capacity(total);
+    let mut timeout = Vec::with_capacity(total);
+    let mut warm = Vec::with_capacity(total);
+    for r in &rows {
+        let trial: i64 = r.try_get(0)?;
+        let n = r.try_get::<i64, _>(1)? as usize;
+        let bad = |v: &str| Error::Dataset(format!("trial {trial}: bad request value `{v}`"));
+        let text: String = r.try_get(2)?;
+        for v in text.split(',') {
+            lat.push(v.parse::<f64>().map_err(|_| bad(v))?);
+        }
+        let codes: String = r.try_get(3)?;
+        for v in codes.split(',') {
+            let c = v.parse::<i64>().map_err(|_| bad(v))?;
+            sec.push(c >> 3);
+            ok.push(c & 6 == 0);
+            timeout.push(c & 6 == 2);
+            warm.push(c & 1 == 1);
+        }
+        tid.extend(std::iter::repeat_n(trial, n));
+        if lat.len() != tid.len() || sec.len() != tid.len() {
+            return Err(Error::Dataset(format!(
+                "trial {trial}: request columns of unequal length"
+            )));
+        }
+    }
+    Ok(df!(
+        "trial_id" => tid,
+        "latency_ms" => lat,
+        "sec" => sec,
+        "ok" => ok,
+        "timeout" => timeout,
+        "warm" => warm,
+    )?)
+}
+
+/// Loads campaign `id` of the dataset at `path` (`conn` is a read-only
+/// connection to it); `Ok(None)` when there is no such campaign.
+pub async fn load_campaign(
+    conn: &mut SqliteConnection,
+    path: &Path,
+    id: i64,
+) -> Result<Option<CampaignData>> {
     let Some(info) = campaigns(conn).await?.into_iter().find(|c| c.id == id) else {
         return Ok(None);
     };
@@ -206,43 +291,7 @@ pub async fn load_campaign(conn: &mut SqliteConnection, id: i64) -> Result<Optio
         });
     }
 
-    let requests = {
-        let rows = sqlx::query(
-            "SELECT r.trial_id, r.scheduled_s, r.finished_s, r.outcome, r.latency_ms
-             FROM requests r JOIN trials t ON t.id = r.trial_id
-             WHERE t.campaign_id = ? AND t.status = 'complete'",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let n = rows.len();
-        let (mut tid, mut sched, mut fin, mut outcome, mut lat) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for r in &rows {
-            tid.push(r.try_get::<i64, _>(0)?);
-            sched.push(r.try_get::<f64, _>(1)?);
-            fin.push(r.try_get::<f64, _>(2)?);
-            outcome.push(r.try_get::<String, _>(3)? == "ok");
-            lat.push(r.try_get::<f64, _>(4)?);
-        }
-        let timeout: Vec<bool> = rows
-            .iter()
-            .map(|r| r.try_get::<String, _>(3).map(|o| o == "timeout"))
-            .collect::<std::result::Result<_, _>>()?;
-        df!(
-            "trial_id" => tid,
-            "scheduled_s" => sched,
-            "finished_s" => fin,
-            "ok" => outcome,
-            "timeout" => timeout,
-            "latency_ms" => lat,
-        )?
-    };
+    let requests = load_requests(path, id).await?;
 
     let samples = {
         let rows = sqlx::query(

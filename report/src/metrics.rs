@@ -163,13 +163,7 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
         .requests
         .clone()
         .lazy()
-        .join(
-            warm.clone().lazy(),
-            [col("trial_id")],
-            [col("trial_id")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .filter(col("scheduled_s").gt_eq(col("warmup_s")))
+        .filter(col("warm"))
         .group_by([col("trial_id")])
         .agg([
             len().cast(DataType::Float64).alias("n"),

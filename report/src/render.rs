@@ -36,7 +36,7 @@ pub async fn reports(
         if only.is_some_and(|id| id != c.id) {
             continue;
         }
-        if let Some(data) = dataset::load_campaign(&mut conn, c.id).await? {
+        if let Some(data) = dataset::load_campaign(&mut conn, db, c.id).await? {
             out.push(report::build_detached(&data, opts)?);
         }
     }
@@ -94,7 +94,7 @@ pub async fn html(db: &Path, out: &Path, opts: ReportOptions) -> Result<PathBuf>
         .render()?,
     )?;
     for c in &campaigns {
-        let Some(data) = dataset::load_campaign(&mut conn, c.id).await? else {
+        let Some(data) = dataset::load_campaign(&mut conn, db, c.id).await? else {
             continue;
         };
         let r = report::build_detached(&data, opts)?;

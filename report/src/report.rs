@@ -245,7 +245,6 @@ impl TimeSeries {
             .clone()
             .lazy()
             .filter(col_expr("ok"))
-            .with_column((col_expr("finished_s").cast(DataType::Int64) + lit(1i64)).alias("sec"))
             .group_by([col_expr("trial_id"), col_expr("sec")])
             .agg([col_expr("latency_ms")
                 .quantile(lit(0.95), QuantileMethod::Equiprobable)
@@ -263,7 +262,6 @@ impl TimeSeries {
         for i in 0..pid.len() {
             p95.entry(pid[i]).or_default().push((sec[i], p95v[i]));
         }
-        let warm: BTreeMap<i64, f64> = data.trials.iter().map(|t| (t.id, t.warmup_s)).collect();
         let rid: Vec<i64> = data
             .requests
             .column("trial_id")?
@@ -271,20 +269,20 @@ impl TimeSeries {
             .iter()
             .map(|v| v.unwrap_or_default())
             .collect();
-        let ok: Vec<bool> = data
-            .requests
-            .column("ok")?
-            .bool()?
-            .iter()
-            .map(|v| v.unwrap_or(false))
-            .collect();
-        let (sched, lat) = (
-            col(&data.requests, "scheduled_s")?,
-            col(&data.requests, "latency_ms")?,
-        );
+        let flag = |name: &str| -> Result<Vec<bool>> {
+            Ok(data
+                .requests
+                .column(name)?
+                .bool()?
+                .iter()
+                .map(|v| v.unwrap_or(false))
+                .collect())
+        };
+        let (ok, warm) = (flag("ok")?, flag("warm")?);
+        let lat = col(&data.requests, "latency_ms")?;
         let mut latencies: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
         for i in 0..rid.len() {
-            if ok[i] && sched[i] >= warm.get(&rid[i]).copied().unwrap_or(0.0) {
+            if ok[i] && warm[i] {
                 latencies.entry(rid[i]).or_default().push(lat[i]);
             }
         }

@@ -148,7 +148,7 @@ async fn load_report(st: &AppState, id: i64) -> AppResult<Arc<CampaignReport>> {
             }
         }
     }
-    let data = dataset::load_campaign(&mut conn, id)
+    let data = dataset::load_campaign(&mut conn, &st.db, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no campaign {id} in this dataset.")))?;
     let opts = st.opts;

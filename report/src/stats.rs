@@ -116,6 +116,21 @@ pub fn std_dev(values: &[f64]) -> Option<f64> {
 }
 
 /// Median of a non-empty sorted slice.
+/// The median of unsorted, non-empty `v` by selection (O(n)), reordering
+/// `v`; the same value as [`median_of_sorted`] of the sorted slice.
+fn median_in_place(v: &mut [f64]) -> f64 {
+    let n = v.len();
+    let k = n / 2;
+    let (lower, upper, _) = v.select_nth_unstable_by(k, f64::total_cmp);
+    let upper = *upper;
+    if n % 2 == 1 {
+        upper
+    } else {
+        let lower = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lower + upper) / 2.0
+    }
+}
+
 fn median_of_sorted(sorted: &[f64]) -> f64 {
     let n = sorted.len();
     if n % 2 == 1 {
@@ -559,8 +574,7 @@ pub fn hodges_lehmann_paired(diffs: &[f64]) -> Option<f64> {
             walsh.push((diffs[i] + diffs[j]) / 2.0);
         }
     }
-    walsh.sort_by(f64::total_cmp);
-    Some(median_of_sorted(&walsh))
+    Some(median_in_place(&mut walsh))
 }
 
 /// Hodges–Lehmann shift estimate for two independent samples: the median of
@@ -577,8 +591,7 @@ pub fn hodges_lehmann_two_sample(x: &[f64], y: &[f64]) -> Option<f64> {
             diffs.push(a - b);
         }
     }
-    diffs.sort_by(f64::total_cmp);
-    Some(median_of_sorted(&diffs))
+    Some(median_in_place(&mut diffs))
 }
 
 /// Cliff's delta: (#(x_i > y_j) − #(x_i < y_j)) / (n_x·n_y), in [−1, 1];

@@ -18,7 +18,7 @@ fn section_sql_reproduces_the_per_trial_metrics() {
         .unwrap()
         .block_on(async {
             let mut conn = report::dataset::connect_read_only(&db).await.unwrap();
-            let data = report::dataset::load_campaign(&mut conn, 1)
+            let data = report::dataset::load_campaign(&mut conn, &db, 1)
                 .await
                 .unwrap()
                 .unwrap();
