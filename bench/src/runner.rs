@@ -258,6 +258,7 @@ pub fn run_campaign(
     });
     bar.finish_and_clear();
     result?;
+    rt.block_on(store.close())?;
     Ok(RunSummary {
         campaign_id,
         total: plan.len(),

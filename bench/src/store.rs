@@ -115,6 +115,11 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Closes the connection cleanly (SQLite folds the WAL into the file).
+    pub async fn close(self) -> Result<()> {
+        Ok(self.conn.close().await?)
+    }
+
     /// The connection, for queries of other modules.
     pub fn conn(&mut self) -> &mut SqliteConnection {
         &mut self.conn

@@ -44,8 +44,15 @@ async fn get(db: &Path, uri: &str) -> (StatusCode, String, String) {
     (status, ctype, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn hash(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap()
+/// A digest of the dataset file and its WAL, if any.
+fn hash(path: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(path).unwrap().hash(&mut h);
+    std::fs::read(path.with_extension("sqlite-wal"))
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
 }
 
 struct Fixture {

@@ -35,5 +35,20 @@ pub fn dataset(dir: &Path, seeds: u32) -> PathBuf {
         host: "test".into(),
     };
     run_campaign(&c, &opts, &FixedClock).unwrap();
+    // Fold the WAL into the file and close, so that the file stays as it is.
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap();
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        });
     db
 }
