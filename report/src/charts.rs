@@ -2,6 +2,7 @@
 //! titles, axis labels with units and legends on every chart. Each chart's
 //! data is also kept as CSV so the page can offer it for download.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::{Error, Result};
@@ -168,22 +169,20 @@ pub fn box_points(
     })
 }
 
-/// Mean over seeds with a 95 % band per arm, over time, with load steps marked.
-pub fn band_series(
-    id: &str,
+/// The plotting area of an x/y chart.
+type Frame<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// An x/y chart: title, axes with their labels, what `body` draws, and the
+/// legend; returns the SVG document.
+fn xy_chart(
     title: &str,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    x_desc: &str,
     y_desc: &str,
-    series: &[Series<'_, Vec<BandPoint>>],
-    markers: &[f64],
-) -> Result<Chart> {
+    body: impl FnOnce(&mut Frame<'_, '_>) -> Result<()>,
+) -> Result<String> {
     let mut svg = String::new();
-    let (x0, x1) = range(series.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
-    let (y0, y1) = range(
-        series
-            .iter()
-            .flat_map(|s| s.data.iter().flat_map(|p| [p.2, p.3])),
-        true,
-    );
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
@@ -196,49 +195,11 @@ pub fn band_series(
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("trial time (s)")
+            .x_desc(x_desc)
             .y_desc(y_desc)
             .draw()
             .map_err(err)?;
-        for &m in markers {
-            chart
-                .draw_series([PathElement::new(
-                    vec![(m, y0), (m, y1)],
-                    ShapeStyle::from(&GREY).stroke_width(1),
-                )])
-                .map_err(err)?;
-        }
-        if !markers.is_empty() {
-            chart
-                .draw_series([PathElement::new(
-                    vec![(markers[0], y1), (markers[0], y1)],
-                    GREY,
-                )])
-                .map_err(err)?
-                .label("load step")
-                .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 12, b)], GREY));
-        }
-        for s in series {
-            let mut poly: Vec<(f64, f64)> = s.data.iter().map(|p| (p.0, p.3)).collect();
-            poly.extend(s.data.iter().rev().map(|p| (p.0, p.2)));
-            chart
-                .draw_series([Polygon::new(poly, s.color.mix(0.2).filled())])
-                .map_err(err)?;
-            let color = s.color;
-            chart
-                .draw_series(LineSeries::new(
-                    s.data.iter().map(|p| (p.0, p.1)),
-                    ShapeStyle::from(&color).stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(s.label)
-                .legend(move |(a, b)| {
-                    PathElement::new(
-                        vec![(a, b), (a + 12, b)],
-                        ShapeStyle::from(&color).stroke_width(2),
-                    )
-                });
-        }
+        body(&mut chart)?;
         chart
             .configure_series_labels()
             .border_style(BLACK)
@@ -247,6 +208,55 @@ pub fn band_series(
             .map_err(err)?;
         root.present().map_err(err)?;
     }
+    Ok(svg)
+}
+
+/// Vertical grey lines at the load steps, with one legend entry.
+fn draw_markers(chart: &mut Frame<'_, '_>, markers: &[f64], (y0, y1): (f64, f64)) -> Result<()> {
+    for (k, &m) in markers.iter().enumerate() {
+        let line = chart
+            .draw_series([PathElement::new(vec![(m, y0), (m, y1)], GREY)])
+            .map_err(err)?;
+        if k == 0 {
+            line.label("load step")
+                .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 12, b)], GREY));
+        }
+    }
+    Ok(())
+}
+
+/// Mean over seeds with a 95 % band per arm, over time, with load steps marked.
+pub fn band_series(
+    id: &str,
+    title: &str,
+    y_desc: &str,
+    series: &[Series<'_, Vec<BandPoint>>],
+    markers: &[f64],
+) -> Result<Chart> {
+    let x = range(series.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
+    let y = range(
+        series
+            .iter()
+            .flat_map(|s| s.data.iter().flat_map(|p| [p.2, p.3])),
+        true,
+    );
+    let svg = xy_chart(title, x, y, "trial time (s)", y_desc, |chart| {
+        draw_markers(chart, markers, y)?;
+        for s in series {
+            let mut poly: Vec<(f64, f64)> = s.data.iter().map(|p| (p.0, p.3)).collect();
+            poly.extend(s.data.iter().rev().map(|p| (p.0, p.2)));
+            chart
+                .draw_series([Polygon::new(poly, s.color.mix(0.2).filled())])
+                .map_err(err)?;
+            let style = ShapeStyle::from(&s.color).stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(s.data.iter().map(|p| (p.0, p.1)), style))
+                .map_err(err)?
+                .label(s.label)
+                .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 12, b)], style));
+        }
+        Ok(())
+    })?;
     let mut csv = String::from("arm,t_s,mean,ci_low,ci_high\n");
     for s in series {
         for p in &s.data {
@@ -271,9 +281,8 @@ pub fn lines(
     step: bool,
     markers: &[f64],
 ) -> Result<Chart> {
-    let mut svg = String::new();
-    let (x0, x1) = range(series.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
-    let (y0, y1) = range(series.iter().flat_map(|s| s.data.iter().map(|p| p.1)), true);
+    let x = range(series.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
+    let y = range(series.iter().flat_map(|s| s.data.iter().map(|p| p.1)), true);
     let shaped: Vec<Vec<(f64, f64)>> = series
         .iter()
         .map(|s| {
@@ -290,55 +299,23 @@ pub fn lines(
             v
         })
         .collect();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .draw()
-            .map_err(err)?;
-        for &m in markers {
+    let svg = xy_chart(title, x, y, x_desc, y_desc, |chart| {
+        draw_markers(chart, markers, y)?;
+        for (s, points) in series.iter().zip(&shaped) {
+            let style = ShapeStyle::from(&s.color).stroke_width(2);
             chart
-                .draw_series([PathElement::new(vec![(m, y0), (m, y1)], GREY)])
-                .map_err(err)?;
-        }
-        for (k, s) in series.iter().enumerate() {
-            let color = s.color;
-            let style = ShapeStyle::from(&color).stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(shaped[k].iter().copied(), style))
+                .draw_series(LineSeries::new(points.iter().copied(), style))
                 .map_err(err)?
                 .label(s.label)
                 .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 12, b)], style));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    let mut csv = String::from("series,x,y\n");
-    for s in series {
-        for p in &s.data {
-            csv += &format!("{},{},{}\n", s.label, p.0, p.1);
-        }
-    }
+        Ok(())
+    })?;
     Ok(Chart {
         id: id.into(),
         title: title.into(),
         svg,
-        csv,
+        csv: points_csv("series,x,y", series),
     })
 }
 
@@ -350,25 +327,9 @@ pub fn scatter(
     y_desc: &str,
     groups: &[Series<'_, Vec<(f64, f64)>>],
 ) -> Result<Chart> {
-    let mut svg = String::new();
-    let (x0, x1) = range(groups.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
-    let (y0, y1) = range(groups.iter().flat_map(|s| s.data.iter().map(|p| p.1)), true);
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .draw()
-            .map_err(err)?;
+    let x = range(groups.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
+    let y = range(groups.iter().flat_map(|s| s.data.iter().map(|p| p.1)), true);
+    let svg = xy_chart(title, x, y, x_desc, y_desc, |chart| {
         for g in groups {
             let color = g.color;
             chart
@@ -382,26 +343,26 @@ pub fn scatter(
                 .label(g.label)
                 .legend(move |(a, b)| Circle::new((a + 6, b), 4, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    let mut csv = format!("arm,{},{}\n", csv_name(x_desc), csv_name(y_desc));
-    for g in groups {
-        for p in &g.data {
-            csv += &format!("{},{},{}\n", g.label, p.0, p.1);
-        }
-    }
+        Ok(())
+    })?;
+    let header = format!("arm,{},{}", csv_name(x_desc), csv_name(y_desc));
     Ok(Chart {
         id: id.into(),
         title: title.into(),
         svg,
-        csv,
+        csv: points_csv(&header, groups),
     })
+}
+
+/// CSV of (x, y) series: `header`, then one `label,x,y` line per point.
+fn points_csv(header: &str, series: &[Series<'_, Vec<(f64, f64)>>]) -> String {
+    let mut csv = format!("{header}\n");
+    for s in series {
+        for p in &s.data {
+            csv += &format!("{},{},{}\n", s.label, p.0, p.1);
+        }
+    }
+    csv
 }
 
 fn csv_name(desc: &str) -> String {

@@ -176,6 +176,29 @@ fn parse_params(params: &str) -> (Vec<f64>, Vec<GpuModel>) {
     (steps, gpus)
 }
 
+/// The columns [`trial_from_row`] reads, in its order.
+pub(crate) const TRIAL_COLUMNS: &str =
+    "id, scenario, arm, load_profile, seed, duration_s, warmup_s, wait_mode, params_json";
+
+/// A [`Trial`] from a row selecting [`TRIAL_COLUMNS`].
+pub(crate) fn trial_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Trial> {
+    let params: String = r.try_get(8)?;
+    let (load_steps_s, gpus) = parse_params(&params);
+    Ok(Trial {
+        id: r.try_get(0)?,
+        scenario: r.try_get(1)?,
+        arm: r.try_get(2)?,
+        load_profile: r.try_get(3)?,
+        seed: r.try_get(4)?,
+        duration_s: r.try_get(5)?,
+        warmup_s: r.try_get(6)?,
+        wait_mode: r.try_get(7)?,
+        load_steps_s,
+        gpus,
+        params_json: params,
+    })
+}
+
 /// The requests of a campaign's complete trials as a frame: trial_id,
 /// latency_ms, sec (the second of the trial in which the answer came: the
 /// sample at `t_s = sec` covers it), ok, timeout, warm (scheduled at or after
@@ -265,31 +288,16 @@ pub async fn load_campaign(
     let Some(info) = campaigns(conn).await?.into_iter().find(|c| c.id == id) else {
         return Ok(None);
     };
-    let rows = sqlx::query(
-        "SELECT id, scenario, arm, load_profile, seed, duration_s, warmup_s, wait_mode, params_json
-         FROM trials WHERE campaign_id = ? AND status = 'complete' ORDER BY id",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {TRIAL_COLUMNS} FROM trials WHERE campaign_id = ? AND status = 'complete' ORDER BY id"
+    ))
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut trials = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let params: String = r.try_get(8)?;
-        let (load_steps_s, gpus) = parse_params(&params);
-        trials.push(Trial {
-            id: r.try_get(0)?,
-            scenario: r.try_get(1)?,
-            arm: r.try_get(2)?,
-            load_profile: r.try_get(3)?,
-            seed: r.try_get(4)?,
-            duration_s: r.try_get(5)?,
-            warmup_s: r.try_get(6)?,
-            wait_mode: r.try_get(7)?,
-            load_steps_s,
-            gpus,
-            params_json: params,
-        });
-    }
+    let trials = rows
+        .iter()
+        .map(trial_from_row)
+        .collect::<Result<Vec<_>>>()?;
 
     let requests = load_requests(path, id).await?;
 

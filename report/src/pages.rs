@@ -8,7 +8,7 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::charts::{self, Chart, Series, BLUE, GREEN, ORANGE, VERMILLION};
 use crate::compare::{Comparison, Design, ALPHA};
-use crate::dataset::{CampaignInfo, Trial};
+use crate::dataset::{trial_from_row, CampaignInfo, Trial, TRIAL_COLUMNS};
 use crate::finding::{display_arm, fmt_number};
 use crate::report::CampaignReport;
 use crate::Result;
@@ -193,10 +193,9 @@ pub async fn trial_page(
     trial_id: i64,
     links: Links,
 ) -> Result<Option<TrialPage>> {
-    let Some(r) = sqlx::query(
-        "SELECT id, scenario, arm, load_profile, seed, duration_s, warmup_s, wait_mode, params_json
-         FROM trials WHERE id = ? AND campaign_id = ? AND status = 'complete'",
-    )
+    let Some(r) = sqlx::query(&format!(
+        "SELECT {TRIAL_COLUMNS} FROM trials WHERE id = ? AND campaign_id = ? AND status = 'complete'"
+    ))
     .bind(trial_id)
     .bind(campaign_id)
     .fetch_optional(&mut *conn)
@@ -204,25 +203,11 @@ pub async fn trial_page(
     else {
         return Ok(None);
     };
-    let params: String = r.try_get(8)?;
-    let v: serde_json::Value = serde_json::from_str(&params).unwrap_or_default();
-    let steps: Vec<f64> = v["load_steps_s"]
-        .as_array()
-        .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
-        .unwrap_or_default();
-    let t = Trial {
-        id: r.try_get(0)?,
-        scenario: r.try_get(1)?,
-        arm: r.try_get(2)?,
-        load_profile: r.try_get(3)?,
-        seed: r.try_get(4)?,
-        duration_s: r.try_get(5)?,
-        warmup_s: r.try_get(6)?,
-        wait_mode: r.try_get(7)?,
-        load_steps_s: steps.clone(),
-        gpus: Vec::new(),
-        params_json: serde_json::to_string_pretty(&v).unwrap_or(params),
-    };
+    let mut t = trial_from_row(&r)?;
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t.params_json) {
+        t.params_json = serde_json::to_string_pretty(&v).unwrap_or(t.params_json);
+    }
+    let steps = t.load_steps_s.clone();
     let rows = sqlx::query(
         "SELECT t_s, desired, ready, gpu_util_mean, cpu_pct_request, in_flight, queued, completed, failed
          FROM samples WHERE trial_id = ? ORDER BY t_s",
