@@ -38,9 +38,9 @@ pub struct Chart {
 pub type BandPoint = (f64, f64, f64, f64);
 
 /// One named series.
-pub struct Series<'a, T> {
+pub struct Series<T> {
     /// Legend label.
-    pub label: &'a str,
+    pub label: String,
     /// Colour.
     pub color: RGBColor,
     /// Points.
@@ -75,7 +75,7 @@ pub fn box_points(
     id: &str,
     title: &str,
     y_desc: &str,
-    groups: &[Series<'_, Vec<f64>>],
+    groups: &[Series<Vec<f64>>],
 ) -> Result<Chart> {
     let mut svg = String::new();
     let (y0, y1) = range(groups.iter().flat_map(|g| g.data.iter().copied()), true);
@@ -129,7 +129,7 @@ pub fn box_points(
                     PathElement::new(vec![(x, q3), (x, v[v.len() - 1])], style),
                 ])
                 .map_err(err)?
-                .label(g.label)
+                .label(g.label.as_str())
                 .legend(move |(a, b)| {
                     Rectangle::new([(a, b - 5), (a + 12, b + 5)], g.color.filled())
                 });
@@ -147,12 +147,7 @@ pub fn box_points(
                 )
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     let mut csv = String::from("arm,value\n");
@@ -200,15 +195,20 @@ fn xy_chart(
             .draw()
             .map_err(err)?;
         body(&mut chart)?;
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// The legend of every chart.
+fn draw_legend<'a, 'b: 'a>(chart: &mut Frame<'a, 'b>) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(err)
 }
 
 /// Vertical grey lines at the load steps, with one legend entry.
@@ -230,7 +230,7 @@ pub fn band_series(
     id: &str,
     title: &str,
     y_desc: &str,
-    series: &[Series<'_, Vec<BandPoint>>],
+    series: &[Series<Vec<BandPoint>>],
     markers: &[f64],
 ) -> Result<Chart> {
     let x = range(series.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
@@ -252,7 +252,7 @@ pub fn band_series(
             chart
                 .draw_series(LineSeries::new(s.data.iter().map(|p| (p.0, p.1)), style))
                 .map_err(err)?
-                .label(s.label)
+                .label(s.label.as_str())
                 .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 12, b)], style));
         }
         Ok(())
@@ -277,7 +277,7 @@ pub fn lines(
     title: &str,
     x_desc: &str,
     y_desc: &str,
-    series: &[Series<'_, Vec<(f64, f64)>>],
+    series: &[Series<Vec<(f64, f64)>>],
     step: bool,
     markers: &[f64],
 ) -> Result<Chart> {
@@ -306,7 +306,7 @@ pub fn lines(
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), style))
                 .map_err(err)?
-                .label(s.label)
+                .label(s.label.as_str())
                 .legend(move |(a, b)| PathElement::new(vec![(a, b), (a + 12, b)], style));
         }
         Ok(())
@@ -325,7 +325,7 @@ pub fn scatter(
     title: &str,
     x_desc: &str,
     y_desc: &str,
-    groups: &[Series<'_, Vec<(f64, f64)>>],
+    groups: &[Series<Vec<(f64, f64)>>],
 ) -> Result<Chart> {
     let x = range(groups.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
     let y = range(groups.iter().flat_map(|s| s.data.iter().map(|p| p.1)), true);
@@ -340,7 +340,7 @@ pub fn scatter(
                         .map(|&p| Circle::new(p, 4, color.filled())),
                 )
                 .map_err(err)?
-                .label(g.label)
+                .label(g.label.as_str())
                 .legend(move |(a, b)| Circle::new((a + 6, b), 4, color.filled()));
         }
         Ok(())
@@ -355,7 +355,7 @@ pub fn scatter(
 }
 
 /// CSV of (x, y) series: `header`, then one `label,x,y` line per point.
-fn points_csv(header: &str, series: &[Series<'_, Vec<(f64, f64)>>]) -> String {
+fn points_csv(header: &str, series: &[Series<Vec<(f64, f64)>>]) -> String {
     let mut csv = format!("{header}\n");
     for s in series {
         for p in &s.data {

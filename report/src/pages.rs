@@ -236,8 +236,8 @@ pub async fn trial_page(
     .iter()
     .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
     .collect::<Result<_>>()?;
-    let s = |label, color, data: &Vec<(f64, f64)>| Series {
-        label,
+    let s = |label: &str, color, data: &Vec<(f64, f64)>| Series {
+        label: label.to_string(),
         color,
         data: data.clone(),
     };
@@ -283,7 +283,7 @@ pub async fn trial_page(
             "answered at (s)",
             "latency (ms)",
             &[Series {
-                label: "requests",
+                label: "requests".into(),
                 color: BLUE,
                 data: latency,
             }],

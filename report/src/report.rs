@@ -326,6 +326,18 @@ impl ChartCtx<'_> {
             .collect()
     }
 
+    /// One series per arm, in the arms' colours, with `data(arm)`.
+    fn arm_series<T>(&self, data: impl Fn(&str) -> T) -> Vec<Series<T>> {
+        self.arms()
+            .iter()
+            .map(|(arm, color)| Series {
+                label: display_arm(arm),
+                color: *color,
+                data: data(arm),
+            })
+            .collect()
+    }
+
     fn markers(&self) -> Vec<f64> {
         self.data
             .trials
@@ -345,21 +357,12 @@ impl ChartCtx<'_> {
 
     fn boxplot(&self, key: &str) -> Result<Chart> {
         let def = metrics::metric(key).unwrap_or(&METRICS[0]);
-        let labels: Vec<String> = self.arms().iter().map(|(a, _)| display_arm(a)).collect();
-        let groups: Vec<Series<'_, Vec<f64>>> = self
-            .arms()
-            .iter()
-            .zip(&labels)
-            .map(|((arm, color), label)| Series {
-                label,
-                color: *color,
-                data: self
-                    .trials_of(arm)
-                    .iter()
-                    .filter_map(|t| t.get(key))
-                    .collect(),
-            })
-            .collect();
+        let groups = self.arm_series(|arm| {
+            self.trials_of(arm)
+                .iter()
+                .filter_map(|t| t.get(key))
+                .collect::<Vec<_>>()
+        });
         charts::box_points(
             &self.id(key),
             &self.title(&format!("{} per trial", def.label)),
@@ -376,9 +379,7 @@ impl ChartCtx<'_> {
         unit: &str,
         pick: impl Fn(i64) -> Vec<(f64, f64)>,
     ) -> Result<Chart> {
-        let labels: Vec<String> = self.arms().iter().map(|(a, _)| display_arm(a)).collect();
-        let mut series = Vec::new();
-        for ((arm, color), label) in self.arms().iter().zip(&labels) {
+        let series = self.arm_series(|arm| {
             let mut by_t: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
             for t in self.trials_of(arm) {
                 for (x, y) in pick(t.trial_id) {
@@ -387,8 +388,7 @@ impl ChartCtx<'_> {
                     }
                 }
             }
-            let data = by_t
-                .into_iter()
+            by_t.into_iter()
                 .map(|(x, ys)| {
                     let m = stats::mean(&ys).unwrap_or(f64::NAN);
                     let half = if ys.len() > 1 {
@@ -398,13 +398,8 @@ impl ChartCtx<'_> {
                     };
                     (x as f64 / 1000.0, m, m - half, m + half)
                 })
-                .collect();
-            series.push(Series {
-                label,
-                color: *color,
-                data,
-            });
-        }
+                .collect::<Vec<_>>()
+        });
         charts::band_series(
             &self.id(name),
             &self.title(&format!("{what} over time (mean of seeds, 95 % band)")),
@@ -465,12 +460,12 @@ impl ChartCtx<'_> {
                 );
             }
         }
-        let series: Vec<Series<'_, Vec<(f64, f64)>>> = labels
-            .iter()
+        let series: Vec<Series<Vec<(f64, f64)>>> = labels
+            .into_iter()
             .zip(data)
             .map(|((label, color, k), data)| Series {
                 label,
-                color: if *k == 0 { *color } else { mix(*color) },
+                color: if k == 0 { color } else { mix(color) },
                 data,
             })
             .collect();
@@ -486,9 +481,7 @@ impl ChartCtx<'_> {
     }
 
     fn cdf(&self) -> Result<Chart> {
-        let labels: Vec<String> = self.arms().iter().map(|(a, _)| display_arm(a)).collect();
-        let mut series = Vec::new();
-        for ((arm, color), label) in self.arms().iter().zip(&labels) {
+        let series = self.arm_series(|arm| {
             let mut all: Vec<f64> = self
                 .trials_of(arm)
                 .iter()
@@ -511,12 +504,8 @@ impl ChartCtx<'_> {
             if let Some(&last) = all.last() {
                 data.push((last, 1.0));
             }
-            series.push(Series {
-                label,
-                color: *color,
-                data,
-            });
-        }
+            data
+        });
         charts::lines(
             &self.id("cdf"),
             &self.title("latency CDF, successful requests after warm-up"),
@@ -529,21 +518,12 @@ impl ChartCtx<'_> {
     }
 
     fn cost_scatter(&self) -> Result<Chart> {
-        let labels: Vec<String> = self.arms().iter().map(|(a, _)| display_arm(a)).collect();
-        let groups: Vec<Series<'_, Vec<(f64, f64)>>> = self
-            .arms()
-            .iter()
-            .zip(&labels)
-            .map(|((arm, color), label)| Series {
-                label,
-                color: *color,
-                data: self
-                    .trials_of(arm)
-                    .iter()
-                    .filter_map(|t| t.get("pod_seconds").zip(t.get("latency_p95_ms")))
-                    .collect(),
-            })
-            .collect();
+        let groups = self.arm_series(|arm| {
+            self.trials_of(arm)
+                .iter()
+                .filter_map(|t| t.get("pod_seconds").zip(t.get("latency_p95_ms")))
+                .collect::<Vec<_>>()
+        });
         charts::scatter(
             &self.id("cost"),
             &self.title("p95 latency vs cost per trial"),
