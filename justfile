@@ -61,3 +61,13 @@ bench-report:
 # Format the code.
 fmt:
     cargo fmt --all
+
+# Build the GPU-check bundle (release binary + scripts) in target/gpu-check.
+gpu-check-bundle:
+    cargo build --release --locked -p workload
+    mkdir -p target/gpu-check
+    cp target/release/workload workload/scripts/gpu-check.sh workload/scripts/gpu_check_summary.py bench/cupy_workload.py bench/numpy_gemm.py target/gpu-check/
+
+# On a machine with an NVIDIA GPU: the GPU check (correctness, timings vs CuPy, NVML, calibrate).
+gpu-check out="gpu-check-out": gpu-check-bundle
+    target/gpu-check/gpu-check.sh target/gpu-check {{out}}

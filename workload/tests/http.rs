@@ -1,0 +1,309 @@
+//! The HTTP service end to end on loopback: every documented error, the
+//! full queue, the deadline, device out of memory, readiness and drain on
+//! shutdown, and `/metrics` through a real Prometheus parser.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+use workload::backend::Backend;
+use workload::compute::cpu::CpuEngine;
+use workload::compute::{BackendKind, ComputeError, Engine, Job, NeverStop};
+use workload::server::{serve, DrainReport, ServeConfig, ServeError};
+
+struct Service {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<Result<DrainReport, ServeError>>>,
+}
+
+impl Service {
+    fn start(config: ServeConfig, engines: Vec<Box<dyn Engine>>) -> Service {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(l.local_addr().unwrap()).unwrap();
+                let open = move || {
+                    Ok(Backend {
+                        kind: BackendKind::Cpu,
+                        device: "test device".into(),
+                        gpu_uuid: None,
+                        wait_mode: None,
+                        fallback_reason: Some("no GPU in tests".into()),
+                        init_s: 0.0,
+                        engines,
+                        gpu: None,
+                    })
+                };
+                serve(l, config, open, async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+            })
+        });
+        let addr = addr_rx.recv().unwrap();
+        wait_until(|| get(addr, "/readyz").status == 200, "readiness");
+        Service {
+            addr,
+            shutdown: Some(stop_tx),
+            handle: Some(handle),
+        }
+    }
+
+    fn stop(&mut self) -> DrainReport {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.handle.take().unwrap().join().unwrap().unwrap()
+    }
+}
+
+fn cpu_service(config: ServeConfig) -> Service {
+    let engine: Box<dyn Engine> = Box::new(CpuEngine::new(1).unwrap());
+    Service::start(config, vec![engine])
+}
+
+fn gated_service(config: ServeConfig, gate: &Gate) -> Service {
+    let engine: Box<dyn Engine> = Box::new(GatedEngine {
+        gate: gate.clone(),
+        result: ok_result,
+    });
+    Service::start(config, vec![engine])
+}
+
+fn assert_error(r: &Resp, status: u16, field: Option<&str>, says: &str) {
+    assert_eq!(r.status, status, "{r:?}");
+    let j = r.json();
+    let msg = j["error"].as_str().unwrap_or_default();
+    assert!(msg.contains(says), "error {msg:?} should mention {says:?}");
+    assert_eq!(j["field"].as_str(), field, "{j}");
+}
+
+#[test]
+fn computes_and_reports_probes() {
+    let mut s = cpu_service(ServeConfig::default());
+    let h = get(s.addr, "/healthz");
+    assert_eq!((h.status, h.json()["status"].as_str()), (200, Some("alive")));
+    let r = get(s.addr, "/readyz").json();
+    assert_eq!(r["status"], "ready");
+    assert_eq!(r["backend"], "cpu");
+    assert_eq!(r["gpu_fallback_reason"], "no GPU in tests");
+
+    let resp = post(s.addr, r#"{"size": 24, "iterations": 3, "seed": 11}"#);
+    assert_eq!(resp.status, 200, "{resp:?}");
+    let j = resp.json();
+    let want = CpuEngine::new(1)
+        .unwrap()
+        .run(
+            &Job {
+                size: 24,
+                iterations: 3,
+                seed: 11,
+            },
+            &NeverStop,
+        )
+        .unwrap()
+        .checksum;
+    assert_eq!(j["checksum"].as_f64(), Some(want));
+    assert_eq!((j["size"].as_u64(), j["iterations"].as_u64(), j["seed"].as_u64()), (Some(24), Some(3), Some(11)));
+    assert_eq!(j["backend"], "cpu");
+    assert!(j["compute_ms"].as_f64().unwrap() > 0.0);
+    assert!(j["queue_ms"].as_f64().unwrap() >= 0.0);
+    // Without a seed the service draws one and says which.
+    let j = post(s.addr, r#"{"size": 4, "iterations": 1}"#).json();
+    assert!(j["seed"].as_u64().is_some());
+
+    let m = get(s.addr, "/metrics.json").json();
+    assert_eq!(m["window_requests"], 2);
+    assert!(m["avg_latency_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(m["gpu_utilization_source"], "device-busy");
+    assert_eq!(m["backend"], "cpu");
+    assert_eq!(s.stop(), DrainReport { drained: true, abandoned: 0 });
+}
+
+#[test]
+fn every_input_error_names_its_field() {
+    let config = ServeConfig {
+        max_size: 512,
+        max_iterations: 50,
+        body_limit: 256,
+        ..ServeConfig::default()
+    };
+    let mut s = cpu_service(config);
+    let a = s.addr;
+    assert_error(&post(a, r#"{"size": 0, "iterations": 1}"#), 422, Some("size"), "between 1 and 512");
+    assert_error(&post(a, r#"{"size": 513, "iterations": 1}"#), 422, Some("size"), "got 513");
+    assert_error(&post(a, r#"{"size": 8, "iterations": 51}"#), 422, Some("iterations"), "between 1 and 50");
+    assert_error(&post(a, r#"{"size": 8, "iterations": 0}"#), 422, Some("iterations"), "between 1 and 50");
+    assert_error(&post(a, r#"{"size": 8, "iterations": 1, "batch": 2}"#), 422, Some("batch"), "unknown field");
+    assert_error(&post(a, r#"{"size": 8}"#), 422, Some("iterations"), "missing field");
+    assert_error(&post(a, r#"{"size": "big", "iterations": 1}"#), 422, Some("size"), "invalid type");
+    assert_error(&post(a, r#"{"size": -3, "iterations": 1}"#), 422, Some("size"), "invalid value");
+    assert_error(&post(a, r#"{"size": 8, "iterations": 1, "seed": 1.5}"#), 422, Some("seed"), "invalid type");
+    assert_error(&post(a, r#"{"size": 8, "iterations": "#), 400, None, "malformed JSON");
+    assert_error(&post(a, "[1, 2]"), 422, None, "invalid type");
+    let big = format!(r#"{{"size": 8, "iterations": 1, "seed": 1{}}}"#, " ".repeat(300));
+    assert_error(&post(a, &big), 413, None, "larger than 256 bytes");
+    assert_error(&get(a, "/nope"), 404, None, "no such endpoint");
+    let m = get(a, "/metrics").body;
+    assert!(m.contains("workload_requests_total{outcome=\"invalid\"} 12"), "{m}");
+    assert_eq!(s.stop(), DrainReport { drained: true, abandoned: 0 });
+}
+
+#[test]
+fn a_full_queue_answers_503_at_once() {
+    let gate = Gate::default();
+    let config = ServeConfig {
+        queue_capacity: 1,
+        ..ServeConfig::default()
+    };
+    let mut s = gated_service(config, &gate);
+    let a = s.addr;
+    let first = std::thread::spawn(move || post(a, r#"{"size": 1, "iterations": 1}"#));
+    wait_until(|| get(a, "/metrics.json").json()["in_flight"] == 1, "first request running");
+    let second = std::thread::spawn(move || post(a, r#"{"size": 2, "iterations": 1}"#));
+    wait_until(|| get(a, "/metrics.json").json()["queued"] == 1, "second request queued");
+    let m = get(a, "/metrics.json").json();
+    assert_eq!(m["concurrent_requests"], 2);
+
+    let t = std::time::Instant::now();
+    let third = post(a, r#"{"size": 3, "iterations": 1}"#);
+    assert!(t.elapsed() < Duration::from_secs(2), "503 must not wait");
+    assert_error(&third, 503, None, "queue full");
+    assert_eq!(third.header("retry-after"), Some("1"));
+
+    gate.open();
+    assert_eq!(first.join().unwrap().json()["checksum"], 1.0);
+    assert_eq!(second.join().unwrap().json()["checksum"], 2.0);
+    let text = get(a, "/metrics").body;
+    assert!(text.contains("workload_requests_total{outcome=\"queue_full\"} 1"), "{text}");
+    assert!(text.contains("workload_requests_total{outcome=\"ok\"} 2"), "{text}");
+    s.stop();
+}
+
+#[test]
+fn the_deadline_answers_504_and_frees_the_worker() {
+    let gate = Gate::default();
+    let config = ServeConfig {
+        deadline: Duration::from_millis(300),
+        ..ServeConfig::default()
+    };
+    let mut s = gated_service(config, &gate);
+    let r = post(s.addr, r#"{"size": 1, "iterations": 1}"#);
+    assert_error(&r, 504, None, "deadline of 300 ms");
+    // The stopped job freed the worker.
+    wait_until(|| get(s.addr, "/metrics.json").json()["in_flight"] == 0, "worker free");
+    gate.open();
+    assert_eq!(post(s.addr, r#"{"size": 5, "iterations": 1}"#).status, 200);
+    s.stop();
+}
+
+#[test]
+fn device_out_of_memory_is_a_503_and_the_service_stays_up() {
+    let gate = Gate::default();
+    gate.open();
+    let engine: Box<dyn Engine> = Box::new(GatedEngine {
+        gate: gate.clone(),
+        result: |job| {
+            if job.size > 100 {
+                Err(ComputeError::OutOfMemory("CUDA_ERROR_OUT_OF_MEMORY".into()))
+            } else {
+                ok_result(job)
+            }
+        },
+    });
+    let mut s = Service::start(ServeConfig::default(), vec![engine]);
+    let r = post(s.addr, r#"{"size": 4096, "iterations": 1}"#);
+    assert_error(&r, 503, None, "device out of memory");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(post(s.addr, r#"{"size": 8, "iterations": 1}"#).status, 200);
+    assert_eq!(get(s.addr, "/readyz").status, 200);
+    s.stop();
+}
+
+#[test]
+fn shutdown_turns_not_ready_and_drains_running_work() {
+    let gate = Gate::default();
+    let mut s = gated_service(ServeConfig::default(), &gate);
+    let a = s.addr;
+    let running = std::thread::spawn(move || post(a, r#"{"size": 7, "iterations": 1}"#));
+    wait_until(|| get(a, "/metrics.json").json()["in_flight"] == 1, "request running");
+
+    let _ = s.shutdown.take().unwrap().send(());
+    wait_until(|| get(a, "/readyz").status == 503, "not ready while draining");
+    assert_eq!(get(a, "/readyz").json()["status"], "draining");
+    assert_error(&post(a, r#"{"size": 1, "iterations": 1}"#), 503, None, "shutting down");
+    assert_eq!(get(a, "/metrics.json").json()["ready"], false);
+
+    gate.open();
+    let r = running.join().unwrap();
+    assert_eq!((r.status, r.json()["checksum"].as_f64()), (200, Some(7.0)));
+    let report = s.handle.take().unwrap().join().unwrap().unwrap();
+    assert_eq!(report, DrainReport { drained: true, abandoned: 0 });
+    assert!(std::net::TcpStream::connect(a).is_err(), "listener closed after the drain");
+}
+
+#[test]
+fn the_grace_period_bounds_the_drain() {
+    let gate = Gate::default();
+    let config = ServeConfig {
+        grace: Duration::from_millis(200),
+        ..ServeConfig::default()
+    };
+    let mut s = gated_service(config, &gate);
+    let a = s.addr;
+    let _stuck = std::thread::spawn(move || {
+        let _ = std::panic::catch_unwind(|| post(a, r#"{"size": 1, "iterations": 1}"#));
+    });
+    wait_until(|| get(a, "/metrics.json").json()["in_flight"] == 1, "request running");
+    let report = s.stop();
+    assert_eq!(report, DrainReport { drained: false, abandoned: 1 });
+    gate.open();
+}
+
+#[test]
+fn metrics_pass_promtool() {
+    let mut s = cpu_service(ServeConfig::default());
+    post(s.addr, r#"{"size": 8, "iterations": 2}"#);
+    post(s.addr, r#"{"size": 0, "iterations": 2}"#);
+    let r = get(s.addr, "/metrics");
+    assert_eq!(r.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    s.stop();
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match promtool {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var_os("REQUIRE_PROMTOOL").is_none(),
+                "promtool is required (REQUIRE_PROMTOOL is set) but could not run: {e}"
+            );
+            eprintln!("promtool not installed ({e}); skipping the parser check");
+            return;
+        }
+    };
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(r.body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        r.body
+    );
+}
