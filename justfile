@@ -62,6 +62,23 @@ bench-report:
 fmt:
     cargo fmt --all
 
+# CPU GEMM GFLOP/s of the workload engine next to numpy's (pip, in target/bench-venv).
+bench-workload:
+    cargo build --release --locked -p workload
+    workload/scripts/bench-workload.sh
+
+# Serve the workload on loopback (CPU fallback when there is no GPU).
+serve-workload bind="127.0.0.1:8000" backend="auto":
+    cargo run --release --locked -p workload -- serve --bind {{bind}} --backend {{backend}}
+
+# Measure this machine and write a simulator profile (GPU if usable, else CPU).
+calibrate out="data/profiles/measured.toml":
+    cargo run --release --locked -p workload -- calibrate --out {{out}}
+
+# The gated GPU tests (need an NVIDIA GPU, its driver, cuBLAS and NVRTC).
+test-gpu:
+    cargo test --locked -p workload --test gpu -- --ignored
+
 # Build the GPU-check bundle (release binary + scripts) in target/gpu-check.
 gpu-check-bundle:
     cargo build --release --locked -p workload

@@ -52,7 +52,7 @@ cat "$OUT/environment.txt" >> "$OUT/summary.txt"
 
 step "GPU vs CPU checksums" sh -c "'$W' compare --sizes 16,100,256,1000 --iterations 1,20,100 > '$OUT/compare.jsonl'"
 step "Rust engine, per-request timings" sh -c "'$W' run --backend gpu --sizes $SIZES --iterations $ITERS --repeat $REPEAT > '$OUT/requests.jsonl'"
-step "Rust engine, blocking-sync wait" sh -c "'$W' run --backend gpu --wait-mode blocking-sync --sizes 2000 --iterations 100 --repeat $REPEAT | sed 's/\"device\"/\"wait_mode\":\"blocking-sync\",\"device\"/' >> '$OUT/requests.jsonl'"
+step "Rust engine, blocking-sync and spin wait" sh -c "'$W' run --backend gpu --wait-mode blocking-sync --sizes 2000 --iterations 100 --repeat $REPEAT >> '$OUT/requests.jsonl' && '$W' run --backend gpu --wait-mode spin --sizes 2000 --iterations 100 --repeat $REPEAT >> '$OUT/requests.jsonl'"
 step "CuPy, same jobs" sh -c "$PY '$BUNDLE/cupy_workload.py' --sizes $SIZES --iterations $ITERS --repeat $REPEAT >> '$OUT/requests.jsonl'"
 step "SGEMM rate" sh -c "'$W' gemm --backend gpu --sizes 1000,2000,4096,8192 --reps 10 > '$OUT/gemm.jsonl'"
 step "CPU GEMM vs numpy on this host" sh -c "'$W' gemm --backend cpu --sizes 512,1000,2000 >> '$OUT/gemm.jsonl' && $PY '$BUNDLE/numpy_gemm.py' --sizes 512,1000,2000 >> '$OUT/gemm.jsonl'"
@@ -67,17 +67,16 @@ service_check() {
   done
   {
     echo "--- /readyz"; curl -s "http://127.0.0.1:$port/readyz"; echo
-    echo "--- POST /compute x4 (size 2000, 100 iterations), concurrent"
-    for s in 1 2 3 4; do
+    echo "--- POST /compute x12 (size 2000, 100 iterations), concurrent, 2 workers"
+    for s in $(seq 1 12); do
       curl -s -X POST -H 'content-type: application/json' \
-        -d "{\"size\":2000,\"iterations\":100,\"seed\":$s}" "http://127.0.0.1:$port/compute" &
+        -d "{\"size\":2000,\"iterations\":100,\"seed\":$s}" "http://127.0.0.1:$port/compute" > "$log.c$s" &
     done
-    sleep 0.5
+    sleep 1.3
     echo "--- /metrics.json under load"; curl -s "http://127.0.0.1:$port/metrics.json"; echo
+    echo "--- /metrics under load"; curl -s "http://127.0.0.1:$port/metrics"
     wait $(jobs -p | grep -v "^$pid$") 2>/dev/null
-    echo
-    sleep 1.2
-    echo "--- /metrics"; curl -s "http://127.0.0.1:$port/metrics"
+    cat "$log".c*; echo
     echo "--- 422"; curl -s -X POST -d '{"size":0,"iterations":1}' "http://127.0.0.1:$port/compute"; echo
     echo "--- SIGTERM during a request"
     curl -s -X POST -d '{"size":4000,"iterations":200,"seed":9}' "http://127.0.0.1:$port/compute" > "$log.inflight" &

@@ -33,9 +33,14 @@ def main():
               f"largest |difference| per entry {worst:.3g} (tolerance 1e-4)")
     req = lines(out / "requests.jsonl")
     by = defaultdict(list)
+    cpu = defaultdict(list)
     sums = {}
     for r in req:
-        eng = r.get("engine", "rust" if "wait_mode" not in r else "rust-blocking-sync")
+        if "process_cpu_ms" in r:
+            mode = r.get("wait_mode", "auto")
+            cpu[(mode, r["size"], r["iterations"])].append(r["process_cpu_ms"] / r["compute_ms"])
+        mode = r.get("wait_mode", "auto")
+        eng = r.get("engine", "rust" if mode == "auto" else "rust-" + mode)
         by[(eng, r["size"], r["iterations"])].append(r["compute_ms"])
         sums[(eng, r["size"], r["iterations"], r["seed"])] = r["checksum"]
     print("per-request compute time, median ms (Rust = cuBLAS + fused NVRTC kernels; CuPy = plain expressions):")
@@ -46,10 +51,15 @@ def main():
         line = f"  n={n} it={it}: rust {statistics.median(ms):.2f}"
         if cu:
             line += f", cupy {statistics.median(cu):.2f}, speed-up {statistics.median(cu) / statistics.median(ms):.2f}x"
-        bs = by.get(("rust-blocking-sync", n, it))
-        if bs:
-            line += f", rust blocking-sync {statistics.median(bs):.2f}"
+        for mode in ("blocking-sync", "spin"):
+            other = by.get(("rust-" + mode, n, it))
+            if other:
+                line += f", rust {mode} {statistics.median(other):.2f}"
         print(line)
+    for (mode, n, it), share in sorted(cpu.items()):
+        if n == 2000 and it == 100:
+            print(f"  host CPU while computing n={n} it={it}, wait mode {mode}: "
+                  f"{statistics.median(share):.2f} CPU-seconds per second")
     diffs = [abs(sums[k] - sums[("cupy",) + k[1:]]) / (k[1] * k[1])
              for k in sums if k[0] == "rust" and ("cupy",) + k[1:] in sums]
     if diffs:
@@ -60,11 +70,11 @@ def main():
             peak = next((p for k, p in FP32_PEAK if k in r["device"]), None)
             share = f", {100 * r['gflops'] / 1000 / peak:.1f} % of the {peak} TFLOP/s FP32 peak" if peak else ""
             print(f"SGEMM n={r['n']}: {r['gflops'] / 1000:.2f} TFLOP/s{share} ({r['device']})")
-    cpu = {r["n"]: r["gflops"] for r in gemm if r.get("engine") == "faer"}
+    faer = {r["n"]: r["gflops"] for r in gemm if r.get("engine") == "faer"}
     npy = {r["n"]: r["gflops"] for r in gemm if str(r.get("engine", "")).startswith("numpy")}
-    for n in sorted(cpu):
+    for n in sorted(faer):
         if n in npy:
-            print(f"CPU GEMM n={n}: faer {cpu[n]:.1f} GFLOP/s, numpy {npy[n]:.1f} GFLOP/s, ratio {cpu[n] / npy[n]:.2f}")
+            print(f"CPU GEMM n={n}: faer {faer[n]:.1f} GFLOP/s, numpy {npy[n]:.1f} GFLOP/s, ratio {faer[n] / npy[n]:.2f}")
 
 
 if __name__ == "__main__":

@@ -125,7 +125,9 @@ const NOT_MEASURED_SWITCH: &str = "not measured by calibrate: assumed small loss
 
 fn check(opts: &CalibrateOptions) -> Result<(), CalibrateError> {
     if opts.sizes.is_empty() {
-        return Err(CalibrateError::Options("`--sizes`: give at least one size".into()));
+        return Err(CalibrateError::Options(
+            "`--sizes`: give at least one size".into(),
+        ));
     }
     if opts.sizes.windows(2).any(|w| w[1] <= w[0]) || opts.sizes[0] == 0 {
         return Err(CalibrateError::Options(
@@ -133,7 +135,9 @@ fn check(opts: &CalibrateOptions) -> Result<(), CalibrateError> {
         ));
     }
     if opts.reps == 0 {
-        return Err(CalibrateError::Options("`--reps`: must be at least 1".into()));
+        return Err(CalibrateError::Options(
+            "`--reps`: must be at least 1".into(),
+        ));
     }
     Ok(())
 }
@@ -166,7 +170,9 @@ fn calibrate_gpu(
     before: Option<crate::nvml::GpuReading>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Profile, CalibrateError> {
-    let mut eng: GpuEngine = dev.engine().map_err(|e| CalibrateError::Gpu(e.to_string()))?;
+    let mut eng: GpuEngine = dev
+        .engine()
+        .map_err(|e| CalibrateError::Gpu(e.to_string()))?;
     let (cc_major, cc_minor) = dev.compute_capability();
     let driver = monitor
         .as_ref()
@@ -190,13 +196,28 @@ fn calibrate_gpu(
             source: "not measured (NVML memory reading unavailable): assumed ~300 MB context (pytorch issue 107667)".into(),
         },
     };
-    let idle_power = after.as_ref().and_then(|r| r.power_w);
+    // Idle power: the lowest of 2 s of readings once the device is idle
+    // (power is averaged over about a second on recent GPUs, so a reading
+    // right after earlier work is still high).
+    let idle_power = monitor.as_ref().and_then(|m| {
+        let until = Instant::now() + Duration::from_secs(2);
+        let mut lowest: Option<f64> = None;
+        while Instant::now() < until {
+            if let Some(w) = m.read().and_then(|r| r.power_w) {
+                lowest = Some(lowest.map_or(w, |l| l.min(w)));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        lowest
+    });
 
     let mut gemm = Vec::new();
     for &n in &opts.sizes {
         // Enough back-to-back products for ~50 ms of device time.
         let single = eng.gemm_rate(n, 2)?;
-        let batch = ((0.05 * single) / (2.0 * f64::from(n).powi(3))).ceil().clamp(1.0, 2000.0) as usize;
+        let batch = ((0.05 * single) / (2.0 * f64::from(n).powi(3)))
+            .ceil()
+            .clamp(1.0, 2000.0) as usize;
         let rate = eng.gemm_rate_batched(n, batch, opts.reps)?;
         progress(&format!("SGEMM n={n}: {:.2} TFLOP/s", rate / 1e12));
         gemm.push(GemmPoint {
@@ -212,7 +233,10 @@ fn calibrate_gpu(
     let ew = eng.elementwise_rate(ew_n, opts.reps)?;
     progress(&format!("element-wise: {:.0} GB/s", ew / 1e9));
     let launch = eng.launch_overhead(2000)?;
-    progress(&format!("launch overhead: {:.2} µs", launch.as_secs_f64() * 1e6));
+    progress(&format!(
+        "launch overhead: {:.2} µs",
+        launch.as_secs_f64() * 1e6
+    ));
 
     // Power under load: sustained GEMMs for ~1.5 s, then read NVML.
     let mut max_power = None;
@@ -253,10 +277,7 @@ fn calibrate_gpu(
             source: "measured: cuMemGetInfo total".into(),
         },
         context_mib: context,
-        context_switch_overhead: Sourced {
-            value: 0.02,
-            source: NOT_MEASURED_SWITCH.into(),
-        },
+        context_switch_overhead: switch_overhead(progress),
         idle_power_w,
         max_power_w,
         container_start: SourcedRange {
@@ -272,11 +293,89 @@ fn calibrate_gpu(
     })
 }
 
+/// The time-slicing probe: SGEMM n=2000 throughput of one process alone,
+/// then of two processes sharing the GPU over the same wall-clock window.
+/// With c contexts the simulator gives the device 1/(1 + eps(c-1)) of its
+/// throughput, so eps = alone / (sum of the two) - 1.
+fn switch_overhead(progress: &mut dyn FnMut(&str)) -> Sourced {
+    let probe = |procs: usize| -> Result<f64, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_millis() as u64;
+        // Start after every child has opened its context; measure 2 s.
+        let window = format!("{},{}", now + 2500, now + 4500);
+        let children: Vec<_> = (0..procs)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "gemm",
+                        "--backend",
+                        "gpu",
+                        "--sizes",
+                        "2000",
+                        "--window-ms",
+                        &window,
+                    ])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        let mut total = 0.0;
+        for c in children {
+            let out = c.wait_with_output().map_err(|e| e.to_string())?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&out.stdout).map_err(|e| format!("probe output: {e}"))?;
+            total += v["gflops"].as_f64().ok_or("probe output lacks gflops")?;
+        }
+        Ok(total)
+    };
+    match probe(1).and_then(|one| Ok((one, probe(2)?))) {
+        Ok((one, two)) if one > 0.0 && two > 0.0 => {
+            let eps = (one / two - 1.0).max(0.0);
+            progress(&format!(
+                "time-slicing: one process {:.1} TFLOP/s, two together {:.1} TFLOP/s, eps {eps:.3}",
+                one / 1e3,
+                two / 1e3
+            ));
+            Sourced {
+                value: round(eps, 4),
+                source: format!(
+                    "measured: SGEMM n=2000 by one process alone ({:.1} TFLOP/s) and by two processes time-sharing the GPU over the same 2 s window ({:.1} TFLOP/s together); eps = alone/together - 1, floored at 0",
+                    one / 1e3,
+                    two / 1e3
+                ),
+            }
+        }
+        Ok((one, two)) => {
+            progress(&format!(
+                "time-slicing probe measured nothing ({one} and {two} GFLOP/s); eps not measured"
+            ));
+            Sourced {
+                value: 0.02,
+                source: format!("{NOT_MEASURED_SWITCH} (the two-process probe measured nothing)"),
+            }
+        }
+        Err(e) => {
+            progress(&format!("time-slicing probe failed: {e}; eps not measured"));
+            Sourced {
+                value: 0.02,
+                source: format!("{NOT_MEASURED_SWITCH} (the two-process probe failed: {e})"),
+            }
+        }
+    }
+}
+
 fn power_fields(idle: Option<f64>, max: Option<f64>, limit: Option<f64>) -> (Sourced, Sourced) {
     let idle = match idle {
         Some(w) => Sourced {
             value: round(w, 1),
-            source: "measured: NVML power before the benchmark".into(),
+            source:
+                "measured: lowest NVML power over 2 s with the device idle, before the benchmark"
+                    .into(),
         },
         None => Sourced {
             value: 0.0,
@@ -404,7 +503,12 @@ fn round(v: f64, digits: i32) -> f64 {
 fn proc_field_mib(path: &str, key: &str) -> Option<f64> {
     let text = std::fs::read_to_string(path).ok()?;
     let line = text.lines().find(|l| l.starts_with(key))?;
-    let kib: f64 = line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 = line[key.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib / 1024.0)
 }
 
@@ -461,7 +565,9 @@ mod tests {
             command: String::new(),
             cpu_power_w: 65.0,
         };
-        assert!(matches!(calibrate(&o, &mut |_| {}), Err(CalibrateError::Options(m)) if m.contains("--sizes")));
+        assert!(
+            matches!(calibrate(&o, &mut |_| {}), Err(CalibrateError::Options(m)) if m.contains("--sizes"))
+        );
         o.sizes.clear();
         assert!(calibrate(&o, &mut |_| {}).is_err());
     }

@@ -12,7 +12,11 @@ use workload::compute::{checksums_agree, Engine, Job, NeverStop};
 use workload::server::{serve, ServeConfig};
 
 #[derive(Parser)]
-#[command(name = "workload", version, about = "GPU matrix workload service (cuBLAS via cudarc, CPU fallback)")]
+#[command(
+    name = "workload",
+    version,
+    about = "GPU matrix workload service (cuBLAS via cudarc, CPU fallback)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -142,6 +146,10 @@ struct GemmArgs {
     /// Timed products per size (median kept).
     #[arg(long, default_value_t = 10)]
     reps: usize,
+    /// GPU only: instead, run until END and report the rate inside the
+    /// wall-clock window START,END (Unix ms), for concurrent processes.
+    #[arg(long, value_delimiter = ',')]
+    window_ms: Option<Vec<u64>>,
 }
 
 fn main() -> Result<()> {
@@ -298,6 +306,11 @@ fn one_engine(d: &DeviceArgs) -> Result<(Box<dyn Engine>, String)> {
 
 fn cmd_run(a: RunArgs) -> Result<()> {
     let (mut engine, device) = one_engine(&a.device)?;
+    let wait_mode = if device.ends_with("(gpu)") {
+        a.device.wait_mode.as_str()
+    } else {
+        "none"
+    };
     let out = std::io::stdout();
     let mut out = out.lock();
     for &size in &a.sizes {
@@ -310,14 +323,17 @@ fn cmd_run(a: RunArgs) -> Result<()> {
             engine.run(&job, &NeverStop)?; // warm-up (allocation, first launch)
             for r in 0..a.repeat.max(1) {
                 job.seed = a.seed + r as u64;
+                let cpu0 = workload::server::process_cpu_seconds();
                 let o = engine.run(&job, &NeverStop)?;
+                let cpu_ms = (workload::server::process_cpu_seconds() - cpu0) * 1e3;
                 writeln!(
                     out,
                     "{}",
                     serde_json::json!({
                         "device": device, "size": size, "iterations": iterations,
-                        "seed": job.seed, "checksum": o.checksum,
+                        "wait_mode": wait_mode, "seed": job.seed, "checksum": o.checksum,
                         "compute_ms": o.compute_s * 1e3,
+                        "process_cpu_ms": cpu_ms,
                         "gflops": job.flops() / o.compute_s / 1e9,
                     })
                 )?;
@@ -371,6 +387,20 @@ fn cmd_gemm(a: GemmArgs) -> Result<()> {
     match b.gpu {
         Some(dev) => {
             let mut e = dev.engine()?;
+            if let Some(w) = &a.window_ms {
+                if w.len() != 2 || w[0] >= w[1] {
+                    bail!("`--window-ms` takes START,END in Unix milliseconds with START < END");
+                }
+                let at = |ms: u64| std::time::UNIX_EPOCH + Duration::from_millis(ms);
+                for &n in &a.sizes {
+                    let rate = e.gemm_window(n, at(w[0]), at(w[1]))?;
+                    println!(
+                        "{}",
+                        serde_json::json!({"engine": "cublas", "device": device, "n": n, "gflops": rate / 1e9, "window_ms": w})
+                    );
+                }
+                return Ok(());
+            }
             for &n in &a.sizes {
                 let rate = e.gemm_rate_batched(n, 20, a.reps)?;
                 println!(

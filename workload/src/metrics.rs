@@ -275,8 +275,7 @@ impl Metrics {
         g.busy_samples.push_back((now, total));
         let keep = self.latency_window + Duration::from_secs(1);
         while g.busy_samples.len() > 2
-            && g
-                .busy_samples
+            && g.busy_samples
                 .front()
                 .is_some_and(|(t, _)| now.saturating_duration_since(*t) > keep)
         {
@@ -346,7 +345,12 @@ impl Metrics {
     pub fn prometheus(&self, now: Instant, info: &ServiceInfo, ready: bool, cpu_s: f64) -> String {
         let mut o = String::with_capacity(4096);
         let g = lock(&self.inner);
-        header(&mut o, "workload_info", "gauge", "Backend, device and CUDA wait mode of this service (always 1).");
+        header(
+            &mut o,
+            "workload_info",
+            "gauge",
+            "Backend, device and CUDA wait mode of this service (always 1).",
+        );
         let _ = writeln!(
             o,
             "workload_info{{backend=\"{}\",device=\"{}\",wait_mode=\"{}\",workers=\"{}\"}} 1",
@@ -355,9 +359,19 @@ impl Metrics {
             info.wait_mode,
             info.workers
         );
-        header(&mut o, "workload_ready", "gauge", "1 when the device is initialised and the service accepts work.");
+        header(
+            &mut o,
+            "workload_ready",
+            "gauge",
+            "1 when the device is initialised and the service accepts work.",
+        );
         let _ = writeln!(o, "workload_ready {}", u8::from(ready));
-        header(&mut o, "workload_requests_total", "counter", "Compute requests by outcome.");
+        header(
+            &mut o,
+            "workload_requests_total",
+            "counter",
+            "Compute requests by outcome.",
+        );
         for (i, outcome) in Outcome::ALL.iter().enumerate() {
             let _ = writeln!(
                 o,
@@ -378,18 +392,51 @@ impl Metrics {
             "Time requests waited for a worker.",
             &g.queue_wait,
         );
-        header(&mut o, "workload_in_flight_requests", "gauge", "Requests being computed.");
+        header(
+            &mut o,
+            "workload_in_flight_requests",
+            "gauge",
+            "Requests being computed.",
+        );
         let _ = writeln!(o, "workload_in_flight_requests {}", self.in_flight());
-        header(&mut o, "workload_queued_requests", "gauge", "Requests waiting for a worker.");
+        header(
+            &mut o,
+            "workload_queued_requests",
+            "gauge",
+            "Requests waiting for a worker.",
+        );
         let _ = writeln!(o, "workload_queued_requests {}", self.queued());
-        header(&mut o, "workload_queue_capacity", "gauge", "Most requests that may wait.");
+        header(
+            &mut o,
+            "workload_queue_capacity",
+            "gauge",
+            "Most requests that may wait.",
+        );
         let _ = writeln!(o, "workload_queue_capacity {}", info.queue_capacity);
-        header(&mut o, "workload_device_busy_seconds_total", "counter", "Seconds during which at least one request was being computed.");
-        let _ = writeln!(o, "workload_device_busy_seconds_total {}", float(g.busy.total_at(now).as_secs_f64()));
-        header(&mut o, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
+        header(
+            &mut o,
+            "workload_device_busy_seconds_total",
+            "counter",
+            "Seconds during which at least one request was being computed.",
+        );
+        let _ = writeln!(
+            o,
+            "workload_device_busy_seconds_total {}",
+            float(g.busy.total_at(now).as_secs_f64())
+        );
+        header(
+            &mut o,
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time of this process.",
+        );
         let _ = writeln!(o, "process_cpu_seconds_total {}", float(cpu_s));
         if let Some(r) = &g.gpu {
-            let l = format!("gpu_uuid=\"{}\",gpu_name=\"{}\"", escape(&r.uuid), escape(&r.name));
+            let l = format!(
+                "gpu_uuid=\"{}\",gpu_name=\"{}\"",
+                escape(&r.uuid),
+                escape(&r.name)
+            );
             let gauges: [(&str, &str, Option<f64>); 4] = [
                 ("workload_gpu_utilization_ratio", "NVML GPU utilisation: share of the last sample period with a kernel running (device-wide).", r.utilization_pct.map(|u| f64::from(u) / 100.0)),
                 ("workload_gpu_memory_used_bytes", "NVML device memory used (device-wide).", r.memory_used_bytes.map(|v| v as f64)),
@@ -403,7 +450,12 @@ impl Metrics {
                 }
             }
             if let Some(e) = r.energy_j {
-                header(&mut o, "workload_gpu_energy_joules_total", "counter", "NVML energy since the driver loaded.");
+                header(
+                    &mut o,
+                    "workload_gpu_energy_joules_total",
+                    "counter",
+                    "NVML energy since the driver loaded.",
+                );
                 let _ = writeln!(o, "workload_gpu_energy_joules_total{{{l}}} {}", float(e));
             }
         }
@@ -432,7 +484,11 @@ fn float(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         format!("{v}")
     }
@@ -440,7 +496,9 @@ fn float(v: f64) -> String {
 
 /// Escapes a label value: backslash, double quote and newline.
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

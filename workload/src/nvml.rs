@@ -98,6 +98,8 @@ impl GpuMonitor {
     /// The enforced power limit, watts, if supported.
     pub fn power_limit_w(&self) -> Option<f64> {
         let dev = self.nvml.device_by_uuid(self.uuid.as_str()).ok()?;
-        dev.enforced_power_limit().ok().map(|mw| f64::from(mw) / 1000.0)
+        dev.enforced_power_limit()
+            .ok()
+            .map(|mw| f64::from(mw) / 1000.0)
     }
 }

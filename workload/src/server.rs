@@ -164,19 +164,43 @@ fn unavailable(app: &App, error: impl Into<String>) -> Response {
     r
 }
 
-/// Parses and checks a `/compute` body; the error response names the field.
-fn parse_request(body: &[u8], config: &ServeConfig) -> Result<ComputeRequest, Response> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let req: ComputeRequest = serde_path_to_error::deserialize(de).map_err(|e| {
-        let inner = e.inner();
-        let msg = inner.to_string();
-        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                format!("malformed JSON: {msg}"),
-                None,
-            );
+/// Bad input: the status, the reason and the offending field.
+#[derive(Debug)]
+struct InputError {
+    status: StatusCode,
+    error: String,
+    field: Option<String>,
+}
+
+impl InputError {
+    fn unprocessable(error: impl Into<String>, field: Option<String>) -> InputError {
+        InputError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            error: error.into(),
+            field,
         }
+    }
+
+    fn into_response(self) -> Response {
+        json_error(self.status, self.error, self.field)
+    }
+}
+
+/// Parses and checks a `/compute` body; the error names the field.
+fn parse_request(body: &[u8], config: &ServeConfig) -> Result<ComputeRequest, InputError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| InputError {
+        status: StatusCode::BAD_REQUEST,
+        error: format!("malformed JSON: {e}"),
+        field: None,
+    })?;
+    if !value.is_object() {
+        return Err(InputError::unprocessable(
+            "expected a JSON object with `size`, `iterations` and optionally `seed`",
+            None,
+        ));
+    }
+    let req: ComputeRequest = serde_path_to_error::deserialize(value).map_err(|e| {
+        let msg = e.inner().to_string();
         let path = e.path().to_string();
         let field = if path != "." {
             Some(path)
@@ -185,12 +209,11 @@ fn parse_request(body: &[u8], config: &ServeConfig) -> Result<ComputeRequest, Re
             // field's name is the first back-quoted word of the message.
             msg.split('`').nth(1).map(str::to_string)
         };
-        json_error(StatusCode::UNPROCESSABLE_ENTITY, msg, field)
+        InputError::unprocessable(msg, field)
     })?;
     let check = |name: &str, v: u32, max: u32| {
         if v == 0 || v > max {
-            Err(json_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            Err(InputError::unprocessable(
                 format!("`{name}` must be between 1 and {max}, got {v}"),
                 Some(name.to_string()),
             ))
@@ -232,7 +255,7 @@ async fn compute_inner(
     };
     let req = match parse_request(&body, &app.config) {
         Ok(r) => r,
-        Err(resp) => return (Outcome::Invalid, resp),
+        Err(e) => return (Outcome::Invalid, e.into_response()),
     };
     if app.draining.load(Ordering::SeqCst) {
         return (Outcome::Draining, unavailable(app, "shutting down"));
@@ -269,10 +292,7 @@ async fn compute_inner(
             Outcome::Timeout,
             json_error(
                 StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "deadline of {} ms passed",
-                    app.config.deadline.as_millis()
-                ),
+                format!("deadline of {} ms passed", app.config.deadline.as_millis()),
                 None,
             ),
         )
@@ -303,7 +323,9 @@ async fn compute_inner(
             .into_response(),
         ),
         Err(ComputeError::Stopped { .. }) => timeout(),
-        Err(e @ ComputeError::OutOfMemory(_)) => (Outcome::OutOfMemory, unavailable(app, e.to_string())),
+        Err(e @ ComputeError::OutOfMemory(_)) => {
+            (Outcome::OutOfMemory, unavailable(app, e.to_string()))
+        }
         Err(e @ ComputeError::Device(_)) => (
             Outcome::DeviceError,
             json_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None),
@@ -393,7 +415,11 @@ async fn metrics_json(State(app): State<Shared>) -> Response {
         .get()
         .map(|r| r.info.clone())
         .unwrap_or_else(|| pending_info(&app));
-    Json(app.metrics.scaler_view(Instant::now(), &info, is_ready(&app))).into_response()
+    Json(
+        app.metrics
+            .scaler_view(Instant::now(), &info, is_ready(&app)),
+    )
+    .into_response()
 }
 
 async fn not_found() -> Response {

@@ -93,7 +93,10 @@ fn assert_error(r: &Resp, status: u16, field: Option<&str>, says: &str) {
 fn computes_and_reports_probes() {
     let mut s = cpu_service(ServeConfig::default());
     let h = get(s.addr, "/healthz");
-    assert_eq!((h.status, h.json()["status"].as_str()), (200, Some("alive")));
+    assert_eq!(
+        (h.status, h.json()["status"].as_str()),
+        (200, Some("alive"))
+    );
     let r = get(s.addr, "/readyz").json();
     assert_eq!(r["status"], "ready");
     assert_eq!(r["backend"], "cpu");
@@ -115,7 +118,14 @@ fn computes_and_reports_probes() {
         .unwrap()
         .checksum;
     assert_eq!(j["checksum"].as_f64(), Some(want));
-    assert_eq!((j["size"].as_u64(), j["iterations"].as_u64(), j["seed"].as_u64()), (Some(24), Some(3), Some(11)));
+    assert_eq!(
+        (
+            j["size"].as_u64(),
+            j["iterations"].as_u64(),
+            j["seed"].as_u64()
+        ),
+        (Some(24), Some(3), Some(11))
+    );
     assert_eq!(j["backend"], "cpu");
     assert!(j["compute_ms"].as_f64().unwrap() > 0.0);
     assert!(j["queue_ms"].as_f64().unwrap() >= 0.0);
@@ -128,7 +138,13 @@ fn computes_and_reports_probes() {
     assert!(m["avg_latency_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(m["gpu_utilization_source"], "device-busy");
     assert_eq!(m["backend"], "cpu");
-    assert_eq!(s.stop(), DrainReport { drained: true, abandoned: 0 });
+    assert_eq!(
+        s.stop(),
+        DrainReport {
+            drained: true,
+            abandoned: 0
+        }
+    );
 }
 
 #[test]
@@ -141,23 +157,85 @@ fn every_input_error_names_its_field() {
     };
     let mut s = cpu_service(config);
     let a = s.addr;
-    assert_error(&post(a, r#"{"size": 0, "iterations": 1}"#), 422, Some("size"), "between 1 and 512");
-    assert_error(&post(a, r#"{"size": 513, "iterations": 1}"#), 422, Some("size"), "got 513");
-    assert_error(&post(a, r#"{"size": 8, "iterations": 51}"#), 422, Some("iterations"), "between 1 and 50");
-    assert_error(&post(a, r#"{"size": 8, "iterations": 0}"#), 422, Some("iterations"), "between 1 and 50");
-    assert_error(&post(a, r#"{"size": 8, "iterations": 1, "batch": 2}"#), 422, Some("batch"), "unknown field");
-    assert_error(&post(a, r#"{"size": 8}"#), 422, Some("iterations"), "missing field");
-    assert_error(&post(a, r#"{"size": "big", "iterations": 1}"#), 422, Some("size"), "invalid type");
-    assert_error(&post(a, r#"{"size": -3, "iterations": 1}"#), 422, Some("size"), "invalid value");
-    assert_error(&post(a, r#"{"size": 8, "iterations": 1, "seed": 1.5}"#), 422, Some("seed"), "invalid type");
-    assert_error(&post(a, r#"{"size": 8, "iterations": "#), 400, None, "malformed JSON");
-    assert_error(&post(a, "[1, 2]"), 422, None, "invalid type");
-    let big = format!(r#"{{"size": 8, "iterations": 1, "seed": 1{}}}"#, " ".repeat(300));
+    assert_error(
+        &post(a, r#"{"size": 0, "iterations": 1}"#),
+        422,
+        Some("size"),
+        "between 1 and 512",
+    );
+    assert_error(
+        &post(a, r#"{"size": 513, "iterations": 1}"#),
+        422,
+        Some("size"),
+        "got 513",
+    );
+    assert_error(
+        &post(a, r#"{"size": 8, "iterations": 51}"#),
+        422,
+        Some("iterations"),
+        "between 1 and 50",
+    );
+    assert_error(
+        &post(a, r#"{"size": 8, "iterations": 0}"#),
+        422,
+        Some("iterations"),
+        "between 1 and 50",
+    );
+    assert_error(
+        &post(a, r#"{"size": 8, "iterations": 1, "batch": 2}"#),
+        422,
+        Some("batch"),
+        "unknown field",
+    );
+    assert_error(
+        &post(a, r#"{"size": 8}"#),
+        422,
+        Some("iterations"),
+        "missing field",
+    );
+    assert_error(
+        &post(a, r#"{"size": "big", "iterations": 1}"#),
+        422,
+        Some("size"),
+        "invalid type",
+    );
+    assert_error(
+        &post(a, r#"{"size": -3, "iterations": 1}"#),
+        422,
+        Some("size"),
+        "invalid value",
+    );
+    assert_error(
+        &post(a, r#"{"size": 8, "iterations": 1, "seed": 1.5}"#),
+        422,
+        Some("seed"),
+        "invalid type",
+    );
+    assert_error(
+        &post(a, r#"{"size": 8, "iterations": "#),
+        400,
+        None,
+        "malformed JSON",
+    );
+    assert_error(&post(a, "[1, 2]"), 422, None, "expected a JSON object");
+    let big = format!(
+        r#"{{"size": 8, "iterations": 1, "seed": 1{}}}"#,
+        " ".repeat(300)
+    );
     assert_error(&post(a, &big), 413, None, "larger than 256 bytes");
     assert_error(&get(a, "/nope"), 404, None, "no such endpoint");
     let m = get(a, "/metrics").body;
-    assert!(m.contains("workload_requests_total{outcome=\"invalid\"} 12"), "{m}");
-    assert_eq!(s.stop(), DrainReport { drained: true, abandoned: 0 });
+    assert!(
+        m.contains("workload_requests_total{outcome=\"invalid\"} 12"),
+        "{m}"
+    );
+    assert_eq!(
+        s.stop(),
+        DrainReport {
+            drained: true,
+            abandoned: 0
+        }
+    );
 }
 
 #[test]
@@ -170,9 +248,15 @@ fn a_full_queue_answers_503_at_once() {
     let mut s = gated_service(config, &gate);
     let a = s.addr;
     let first = std::thread::spawn(move || post(a, r#"{"size": 1, "iterations": 1}"#));
-    wait_until(|| get(a, "/metrics.json").json()["in_flight"] == 1, "first request running");
+    wait_until(
+        || get(a, "/metrics.json").json()["in_flight"] == 1,
+        "first request running",
+    );
     let second = std::thread::spawn(move || post(a, r#"{"size": 2, "iterations": 1}"#));
-    wait_until(|| get(a, "/metrics.json").json()["queued"] == 1, "second request queued");
+    wait_until(
+        || get(a, "/metrics.json").json()["queued"] == 1,
+        "second request queued",
+    );
     let m = get(a, "/metrics.json").json();
     assert_eq!(m["concurrent_requests"], 2);
 
@@ -186,8 +270,14 @@ fn a_full_queue_answers_503_at_once() {
     assert_eq!(first.join().unwrap().json()["checksum"], 1.0);
     assert_eq!(second.join().unwrap().json()["checksum"], 2.0);
     let text = get(a, "/metrics").body;
-    assert!(text.contains("workload_requests_total{outcome=\"queue_full\"} 1"), "{text}");
-    assert!(text.contains("workload_requests_total{outcome=\"ok\"} 2"), "{text}");
+    assert!(
+        text.contains("workload_requests_total{outcome=\"queue_full\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("workload_requests_total{outcome=\"ok\"} 2"),
+        "{text}"
+    );
     s.stop();
 }
 
@@ -202,7 +292,10 @@ fn the_deadline_answers_504_and_frees_the_worker() {
     let r = post(s.addr, r#"{"size": 1, "iterations": 1}"#);
     assert_error(&r, 504, None, "deadline of 300 ms");
     // The stopped job freed the worker.
-    wait_until(|| get(s.addr, "/metrics.json").json()["in_flight"] == 0, "worker free");
+    wait_until(
+        || get(s.addr, "/metrics.json").json()["in_flight"] == 0,
+        "worker free",
+    );
     gate.open();
     assert_eq!(post(s.addr, r#"{"size": 5, "iterations": 1}"#).status, 200);
     s.stop();
@@ -237,20 +330,40 @@ fn shutdown_turns_not_ready_and_drains_running_work() {
     let mut s = gated_service(ServeConfig::default(), &gate);
     let a = s.addr;
     let running = std::thread::spawn(move || post(a, r#"{"size": 7, "iterations": 1}"#));
-    wait_until(|| get(a, "/metrics.json").json()["in_flight"] == 1, "request running");
+    wait_until(
+        || get(a, "/metrics.json").json()["in_flight"] == 1,
+        "request running",
+    );
 
     let _ = s.shutdown.take().unwrap().send(());
-    wait_until(|| get(a, "/readyz").status == 503, "not ready while draining");
+    wait_until(
+        || get(a, "/readyz").status == 503,
+        "not ready while draining",
+    );
     assert_eq!(get(a, "/readyz").json()["status"], "draining");
-    assert_error(&post(a, r#"{"size": 1, "iterations": 1}"#), 503, None, "shutting down");
+    assert_error(
+        &post(a, r#"{"size": 1, "iterations": 1}"#),
+        503,
+        None,
+        "shutting down",
+    );
     assert_eq!(get(a, "/metrics.json").json()["ready"], false);
 
     gate.open();
     let r = running.join().unwrap();
     assert_eq!((r.status, r.json()["checksum"].as_f64()), (200, Some(7.0)));
     let report = s.handle.take().unwrap().join().unwrap().unwrap();
-    assert_eq!(report, DrainReport { drained: true, abandoned: 0 });
-    assert!(std::net::TcpStream::connect(a).is_err(), "listener closed after the drain");
+    assert_eq!(
+        report,
+        DrainReport {
+            drained: true,
+            abandoned: 0
+        }
+    );
+    assert!(
+        std::net::TcpStream::connect(a).is_err(),
+        "listener closed after the drain"
+    );
 }
 
 #[test]
@@ -265,20 +378,25 @@ fn the_grace_period_bounds_the_drain() {
     let _stuck = std::thread::spawn(move || {
         let _ = std::panic::catch_unwind(|| post(a, r#"{"size": 1, "iterations": 1}"#));
     });
-    wait_until(|| get(a, "/metrics.json").json()["in_flight"] == 1, "request running");
+    wait_until(
+        || get(a, "/metrics.json").json()["in_flight"] == 1,
+        "request running",
+    );
     let report = s.stop();
-    assert_eq!(report, DrainReport { drained: false, abandoned: 1 });
+    assert_eq!(
+        report,
+        DrainReport {
+            drained: false,
+            abandoned: 1
+        }
+    );
     gate.open();
 }
 
-#[test]
-fn metrics_pass_promtool() {
-    let mut s = cpu_service(ServeConfig::default());
-    post(s.addr, r#"{"size": 8, "iterations": 2}"#);
-    post(s.addr, r#"{"size": 0, "iterations": 2}"#);
-    let r = get(s.addr, "/metrics");
-    assert_eq!(r.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
-    s.stop();
+/// Runs `promtool check metrics` on `text`; `false` if promtool is not
+/// installed and not required (REQUIRE_PROMTOOL unset).
+fn promtool_check(text: &str) -> bool {
+    use std::io::Write;
     let promtool = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -293,17 +411,82 @@ fn metrics_pass_promtool() {
                 "promtool is required (REQUIRE_PROMTOOL is set) but could not run: {e}"
             );
             eprintln!("promtool not installed ({e}); skipping the parser check");
-            return;
+            return false;
         }
     };
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(r.body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "promtool check metrics failed:\n{}{}\n---\n{}",
+        "promtool check metrics failed:\n{}{}\n---\n{text}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
-        r.body
     );
+    true
+}
+
+#[test]
+fn metrics_pass_promtool() {
+    let mut s = cpu_service(ServeConfig::default());
+    post(s.addr, r#"{"size": 8, "iterations": 2}"#);
+    post(s.addr, r#"{"size": 0, "iterations": 2}"#);
+    let r = get(s.addr, "/metrics");
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    s.stop();
+    promtool_check(&r.body);
+}
+
+#[test]
+fn gpu_metric_families_pass_promtool() {
+    use workload::metrics::{Metrics, ServiceInfo};
+    use workload::nvml::GpuReading;
+    // The text a GPU service renders, with every NVML family present.
+    let m = Metrics::new(Duration::from_secs(10));
+    let now = std::time::Instant::now();
+    m.sample(
+        now,
+        Some(GpuReading {
+            uuid: "GPU-b1eac696-3270-e620-b013-b9d33d1ae348".into(),
+            name: "NVIDIA H200".into(),
+            utilization_pct: Some(87),
+            memory_used_bytes: Some(827_129_856),
+            memory_total_bytes: Some(150_754_820_096),
+            power_w: Some(378.8),
+            energy_j: Some(10_994.1),
+        }),
+    );
+    let info = ServiceInfo {
+        backend: "gpu",
+        device: "NVIDIA H200".into(),
+        gpu_uuid: Some("GPU-b1eac696-3270-e620-b013-b9d33d1ae348".into()),
+        wait_mode: "blocking-sync",
+        workers: 2,
+        queue_capacity: 16,
+        gpu_fallback_reason: None,
+    };
+    let text = m.prometheus(now, &info, true, 2.5);
+    for family in [
+        "workload_gpu_utilization_ratio{gpu_uuid=\"GPU-b1eac696-3270-e620-b013-b9d33d1ae348\",gpu_name=\"NVIDIA H200\"} 0.87",
+        "workload_gpu_memory_used_bytes{",
+        "workload_gpu_memory_total_bytes{",
+        "workload_gpu_power_watts{",
+        "workload_gpu_energy_joules_total{",
+        "wait_mode=\"blocking-sync\"",
+    ] {
+        assert!(text.contains(family), "missing {family}\n{text}");
+    }
+    let view = m.scaler_view(now, &info, true);
+    assert_eq!(
+        (view.gpu_utilization, view.gpu_utilization_source),
+        (87.0, "nvml")
+    );
+    promtool_check(&text);
 }

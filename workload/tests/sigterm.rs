@@ -13,14 +13,25 @@ use std::process::{Command, Stdio};
 #[test]
 fn sigterm_drains_in_flight_work_and_exits_0() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_workload"))
-        .args(["serve", "--backend", "cpu", "--cpu-threads", "1", "--bind", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--backend",
+            "cpu",
+            "--cpu-threads",
+            "1",
+            "--bind",
+            "127.0.0.1:0",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let addr: SocketAddr = loop {
-        let line = lines.next().expect("service exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("service exited before listening")
+            .unwrap();
         if let Some(a) = line.strip_prefix("workload: listening on ") {
             break a.trim().parse().unwrap();
         }
@@ -30,14 +41,21 @@ fn sigterm_drains_in_flight_work_and_exits_0() {
     wait_until(|| get(addr, "/readyz").status == 200, "readiness");
 
     // A request long enough to still be running when SIGTERM arrives.
-    let running = std::thread::spawn(move || post(addr, r#"{"size": 160, "iterations": 400, "seed": 3}"#));
-    wait_until(|| get(addr, "/metrics.json").json()["in_flight"] == 1, "request running");
+    let running =
+        std::thread::spawn(move || post(addr, r#"{"size": 160, "iterations": 400, "seed": 3}"#));
+    wait_until(
+        || get(addr, "/metrics.json").json()["in_flight"] == 1,
+        "request running",
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    wait_until(|| get(addr, "/readyz").status == 503, "not ready after SIGTERM");
+    wait_until(
+        || get(addr, "/readyz").status == 503,
+        "not ready after SIGTERM",
+    );
     let r = running.join().unwrap();
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.json()["checksum"].as_f64().is_some());
@@ -59,7 +77,15 @@ fn bad_flags_are_named() {
     assert!(err.contains("--backend") && err.contains("tpu"), "{err}");
 
     let out = Command::new(env!("CARGO_BIN_EXE_workload"))
-        .args(["serve", "--backend", "cpu", "--grace-s", "-1", "--bind", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--backend",
+            "cpu",
+            "--grace-s",
+            "0",
+            "--bind",
+            "127.0.0.1:0",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -75,12 +101,23 @@ fn gpu_required_without_a_gpu_fails_clearly() {
         return;
     }
     let out = Command::new(env!("CARGO_BIN_EXE_workload"))
-        .args(["run", "--backend", "gpu", "--sizes", "8", "--iterations", "1"])
+        .args([
+            "run",
+            "--backend",
+            "gpu",
+            "--sizes",
+            "8",
+            "--iterations",
+            "1",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("GPU unavailable") && err.contains("libcuda"), "{err}");
+    assert!(
+        err.contains("GPU unavailable") && err.contains("libcuda"),
+        "{err}"
+    );
     // Auto falls back to the CPU and says so once.
     let out = Command::new(env!("CARGO_BIN_EXE_workload"))
         .args(["run", "--sizes", "8", "--iterations", "1", "--repeat", "1"])

@@ -185,12 +185,14 @@ impl Engine for CpuEngine {
 }
 
 fn fill(buf: &mut [f32], seed: u64, matrix: u64) {
-    buf.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-        let base = (c * CHUNK) as u64;
-        for (i, v) in chunk.iter_mut().enumerate() {
-            *v = init_value(seed, matrix, base + i as u64);
-        }
-    });
+    buf.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            let base = (c * CHUNK) as u64;
+            for (i, v) in chunk.iter_mut().enumerate() {
+                *v = init_value(seed, matrix, base + i as u64);
+            }
+        });
 }
 
 fn map_in_place(buf: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {

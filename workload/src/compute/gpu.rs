@@ -209,7 +209,9 @@ impl GpuDevice {
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "unknown panic".into());
-                Err(GpuUnavailable(format!("CUDA initialisation panicked: {msg}")))
+                Err(GpuUnavailable(format!(
+                    "CUDA initialisation panicked: {msg}"
+                )))
             }
         }
     }
@@ -298,10 +300,7 @@ impl GpuDevice {
 
     /// A worker's engine with its own stream and cuBLAS handle.
     pub fn engine(&self) -> Result<GpuEngine, GpuUnavailable> {
-        let stream = self
-            .ctx
-            .new_stream()
-            .map_err(driver("creating a stream"))?;
+        let stream = self.ctx.new_stream().map_err(driver("creating a stream"))?;
         let blas = CudaBlas::new(stream.clone())
             .map_err(|e| GpuUnavailable(format!("cuBLAS initialisation: {e:?}")))?;
         Ok(GpuEngine {
@@ -409,8 +408,8 @@ impl GpuEngine {
         let a = alloc(len).map_err(device_error)?;
         let b = alloc(len).map_err(device_error)?;
         // SAFETY: as above.
-        let partial = unsafe { self.stream.alloc::<f64>(REDUCE_BLOCKS as usize) }
-            .map_err(device_error)?;
+        let partial =
+            unsafe { self.stream.alloc::<f64>(REDUCE_BLOCKS as usize) }.map_err(device_error)?;
         self.bufs = Some(Buffers {
             len,
             x,
@@ -472,6 +471,39 @@ impl GpuEngine {
         Ok(flop / super::cpu::median(&mut times))
     }
 
+    /// Runs batches of 10 back-to-back n×n SGEMMs until `end` and returns
+    /// the rate (flop/s) of the batches that ran wholly inside
+    /// [`start`, `end`]. Several processes given the same wall-clock window
+    /// measure the device while they share it (the time-slicing probe of
+    /// `workload calibrate`).
+    pub fn gemm_window(
+        &mut self,
+        n: u32,
+        start: std::time::SystemTime,
+        end: std::time::SystemTime,
+    ) -> Result<f64, ComputeError> {
+        self.ensure(n as usize)?;
+        self.init(n as usize, 1)?;
+        let per_batch = 10.0 * 2.0 * f64::from(n).powi(3);
+        let mut flop = 0.0;
+        loop {
+            let t0 = std::time::SystemTime::now();
+            if t0 >= end {
+                break;
+            }
+            for _ in 0..10 {
+                self.gemm_ab(n as usize)?;
+            }
+            self.stream.synchronize().map_err(device_error)?;
+            let t1 = std::time::SystemTime::now();
+            if t0 >= start && t1 <= end {
+                flop += per_batch;
+            }
+        }
+        let window = end.duration_since(start).map_or(0.0, |d| d.as_secs_f64());
+        Ok(if window > 0.0 { flop / window } else { 0.0 })
+    }
+
     /// Bandwidth of the fused `scale_add` pass over n² floats (two reads,
     /// one write), bytes/s; median of `reps` batches of 20 launches.
     pub fn elementwise_rate(&mut self, n: u32, reps: usize) -> Result<f64, ComputeError> {
@@ -505,8 +537,12 @@ impl GpuEngine {
             let t = Instant::now();
             for _ in 0..count {
                 // SAFETY: `empty` takes no arguments and touches no memory.
-                unsafe { self.stream.launch_builder(&self.functions.empty).launch(cfg) }
-                    .map_err(device_error)?;
+                unsafe {
+                    self.stream
+                        .launch_builder(&self.functions.empty)
+                        .launch(cfg)
+                }
+                .map_err(device_error)?;
             }
             self.stream.synchronize().map_err(device_error)?;
             Ok(t.elapsed())
@@ -544,9 +580,10 @@ impl GpuEngine {
 
     /// A = X·W (used by the rate measurements).
     fn gemm_ab(&mut self, n: usize) -> Result<(), ComputeError> {
-        let bufs = self.bufs.as_mut().ok_or_else(|| {
-            ComputeError::Device("buffers not allocated".into())
-        })?;
+        let bufs = self
+            .bufs
+            .as_mut()
+            .ok_or_else(|| ComputeError::Device("buffers not allocated".into()))?;
         gemm(&self.blas, n, &bufs.x, &bufs.w, &mut bufs.a)
     }
 

@@ -213,7 +213,8 @@ pub fn reference(job: &Job) -> f64 {
         let mut b = matmul(&a, &w);
         b.iter_mut().zip(&a).for_each(|(v, a)| *v = s * *v + a);
         let mut c = matmul(&b, &w);
-        c.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-s * *v).exp()));
+        c.iter_mut()
+            .for_each(|v| *v = 1.0 / (1.0 + (-s * *v).exp()));
         let d = matmul(&c, &w);
         x = d.iter().map(|v| (s * v).tanh()).collect();
     }
@@ -236,11 +237,14 @@ mod tests {
 
     #[test]
     fn init_value_is_pinned() {
-        // Pinned so that the GPU kernel and the CuPy script can be checked
-        // against the same numbers (bench/cupy_workload.py prints them).
+        // Values computed independently (Python integers) from the formula
+        // in the doc comment; the GPU kernel and bench/cupy_workload.py
+        // implement the same formula, and the GPU check compares their
+        // checksums against this engine's.
         let got: Vec<f32> = (0..4).map(|i| init_value(42, MATRIX_W, i)).collect();
-        let again: Vec<f32> = (0..4).map(|i| init_value(42, MATRIX_W, i)).collect();
-        assert_eq!(got, again);
+        assert_eq!(got, [-0.911_717_65, 0.687_381_15, -0.926_386_95, 0.582_072]);
+        assert_eq!(init_value(0, MATRIX_X, 0), -1.0);
+        assert_eq!(init_value(0, MATRIX_X, 1), 0.766_621_6);
     }
 
     #[test]
