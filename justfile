@@ -14,6 +14,11 @@ run-trials campaign=campaign db=db:
     cargo run --release --locked -p bench -- run --campaign {{campaign}} --db {{db}}
     @echo "Dataset: {{db}}  (try: sqlite3 {{db}} 'SELECT * FROM arm_summary;'  schema: docs/dataset.md)"
 
+# The local backend's smoke campaign for real (CPU workload processes, 4 x 20 s trials).
+smoke-local db="local-smoke.sqlite":
+    cargo build --release --locked -p workload -p bench
+    ./target/release/bench run --backend local --workload-backend cpu --campaign data/campaigns/local-smoke.toml --db {{db}}
+
 # Check a campaign file without running it.
 check-campaign campaign=campaign:
     cargo run --release --locked -p bench -- check --campaign {{campaign}}

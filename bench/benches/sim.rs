@@ -58,6 +58,8 @@ fn main() -> anyhow::Result<()> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let db = tmp.path().join("campaign.sqlite");
     let opts = RunOptions {
+        local: Default::default(),
+        stop: Default::default(),
         db: db.clone(),
         backend: "sim".into(),
         jobs,

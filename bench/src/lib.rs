@@ -15,6 +15,7 @@
 pub mod campaign;
 pub mod export;
 pub mod gpu;
+pub mod local;
 pub mod profile;
 pub mod record;
 pub mod rng;
@@ -70,8 +71,14 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
     /// The backend is not available in this build.
-    #[error("backend `{0}` is not available (this build has: sim)")]
+    #[error("backend `{0}` is not available (this build has: sim, local)")]
     Backend(String),
+    /// The local backend could not run a trial.
+    #[error("{0}")]
+    Local(String),
+    /// The run was interrupted (Ctrl-C); the running trial was aborted.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {

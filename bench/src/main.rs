@@ -8,8 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use bench::campaign::Campaign;
 use bench::export::{self, ExportSelection};
+use bench::local::{self, LocalOptions};
 use bench::runner::{self, RunOptions, SystemClock};
 use bench::store::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -32,12 +35,22 @@ enum Command {
         /// Dataset file.
         #[arg(long, default_value = "data/trials.sqlite")]
         db: PathBuf,
-        /// Where trials run.
+        /// Where trials run: `sim` (the embedded simulator) or `local`
+        /// (real workload processes on this machine).
         #[arg(long, default_value = "sim")]
         backend: String,
-        /// Parallel trials (default: all cores).
+        /// Parallel trials on the simulator (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Local backend: the `workload` binary [default: next to `bench`].
+        #[arg(long)]
+        workload_bin: Option<PathBuf>,
+        /// Local backend: the workload's compute backend (auto, gpu, cpu).
+        #[arg(long, default_value = "auto")]
+        workload_backend: String,
+        /// Local backend: CPU threads per replica on the CPU backend.
+        #[arg(long, default_value_t = 1)]
+        cpu_threads: u32,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -108,14 +121,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             db,
             backend,
             jobs,
+            workload_bin,
+            workload_backend,
+            cpu_threads,
             quiet,
         } => {
             let c = Campaign::load(&campaign)?;
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if !["auto", "gpu", "cpu"].contains(&workload_backend.as_str()) {
+                anyhow::bail!(
+                    "`--workload-backend`: expected auto, gpu or cpu, got `{workload_backend}`"
+                );
+            }
+            let local = LocalOptions {
+                workload_bin: workload_bin.unwrap_or_else(local::default_workload_bin),
+                workload_backend,
+                cpu_threads: cpu_threads.max(1),
+                ..LocalOptions::default()
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            if backend == "local" {
+                stop_on_ctrl_c(Arc::clone(&stop));
+            }
             let opts = RunOptions {
                 db: db.clone(),
                 backend,
+                local,
+                stop,
                 jobs,
                 progress: !quiet,
                 host: runner::host_description(),
@@ -160,4 +193,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Sets `stop` on Ctrl-C (or SIGTERM): the local backend then stops its
+/// replicas, records the running trial as aborted, and exits.
+fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        });
+        eprintln!("bench: stopping: terminating replicas, the running trial is aborted");
+        stop.store(true, Ordering::SeqCst);
+    });
 }

@@ -66,8 +66,12 @@ pub fn rfc3339(secs: i64, millis: u32) -> String {
 pub struct RunOptions {
     /// The dataset file.
     pub db: PathBuf,
-    /// Backend name (`sim`).
+    /// Backend name (`sim` or `local`).
     pub backend: String,
+    /// Options of the local backend.
+    pub local: crate::local::LocalOptions,
+    /// Set to stop: the running trial is aborted and left pending.
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Parallel trials (simulator only).
     pub jobs: usize,
     /// Show a progress bar on stderr.
@@ -141,8 +145,14 @@ pub fn run_campaign(
     opts: &RunOptions,
     clock: &dyn Clock,
 ) -> Result<RunSummary> {
-    if opts.backend != "sim" {
+    if opts.backend != "sim" && opts.backend != "local" {
         return Err(Error::Backend(opts.backend.clone()));
+    }
+    if opts.backend == "local" && !opts.local.workload_bin.exists() {
+        return Err(Error::Local(format!(
+            "local backend: workload binary {} not found; build it with `cargo build --release -p workload` or pass --workload-bin",
+            opts.local.workload_bin.display()
+        )));
     }
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -211,6 +221,26 @@ pub fn run_campaign(
         bar.set_message(format!("({skipped} already complete)"));
     }
 
+    if opts.backend == "local" {
+        let result = run_local(campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar);
+        bar.finish_and_clear();
+        let (ran, rows) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = rt.block_on(store.close());
+                return Err(e);
+            }
+        };
+        rt.block_on(store.close())?;
+        return Ok(RunSummary {
+            campaign_id,
+            total: plan.len(),
+            skipped,
+            ran,
+            rows,
+            wall_s: started.elapsed().as_secs_f64(),
+        });
+    }
     let jobs = opts.jobs.max(1).min(todo.len().max(1));
     let next = AtomicUsize::new(0);
     let mut rows = 0usize;
@@ -267,6 +297,57 @@ pub fn run_campaign(
         rows,
         wall_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The local backend: trials one after another, for real. An interrupted
+/// trial is recorded in `trial_aborts` and stays pending, so a rerun redoes
+/// it; completed trials are already committed.
+#[allow(clippy::too_many_arguments)]
+fn run_local(
+    campaign: &Campaign,
+    opts: &RunOptions,
+    clock: &dyn Clock,
+    rt: &tokio::runtime::Runtime,
+    store: &mut Store,
+    plan: &[TrialPlan],
+    todo: &[(usize, i64)],
+    bar: &ProgressBar,
+) -> Result<(usize, usize)> {
+    let (mut ran, mut rows) = (0, 0);
+    for &(i, id) in todo {
+        let p = &plan[i];
+        let label = format!(
+            "{} / {} / {} / seed {}",
+            campaign.scenarios[p.scenario].spec.name,
+            campaign.profile(p.profile).name,
+            p.arm,
+            p.seed
+        );
+        let started_at = clock.now_rfc3339();
+        let t0 = Instant::now();
+        let show = |msg: &str| bar.set_message(format!("{label}: {msg}"));
+        let result = crate::local::run_trial(campaign, p, &opts.local, &opts.stop, &show);
+        let (rec, facts) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let reason = e.to_string();
+                rt.block_on(store.record_abort(id, &clock.now_rfc3339(), &reason))?;
+                return Err(e);
+            }
+        };
+        let timing = TrialTiming {
+            started_at,
+            finished_at: clock.now_rfc3339(),
+            wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
+        };
+        let mut params = trial_params(campaign, p, &opts.backend);
+        params["local"] = json!(facts);
+        rt.block_on(store.write_trial_with_params(id, &rec, &timing, &params.to_string()))?;
+        rows += rec.row_count();
+        ran += 1;
+        bar.inc(1);
+    }
+    Ok((ran, rows))
 }
 
 #[cfg(test)]

@@ -209,7 +209,49 @@ impl Store {
         rec: &TrialRecords,
         timing: &TrialTiming,
     ) -> Result<()> {
+        self.write_trial_inner(trial_id, rec, timing, None).await
+    }
+
+    /// [`Store::write_trial`], also replacing the trial's `params_json`
+    /// (the local backend adds what it measured about its set-up).
+    pub async fn write_trial_with_params(
+        &mut self,
+        trial_id: i64,
+        rec: &TrialRecords,
+        timing: &TrialTiming,
+        params_json: &str,
+    ) -> Result<()> {
+        self.write_trial_inner(trial_id, rec, timing, Some(params_json))
+            .await
+    }
+
+    /// Records that a trial was aborted (it stays `pending`, so a rerun
+    /// redoes it).
+    pub async fn record_abort(&mut self, trial_id: i64, at: &str, reason: &str) -> Result<()> {
+        sqlx::query("INSERT INTO trial_aborts (trial_id, aborted_at, reason) VALUES (?, ?, ?)")
+            .bind(trial_id)
+            .bind(at)
+            .bind(reason)
+            .execute(&mut self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn write_trial_inner(
+        &mut self,
+        trial_id: i64,
+        rec: &TrialRecords,
+        timing: &TrialTiming,
+        params_json: Option<&str>,
+    ) -> Result<()> {
         let mut tx = self.conn.begin().await?;
+        if let Some(params) = params_json {
+            sqlx::query("UPDATE trials SET params_json = ? WHERE id = ?")
+                .bind(params)
+                .bind(trial_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         for table in TRIAL_TABLES {
             sqlx::query(&format!("DELETE FROM {table} WHERE trial_id = ?"))
                 .bind(trial_id)

@@ -38,6 +38,8 @@ fn documented_queries_run_and_return_rows() {
     let c = Campaign::parse(&text, &cdir.join("default.toml"), &cdir).unwrap();
     let db = dir.path().join("d.sqlite");
     let opts = RunOptions {
+        local: Default::default(),
+        stop: Default::default(),
         db: db.clone(),
         backend: "sim".into(),
         jobs: 2,

@@ -54,6 +54,8 @@ fn main() -> anyhow::Result<()> {
     let db = dir.path().join("default.sqlite");
     let campaign = Campaign::load(&root().join("data/campaigns/default.toml"))?;
     let opts = RunOptions {
+        local: Default::default(),
+        stop: Default::default(),
         db: db.clone(),
         backend: "sim".into(),
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),

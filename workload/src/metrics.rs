@@ -138,8 +138,8 @@ pub struct ScalerView {
     pub in_flight: u64,
     /// Requests waiting for a worker.
     pub queued: u64,
-    /// Share of the window during which at least one request was being
-    /// computed, 0–1.
+    /// Share of the last second during which at least one request was
+    /// being computed, 0–1.
     pub device_busy_ratio: f64,
     /// `gpu` or `cpu`.
     pub backend: &'static str,
@@ -273,7 +273,7 @@ impl Metrics {
         let mut g = lock(&self.inner);
         let total = g.busy.total_at(now);
         g.busy_samples.push_back((now, total));
-        let keep = self.latency_window + Duration::from_secs(1);
+        let keep = Duration::from_secs(3);
         while g.busy_samples.len() > 2
             && g.busy_samples
                 .front()
@@ -307,7 +307,15 @@ impl Metrics {
             1000.0 * recent.iter().sum::<f64>() / recent.len() as f64
         };
         let busy_now = g.busy.total_at(now);
-        let busy_ratio = match g.busy_samples.front() {
+        // Over the last second, like NVML's sample period: from the newest
+        // sampler tick at least a second old (or the oldest there is).
+        let reference = g
+            .busy_samples
+            .iter()
+            .rev()
+            .find(|(t, _)| now.saturating_duration_since(*t) >= Duration::from_secs(1))
+            .or(g.busy_samples.front());
+        let busy_ratio = match reference {
             Some((t0, b0)) if now > *t0 => {
                 let dt = now.saturating_duration_since(*t0).as_secs_f64();
                 ((busy_now.saturating_sub(*b0)).as_secs_f64() / dt).clamp(0.0, 1.0)

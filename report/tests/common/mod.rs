@@ -28,6 +28,8 @@ pub fn dataset(dir: &Path, seeds: u32) -> PathBuf {
     let c = Campaign::parse(&text, &cdir.join("default.toml"), &cdir).unwrap();
     let db = dir.join("trials.sqlite");
     let opts = RunOptions {
+        local: Default::default(),
+        stop: Default::default(),
         db: db.clone(),
         backend: "sim".into(),
         jobs: 2,

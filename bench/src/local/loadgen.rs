@@ -1,0 +1,200 @@
+//! The real load generator: replays the seed's schedule against the
+//! replicas.
+//!
+//! Open loop: a dispatcher thread sleeps until shortly before each
+//! scheduled instant, spins to it, and hands the request to the async
+//! runtime, whatever earlier requests are doing; `sent_s` is when the
+//! request task actually started, and latency runs from the scheduled
+//! instant (no coordinated omission). Closed loop: one task per user sends,
+//! waits for the answer, thinks, and sends the next request of its script.
+//! Every request gets an outcome: the client time-out bounds each one.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{http, lock, pick, Cluster};
+use crate::profile::{open_schedule, user_start, Arrival, LoadProfile, UserScript};
+use crate::record::{Outcome, RequestRecord};
+use crate::{Error, Result};
+
+/// How far ahead of an instant the dispatcher stops sleeping and spins.
+const SPIN: Duration = Duration::from_micros(300);
+
+struct Req {
+    id: u32,
+    user: Option<u32>,
+    user_seq: Option<u32>,
+    scheduled: Instant,
+    size: u32,
+    iterations: u32,
+}
+
+/// Sends one request to a ready replica and records it.
+async fn send(
+    req: Req,
+    t0: Instant,
+    timeout: Duration,
+    cluster: Arc<Mutex<Cluster>>,
+) -> RequestRecord {
+    let sent = Instant::now();
+    let target: Option<(u32, SocketAddr)> = pick(&mut lock(&cluster));
+    let s = |t: Instant| super::secs(t, t0);
+    let record = |pod, started: Option<f64>, finished: Instant, outcome| RequestRecord {
+        id: req.id,
+        user: req.user,
+        user_seq: req.user_seq,
+        scheduled_s: s(req.scheduled),
+        sent_s: s(sent),
+        started_s: started,
+        finished_s: s(finished),
+        pod,
+        size: req.size,
+        iterations: req.iterations,
+        outcome,
+        latency_ms: finished
+            .saturating_duration_since(req.scheduled)
+            .as_secs_f64()
+            * 1e3,
+    };
+    let Some((pod, addr)) = target else {
+        return record(None, None, Instant::now(), Outcome::NoEndpoint);
+    };
+    let body = format!(
+        r#"{{"size":{},"iterations":{},"seed":{}}}"#,
+        req.size,
+        req.iterations,
+        u64::from(req.id)
+    );
+    let call = http::request(addr, "POST", "/compute", body.as_bytes());
+    let result = tokio::time::timeout(timeout, call).await;
+    let finished = Instant::now();
+    match result {
+        Err(_) => record(Some(pod), None, finished, Outcome::Timeout),
+        Ok(Err(http::HttpError::Connect(_))) => {
+            record(Some(pod), None, finished, Outcome::NoEndpoint)
+        }
+        Ok(Err(_)) => record(Some(pod), None, finished, Outcome::Killed),
+        Ok(Ok(r)) => {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            let outcome = match r.status {
+                200 => Outcome::Ok,
+                504 => Outcome::Timeout,
+                503 if v["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("out of memory")) =>
+                {
+                    Outcome::Oom
+                }
+                _ => Outcome::Rejected,
+            };
+            let started = v["queue_ms"]
+                .as_f64()
+                .filter(|_| outcome == Outcome::Ok)
+                .map(|q| s(sent) + q / 1e3);
+            record(Some(pod), started, finished, outcome)
+        }
+    }
+}
+
+/// Runs the trial's load; returns every request, ordered by id.
+pub(super) fn run(
+    profile: &LoadProfile,
+    seed: u64,
+    duration_s: f64,
+    t0: Instant,
+    cluster: Arc<Mutex<Cluster>>,
+    stop: &AtomicBool,
+) -> Result<Vec<RequestRecord>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Local(format!("local: load generator runtime: {e}")))?;
+    let timeout = Duration::from_secs_f64(profile.timeout_s);
+    let end = t0 + Duration::from_secs_f64(duration_s);
+    let mut out: Vec<RequestRecord> = match &profile.arrival {
+        Arrival::Open { .. } => {
+            let schedule = open_schedule(profile, seed, duration_s);
+            let mut handles = Vec::with_capacity(schedule.len());
+            for r in schedule {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let at = t0 + Duration::from_secs_f64(r.at_s);
+                let now = Instant::now();
+                if at > now + SPIN {
+                    std::thread::sleep(at - now - SPIN);
+                }
+                while Instant::now() < at {
+                    std::hint::spin_loop();
+                }
+                let req = Req {
+                    id: r.id,
+                    user: None,
+                    user_seq: None,
+                    scheduled: at,
+                    size: r.size,
+                    iterations: r.iterations,
+                };
+                handles.push(rt.spawn(send(req, t0, timeout, Arc::clone(&cluster))));
+            }
+            rt.block_on(async {
+                let mut out = Vec::with_capacity(handles.len());
+                for h in handles {
+                    if let Ok(r) = h.await {
+                        out.push(r);
+                    }
+                }
+                out
+            })
+        }
+        Arrival::Closed { users, ramp_s, .. } => {
+            let users = *users;
+            let next_id = Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let handles: Vec<_> = (0..users)
+                .map(|u| {
+                    let mut script = UserScript::new(profile, seed, u);
+                    let start = t0 + Duration::from_secs_f64(user_start(u, users, *ramp_s));
+                    let cluster = Arc::clone(&cluster);
+                    let next_id = Arc::clone(&next_id);
+                    rt.spawn(async move {
+                        let mut done = Vec::new();
+                        tokio::time::sleep_until(start.into()).await;
+                        let mut seq = 0u32;
+                        while Instant::now() < end {
+                            let r = script.next_request();
+                            let req = Req {
+                                id: next_id.fetch_add(1, Ordering::Relaxed),
+                                user: Some(u),
+                                user_seq: Some(seq),
+                                scheduled: Instant::now(),
+                                size: r.size,
+                                iterations: r.iterations,
+                            };
+                            done.push(send(req, t0, timeout, Arc::clone(&cluster)).await);
+                            seq += 1;
+                            if r.think_s > 0.0 {
+                                tokio::time::sleep(Duration::from_secs_f64(r.think_s)).await;
+                            }
+                        }
+                        done
+                    })
+                })
+                .collect();
+            rt.block_on(async {
+                let mut out = Vec::new();
+                for h in handles {
+                    if let Ok(mut r) = h.await {
+                        out.append(&mut r);
+                    }
+                }
+                out
+            })
+        }
+    };
+    rt.shutdown_timeout(Duration::from_secs(1));
+    out.sort_by_key(|r| r.id);
+    Ok(out)
+}

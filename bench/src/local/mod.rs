@@ -1,0 +1,883 @@
+//! The local backend: a trial for real on this machine.
+//!
+//! Replicas are `workload serve` processes on loopback ports; a request goes
+//! to a ready replica picked as the scenario's routing says (random, as
+//! kube-proxy's iptables mode, or round-robin). The load generator replays
+//! the seed's schedule from [`crate::profile`] — the same function the
+//! simulator uses — and measures latency from the scheduled instant. A
+//! sampler reads every replica's `/metrics.json` and its process CPU from
+//! procfs once a second; CPU for the HPA is windowed like metrics-server
+//! (`sim.metric_resolution_s`). The arm's policy from `scaler` runs on its
+//! own period and acts by starting replicas (counted once `/readyz`
+//! answers, polled every `sim.probe_period_s`) and stopping them (SIGTERM,
+//! then SIGKILL after `sim.grace_period_s`). The result is the same
+//! [`TrialRecords`] the simulator produces.
+//!
+//! Each trial starts from fresh processes at `min_replicas`, waits until
+//! they are ready and idle, and stops every process at the end, so nothing
+//! carries over between trials or arms.
+
+pub mod http;
+mod loadgen;
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use scaler::{Observation, PodObservation, PodPhase};
+use serde::Serialize;
+
+use crate::campaign::{Campaign, Routing, TrialPlan, WaitMode};
+use crate::record::{
+    DecisionRecord, GpuSample, Outcome, PodRecord, PodSample, Sample, ScalingEvent, TrialRecords,
+};
+use crate::{Error, Result};
+
+/// How the local backend runs replicas.
+#[derive(Clone, Debug, Serialize)]
+pub struct LocalOptions {
+    /// The `workload` binary.
+    pub workload_bin: PathBuf,
+    /// The workload's backend: `auto`, `gpu` or `cpu`.
+    pub workload_backend: String,
+    /// CPU threads per replica on the CPU backend.
+    pub cpu_threads: u32,
+    /// Longest wait for the initial replicas to become ready, seconds.
+    pub startup_timeout_s: f64,
+    /// Idle time after the initial replicas are ready, before the trial.
+    pub settle_s: f64,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            workload_bin: default_workload_bin(),
+            workload_backend: "auto".into(),
+            cpu_threads: 1,
+            startup_timeout_s: 60.0,
+            settle_s: 1.0,
+        }
+    }
+}
+
+/// The `workload` binary next to the running executable (both are built
+/// into the same target directory).
+pub fn default_workload_bin() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("workload")))
+        .unwrap_or_else(|| PathBuf::from("workload"))
+}
+
+/// What one replica last reported on `/metrics.json`.
+#[derive(Clone, Debug, Default)]
+struct PodMetrics {
+    gpu_utilization: f64,
+    gpu_source: String,
+    avg_latency_ms: Option<f64>,
+    in_flight: u32,
+    queued: u32,
+}
+
+struct Pod {
+    name: String,
+    child: Child,
+    pid: u32,
+    addr: Option<SocketAddr>,
+    addr_rx: mpsc::Receiver<SocketAddr>,
+    created: Instant,
+    ready: Option<Instant>,
+    next_probe: Instant,
+    deleted: Option<Instant>,
+    exited: Option<Instant>,
+    kill_at: Option<Instant>,
+    metrics: Option<PodMetrics>,
+    /// (time, process CPU seconds) at the previous one-second sample.
+    cpu_prev: Option<(Instant, f64)>,
+    /// metrics-server scrapes: (time, process CPU seconds), last two.
+    scrapes: VecDeque<(Instant, f64)>,
+}
+
+impl Pod {
+    fn live(&self) -> bool {
+        self.exited.is_none()
+    }
+    fn routable(&self) -> bool {
+        self.ready.is_some() && self.deleted.is_none() && self.exited.is_none()
+    }
+}
+
+/// The replicas of one trial and the state the threads share.
+struct Cluster {
+    pods: Vec<Pod>,
+    spec_replicas: u32,
+    rr: usize,
+    route_rng: crate::rng::Stream,
+    routing: Routing,
+}
+
+/// Everything a trial needs that does not change while it runs.
+struct Setup {
+    bin: PathBuf,
+    args: Vec<String>,
+    probe_period: Duration,
+    grace: Duration,
+}
+
+fn lock(c: &Mutex<Cluster>) -> MutexGuard<'_, Cluster> {
+    c.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn secs(t: Instant, t0: Instant) -> f64 {
+    if t >= t0 {
+        t.duration_since(t0).as_secs_f64()
+    } else {
+        -t0.duration_since(t).as_secs_f64()
+    }
+}
+
+impl Setup {
+    fn spawn(&self, pod: u32) -> Result<Pod> {
+        let mut child = Command::new(&self.bin)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                Error::Local(format!(
+                    "local: cannot start {} ({e}); build it with `cargo build --release -p workload` or pass --workload-bin",
+                    self.bin.display()
+                ))
+            })?;
+        let (tx, rx) = mpsc::channel();
+        if let Some(stderr) = child.stderr.take() {
+            // Reads the listening address, then drains the log so the
+            // child never blocks on a full pipe.
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+                    if let Some(a) = line.strip_prefix("workload: listening on ") {
+                        if let Ok(addr) = a.trim().parse() {
+                            let _ = tx.send(addr);
+                        }
+                    }
+                }
+            });
+        }
+        let now = Instant::now();
+        Ok(Pod {
+            name: format!("workload-{pod}"),
+            pid: child.id(),
+            child,
+            addr: None,
+            addr_rx: rx,
+            created: now,
+            ready: None,
+            next_probe: now,
+            deleted: None,
+            exited: None,
+            kill_at: None,
+            metrics: None,
+            cpu_prev: None,
+            scrapes: VecDeque::new(),
+        })
+    }
+}
+
+fn terminate(p: &mut Pod, now: Instant, grace: Duration) {
+    if p.deleted.is_some() || p.exited.is_some() {
+        return;
+    }
+    p.deleted = Some(now);
+    p.kill_at = Some(now + grace);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(p.pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+}
+
+/// Process CPU seconds (user + system) of `pid` from /proc.
+fn process_cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .map_or(100.0, |t| t as f64)
+}
+
+/// Housekeeping: addresses, exits, forced kills after the grace period and
+/// readiness probes.
+fn housekeeping(cluster: &Mutex<Cluster>, setup: &Setup) {
+    let now = Instant::now();
+    let mut probes = Vec::new();
+    {
+        let mut c = lock(cluster);
+        for (i, p) in c.pods.iter_mut().enumerate() {
+            if p.addr.is_none() {
+                p.addr = p.addr_rx.try_recv().ok();
+            }
+            if p.exited.is_none() {
+                if let Ok(Some(_)) = p.child.try_wait() {
+                    p.exited = Some(now);
+                } else if p.kill_at.is_some_and(|k| now >= k) {
+                    let _ = p.child.kill();
+                }
+            }
+            if p.ready.is_none() && p.deleted.is_none() && p.exited.is_none() && now >= p.next_probe
+            {
+                if let Some(a) = p.addr {
+                    probes.push((i, a));
+                }
+                p.next_probe = now + setup.probe_period;
+            }
+        }
+    }
+    for (i, addr) in probes {
+        let ok = http::request_blocking(addr, "GET", "/readyz", Duration::from_millis(500))
+            .is_ok_and(|r| r.status == 200);
+        if ok {
+            let mut c = lock(cluster);
+            if let Some(p) = c.pods.get_mut(i) {
+                if p.deleted.is_none() && p.ready.is_none() {
+                    p.ready = Some(Instant::now());
+                }
+            }
+        }
+    }
+}
+
+fn read_metrics(addr: SocketAddr) -> Option<PodMetrics> {
+    let r =
+        http::request_blocking(addr, "GET", "/metrics.json", Duration::from_millis(500)).ok()?;
+    if r.status != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    let window_requests = v["window_requests"].as_u64().unwrap_or(0);
+    Some(PodMetrics {
+        gpu_utilization: v["gpu_utilization"].as_f64().unwrap_or(0.0),
+        gpu_source: v["gpu_utilization_source"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string(),
+        avg_latency_ms: (window_requests > 0)
+            .then(|| v["avg_latency_ms"].as_f64())
+            .flatten(),
+        in_flight: v["in_flight"].as_u64().unwrap_or(0) as u32,
+        queued: v["queued"].as_u64().unwrap_or(0) as u32,
+    })
+}
+
+/// GPU memory (MiB), power (W) and energy (J) from a replica's `/metrics`.
+fn read_gpu_families(addr: SocketAddr) -> Option<(f64, f64, f64)> {
+    let r = http::request_blocking(addr, "GET", "/metrics", Duration::from_millis(500)).ok()?;
+    let text = String::from_utf8(r.body).ok()?;
+    let value = |family: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(family) && l[family.len()..].starts_with('{'))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    Some((
+        value("workload_gpu_memory_used_bytes")? / 1048576.0,
+        value("workload_gpu_power_watts").unwrap_or(0.0),
+        value("workload_gpu_energy_joules_total").unwrap_or(0.0),
+    ))
+}
+
+/// Facts about a local trial stored in its `params_json` under `local`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LocalFacts {
+    /// Options the trial ran with.
+    pub options: LocalOptions,
+    /// Where `gpu_util` comes from: `nvml` (a GPU) or `device-busy` (the
+    /// workload's own busy share, standing in when there is no GPU).
+    pub gpu_utilization_source: String,
+    /// Whether a per-replica CPU limit was applied (not yet supported:
+    /// always false; replicas share the machine's CPUs).
+    pub cpu_limit_applied: bool,
+}
+
+/// Runs one planned trial for real on this machine.
+pub fn run_trial(
+    c: &Campaign,
+    plan: &TrialPlan,
+    opts: &LocalOptions,
+    stop: &AtomicBool,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(TrialRecords, LocalFacts)> {
+    let scenario = &c.scenarios[plan.scenario];
+    let spec = &scenario.spec;
+    let profile = c.profile(plan.profile);
+    let policy_cfg = c
+        .policy(&plan.arm, plan.scenario)
+        .ok_or_else(|| Error::Dataset(format!("no arm `{}`", plan.arm)))?;
+    let mut policy = policy_cfg.build();
+    let duration = c.file.duration_s;
+    let wait_mode = match spec.pod.wait_mode {
+        WaitMode::Spin => "spin",
+        WaitMode::Yield => "yield",
+        WaitMode::Blocking => "blocking-sync",
+    };
+    let setup = Setup {
+        bin: opts.workload_bin.clone(),
+        args: [
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--backend",
+            &opts.workload_backend,
+            "--workers",
+            &spec.pod.workers.to_string(),
+            "--queue",
+            &spec.pod.queue_capacity.to_string(),
+            "--wait-mode",
+            wait_mode,
+            "--cpu-threads",
+            &opts.cpu_threads.to_string(),
+            "--latency-window-s",
+            &spec.sim.latency_window_s.to_string(),
+            "--grace-s",
+            &spec.sim.grace_period_s.max(0.1).to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        probe_period: Duration::from_secs_f64(spec.sim.probe_period_s.max(0.05)),
+        grace: Duration::from_secs_f64(spec.sim.grace_period_s.max(0.0)),
+    };
+    if spec.sim.routing == Routing::LeastOutstanding {
+        return Err(Error::Local(
+            "local: routing `least-outstanding` is not supported; use `random` or `round-robin`"
+                .into(),
+        ));
+    }
+    if !setup.bin.exists() {
+        return Err(Error::Local(format!(
+            "local: workload binary {} not found; build it with `cargo build --release -p workload` or pass --workload-bin",
+            setup.bin.display()
+        )));
+    }
+
+    // Fresh replicas at min, ready and idle before the trial starts.
+    let cluster = Arc::new(Mutex::new(Cluster {
+        pods: Vec::new(),
+        spec_replicas: spec.min_replicas,
+        rr: 0,
+        route_rng: crate::rng::stream(plan.seed, "routing", 0),
+        routing: spec.sim.routing,
+    }));
+    for i in 0..spec.min_replicas {
+        let p = setup.spawn(i)?;
+        lock(&cluster).pods.push(p);
+    }
+    let deadline = Instant::now() + Duration::from_secs_f64(opts.startup_timeout_s);
+    loop {
+        housekeeping(&cluster, &setup);
+        let c = lock(&cluster);
+        if c.pods.iter().all(|p| p.ready.is_some()) {
+            break;
+        }
+        if let Some(p) = c.pods.iter().find(|p| p.exited.is_some()) {
+            let name = p.name.clone();
+            drop(c);
+            stop_all(&cluster, &setup);
+            return Err(Error::Local(format!(
+                "local: replica {name} exited during start-up (try `{} serve --backend {}` by hand)",
+                setup.bin.display(),
+                opts.workload_backend
+            )));
+        }
+        drop(c);
+        if Instant::now() > deadline || stop.load(Ordering::SeqCst) {
+            stop_all(&cluster, &setup);
+            return Err(Error::Local(format!(
+                "local: replicas not ready within {} s",
+                opts.startup_timeout_s
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs_f64(opts.settle_s));
+
+    let t0 = Instant::now();
+    let end = t0 + Duration::from_secs_f64(duration);
+    let done = Arc::new(AtomicBool::new(false));
+    let mut out = TrialRecords::default();
+    let gpu_source = Arc::new(Mutex::new(String::from("unknown")));
+
+    let result = std::thread::scope(|scope| -> Result<Vec<crate::record::RequestRecord>> {
+        // Housekeeping every 20 ms until the end of the trial's teardown.
+        let hk = {
+            let (cluster, setup, done) = (&cluster, &setup, &done);
+            scope.spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    housekeeping(cluster, setup);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        // Sampler: one sample a second.
+        let sampler = {
+            let (cluster, gpu_source) = (&cluster, &gpu_source);
+            let resolution = spec.sim.metric_resolution_s.max(1.0);
+            let cpu_request_m = f64::from(spec.pod.cpu_request_m);
+            scope.spawn(move || {
+                let mut samples = Vec::new();
+                let mut pod_samples = Vec::new();
+                let mut gpu_samples = Vec::new();
+                let mut k = 1u32;
+                let mut energy0: Option<f64> = None;
+                let mut next_scrape = t0 + Duration::from_secs_f64(resolution);
+                while t0 + Duration::from_secs(u64::from(k)) <= end && !stop.load(Ordering::SeqCst)
+                {
+                    let at = t0 + Duration::from_secs(u64::from(k));
+                    sleep_until(at);
+                    let targets: Vec<(usize, Option<SocketAddr>, u32)> = lock(cluster)
+                        .pods
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| p.live())
+                        .map(|(i, p)| (i, p.addr.filter(|_| p.routable()), p.pid))
+                        .collect();
+                    let read: Vec<(usize, Option<PodMetrics>, Option<f64>)> = targets
+                        .iter()
+                        .map(|(i, a, pid)| (*i, a.and_then(read_metrics), process_cpu_s(*pid)))
+                        .collect();
+                    let gpu = targets
+                        .iter()
+                        .find_map(|(_, a, _)| a.and_then(read_gpu_families));
+                    let now = Instant::now();
+                    let scrape = now >= next_scrape;
+                    if scrape {
+                        next_scrape += Duration::from_secs_f64(resolution);
+                    }
+                    let t_s = f64::from(k);
+                    let mut c = lock(cluster);
+                    let (mut cpu, mut live_req, mut util_sum, mut util_max, mut util_n) =
+                        (0.0, 0.0, 0.0, 0.0f64, 0u32);
+                    let (mut in_flight, mut queued) = (0u32, 0u32);
+                    let (mut ready, mut pending, mut terminating) = (0u32, 0u32, 0u32);
+                    for (i, m, cpu_s) in read {
+                        let p = &mut c.pods[i];
+                        if let Some(m) = &m {
+                            p.metrics = Some(m.clone());
+                            if let Ok(mut g) = gpu_source.lock() {
+                                g.clone_from(&m.gpu_source);
+                            }
+                        }
+                        let cores = match (p.cpu_prev, cpu_s) {
+                            (Some((t, prev)), Some(cur)) => {
+                                (cur - prev) / now.duration_since(t).as_secs_f64().max(1e-3)
+                            }
+                            _ => 0.0,
+                        };
+                        if let Some(cur) = cpu_s {
+                            p.cpu_prev = Some((now, cur));
+                            if scrape {
+                                p.scrapes.push_back((now, cur));
+                                while p.scrapes.len() > 2 {
+                                    p.scrapes.pop_front();
+                                }
+                            }
+                        }
+                        let state = if p.deleted.is_some() {
+                            terminating += 1;
+                            "terminating"
+                        } else if p.ready.is_some() {
+                            ready += 1;
+                            "running"
+                        } else {
+                            pending += 1;
+                            "starting"
+                        };
+                        cpu += cores;
+                        live_req += cpu_request_m / 1000.0;
+                        let (fl, q, lat, util) = match (&m, p.routable()) {
+                            (Some(m), true) => {
+                                util_sum += m.gpu_utilization;
+                                util_max = util_max.max(m.gpu_utilization);
+                                util_n += 1;
+                                (m.in_flight, m.queued, m.avg_latency_ms, Some(m.gpu_utilization))
+                            }
+                            _ => (0, 0, None, None),
+                        };
+                        in_flight += fl;
+                        queued += q;
+                        pod_samples.push(PodSample {
+                            t_s,
+                            pod: i as u32,
+                            state,
+                            ready: p.routable(),
+                            cpu_cores: cores,
+                            cpu_pct_request: 100.0 * cores * 1000.0 / cpu_request_m.max(1.0),
+                            gpu_util: util,
+                            in_flight: fl,
+                            queued: q,
+                            avg_latency_ms: lat,
+                            completed: 0,
+                        });
+                    }
+                    let (mem, power, energy_abs) = gpu.unwrap_or((0.0, 0.0, 0.0));
+                    // NVML counts energy since the driver loaded; the
+                    // dataset wants it since the trial's first sample.
+                    let energy = match (gpu, energy0) {
+                        (Some(_), None) => {
+                            energy0 = Some(energy_abs);
+                            0.0
+                        }
+                        (Some(_), Some(e0)) => energy_abs - e0,
+                        (None, _) => 0.0,
+                    };
+                    if let Some((mem, power, _)) = gpu {
+                        gpu_samples.push(GpuSample {
+                            t_s,
+                            gpu: 0,
+                            util_pct: util_max,
+                            mem_used_mib: mem,
+                            power_w: power,
+                            contexts: c.pods.iter().filter(|p| p.live()).count() as u32,
+                        });
+                    }
+                    progress(&format!(
+                        "t={k:>3}s replicas {ready}/{} util {:>3.0}% cpu {cpu:.2} cores in-flight {in_flight} queued {queued}",
+                        c.spec_replicas,
+                        if util_n > 0 { util_sum / f64::from(util_n) } else { 0.0 },
+                    ));
+                    samples.push(Sample {
+                        t_s,
+                        desired: c.spec_replicas,
+                        ready,
+                        pending,
+                        terminating,
+                        gpu_util_mean: if util_n > 0 { util_sum / f64::from(util_n) } else { 0.0 },
+                        gpu_util_max: util_max,
+                        gpu_mem_used_mib: mem,
+                        gpu_power_w: power,
+                        gpu_energy_j: energy,
+                        cpu_cores: cpu,
+                        cpu_pct_request: if live_req > 0.0 { 100.0 * cpu / live_req } else { 0.0 },
+                        in_flight,
+                        queued,
+                        offered: 0,
+                        completed: 0,
+                        failed: 0,
+                    });
+                    k += 1;
+                }
+                (samples, pod_samples, gpu_samples)
+            })
+        };
+        // The controller: the arm's policy on its own period.
+        let controller = {
+            let (cluster, setup) = (&cluster, &setup);
+            let interval = policy.interval_s().max(0.1);
+            let cpu_request_m = u64::from(spec.pod.cpu_request_m);
+            let policy = &mut policy;
+            scope.spawn(
+                move || -> Result<(Vec<DecisionRecord>, Vec<ScalingEvent>)> {
+                    let mut decisions = Vec::new();
+                    let mut events = Vec::new();
+                    let mut k = 1u32;
+                    loop {
+                        let at = t0 + Duration::from_secs_f64(interval * f64::from(k));
+                        if at > end || stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        sleep_until(at);
+                        // Fresh readings at the tick, as the in-cluster scaler
+                        // reads each pod's /metrics.json when it decides.
+                        let targets: Vec<(usize, SocketAddr)> = lock(cluster)
+                            .pods
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, p)| p.routable())
+                            .filter_map(|(i, p)| p.addr.map(|a| (i, a)))
+                            .collect();
+                        let fresh: Vec<(usize, Option<PodMetrics>)> = targets
+                            .into_iter()
+                            .map(|(i, a)| (i, read_metrics(a)))
+                            .collect();
+                        let now = Instant::now();
+                        let t_s = secs(now, t0);
+                        let mut c = lock(cluster);
+                        for (i, m) in fresh {
+                            if let (Some(p), Some(m)) = (c.pods.get_mut(i), m) {
+                                p.metrics = Some(m);
+                            }
+                        }
+                        let obs = observe(&c, now, t0, cpu_request_m);
+                        let d = policy.decide(&obs);
+                        decisions.push(DecisionRecord {
+                            t_s,
+                            controller: d.controller.clone(),
+                            current: d.current_replicas,
+                            desired: d.desired_replicas,
+                            reason: d.reason.clone(),
+                            inputs_json: d.inputs.to_string(),
+                        });
+                        if d.desired_replicas != c.spec_replicas {
+                            events.push(ScalingEvent {
+                                t_s,
+                                from: c.spec_replicas,
+                                to: d.desired_replicas,
+                                controller: d.controller,
+                                reason: d.reason,
+                            });
+                            c.spec_replicas = d.desired_replicas;
+                            reconcile(&mut c, setup, now)?;
+                        }
+                        k += 1;
+                    }
+                    Ok((decisions, events))
+                },
+            )
+        };
+        // The load: runs until the end and until every request has an
+        // outcome (each has the profile's client time-out).
+        let requests = loadgen::run(profile, plan.seed, duration, t0, Arc::clone(&cluster), stop);
+        let (samples, pod_samples, gpu_samples) = sampler
+            .join()
+            .map_err(|_| Error::Local("local: sampler thread panicked".into()))?;
+        let ctl = controller
+            .join()
+            .map_err(|_| Error::Local("local: controller thread panicked".into()))?;
+        stop_all(&cluster, &setup);
+        done.store(true, Ordering::SeqCst);
+        let _ = hk.join();
+        let (decisions, events) = ctl?;
+        out.samples = samples;
+        out.pod_samples = pod_samples;
+        out.gpu_samples = gpu_samples;
+        out.decisions = decisions;
+        out.scaling_events = events;
+        requests
+    });
+    let requests = match result {
+        Ok(r) => r,
+        Err(e) => {
+            stop_all(&cluster, &setup);
+            return Err(e);
+        }
+    };
+    if stop.load(Ordering::SeqCst) {
+        return Err(Error::Interrupted);
+    }
+    fill_counts(&mut out, &requests);
+    out.requests = requests;
+    let c = lock(&cluster);
+    out.pods = c
+        .pods
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PodRecord {
+            pod: i as u32,
+            name: p.name.clone(),
+            node: Some("localhost".into()),
+            gpu: None,
+            created_s: secs(p.created, t0),
+            scheduled_s: Some(secs(p.created, t0)),
+            started_s: Some(secs(p.created, t0)),
+            ready_s: p.ready.map(|r| secs(r, t0)),
+            deleted_s: p.deleted.map(|d| secs(d, t0)),
+            exited_s: p.exited.map(|e| secs(e, t0)),
+            restarts: 0,
+        })
+        .collect();
+    let source = gpu_source
+        .lock()
+        .map(|g| g.clone())
+        .unwrap_or_else(|e| e.into_inner().clone());
+    Ok((
+        out,
+        LocalFacts {
+            options: opts.clone(),
+            gpu_utilization_source: source,
+            cpu_limit_applied: false,
+        },
+    ))
+}
+
+/// Per-second offered/completed/failed counts and per-pod completions,
+/// from the request records.
+fn fill_counts(out: &mut TrialRecords, requests: &[crate::record::RequestRecord]) {
+    let second = |t: f64| t.ceil().max(1.0) as usize;
+    for r in requests {
+        let sent = second(r.sent_s);
+        if let Some(s) = out.samples.get_mut(sent - 1) {
+            s.offered += 1;
+        }
+        let fin = second(r.finished_s);
+        if let Some(s) = out.samples.get_mut(fin - 1) {
+            if r.outcome == Outcome::Ok {
+                s.completed += 1;
+            } else {
+                s.failed += 1;
+            }
+        }
+        if r.outcome == Outcome::Ok {
+            if let Some(ps) = out
+                .pod_samples
+                .iter_mut()
+                .find(|ps| Some(ps.pod) == r.pod && ps.t_s == fin as f64)
+            {
+                ps.completed += 1;
+            }
+        }
+    }
+}
+
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
+
+/// What the policy sees, built like the simulator's observation.
+fn observe(c: &Cluster, now: Instant, t0: Instant, cpu_request_m: u64) -> Observation {
+    let pods = c
+        .pods
+        .iter()
+        .filter(|p| p.live())
+        .map(|p| {
+            let routable = p.routable();
+            let metric = (p.scrapes.len() == 2).then(|| {
+                let (ta, ca) = p.scrapes[0];
+                let (tb, cb) = p.scrapes[1];
+                let window = tb.duration_since(ta).as_secs_f64().max(1e-3);
+                let m = ((cb - ca) / window * 1000.0 - 1e-9).ceil().max(0.0) as u64;
+                (m, secs(tb, t0), window)
+            });
+            let m = p.metrics.as_ref().filter(|_| routable);
+            PodObservation {
+                name: p.name.clone(),
+                phase: if p.deleted.is_some() {
+                    PodPhase::Terminating
+                } else {
+                    PodPhase::Running
+                },
+                ready: Some(p.ready.is_some() && p.deleted.is_none()),
+                ready_transition_time: Some(secs(p.ready.unwrap_or(p.created), t0)),
+                start_time: Some(secs(p.created, t0)),
+                cpu_request_m: Some(cpu_request_m),
+                cpu_usage_m: metric.map(|m| m.0),
+                metric_timestamp: metric.map(|m| m.1),
+                metric_window: metric.map(|m| m.2),
+                gpu_utilization: m.map(|m| m.gpu_utilization),
+                in_flight: m.map(|m| m.in_flight + m.queued),
+                avg_latency_ms: m.and_then(|m| m.avg_latency_ms),
+            }
+        })
+        .collect();
+    let _ = now;
+    Observation {
+        time: secs(now, t0),
+        spec_replicas: c.spec_replicas,
+        pods,
+    }
+}
+
+/// Starts or stops replicas until the live, non-terminating ones match the
+/// spec: stops not-ready replicas first, then the newest (as a ReplicaSet
+/// does).
+fn reconcile(c: &mut Cluster, setup: &Setup, now: Instant) -> Result<()> {
+    let active: Vec<usize> = (0..c.pods.len())
+        .filter(|&i| c.pods[i].live() && c.pods[i].deleted.is_none())
+        .collect();
+    let want = c.spec_replicas as usize;
+    if active.len() < want {
+        for _ in active.len()..want {
+            let n = c.pods.len() as u32;
+            let p = setup.spawn(n)?;
+            c.pods.push(p);
+        }
+    } else if active.len() > want {
+        let mut order = active;
+        order.sort_by_key(|&i| {
+            (
+                c.pods[i].ready.is_some(),
+                std::cmp::Reverse(c.pods[i].created),
+            )
+        });
+        for &i in order.iter().take(order.len() - want) {
+            terminate(&mut c.pods[i], now, setup.grace);
+        }
+    }
+    Ok(())
+}
+
+/// Stops every replica: SIGTERM, then SIGKILL after the grace period.
+fn stop_all(cluster: &Mutex<Cluster>, setup: &Setup) {
+    let now = Instant::now();
+    {
+        let mut c = lock(cluster);
+        for p in c.pods.iter_mut() {
+            terminate(p, now, setup.grace);
+        }
+    }
+    let deadline = now + setup.grace + Duration::from_secs(5);
+    loop {
+        let mut c = lock(cluster);
+        let t = Instant::now();
+        let mut all = true;
+        for p in c.pods.iter_mut() {
+            if p.exited.is_some() {
+                continue;
+            }
+            match p.child.try_wait() {
+                Ok(Some(_)) | Err(_) => p.exited = Some(t),
+                Ok(None) => {
+                    all = false;
+                    if p.kill_at.is_some_and(|k| t >= k) || t >= deadline {
+                        let _ = p.child.kill();
+                    }
+                }
+            }
+        }
+        if all {
+            return;
+        }
+        drop(c);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Picks a ready replica as the scenario's routing says; `None` when no
+/// replica is ready.
+fn pick(c: &mut Cluster) -> Option<(u32, SocketAddr)> {
+    let ready: Vec<(u32, SocketAddr)> = c
+        .pods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.routable())
+        .filter_map(|(i, p)| p.addr.map(|a| (i as u32, a)))
+        .collect();
+    if ready.is_empty() {
+        return None;
+    }
+    let i = match c.routing {
+        Routing::RoundRobin => {
+            c.rr = c.rr.wrapping_add(1);
+            c.rr % ready.len()
+        }
+        // Least-outstanding is refused before a trial starts.
+        Routing::Random | Routing::LeastOutstanding => c.route_rng.gen_range(0..ready.len()),
+    };
+    Some(ready[i])
+}

@@ -1,0 +1,180 @@
+//! The local backend end to end: `data/campaigns/local-smoke.toml` run for
+//! real with `workload serve` processes on the CPU backend (what
+//! `bench run --backend local` does), then the rows checked for being real:
+//! latencies from the clock, replica changes after the load step, decisions
+//! with reasons, and UserScale ordering a scale-up within one tick (3 s) of
+//! the device-busy share crossing its threshold.
+#![allow(clippy::unwrap_used)]
+
+use bench::campaign::Campaign;
+use bench::local::LocalOptions;
+use bench::runner::{run_campaign, RunOptions, SystemClock};
+use sqlx::Row;
+use std::path::Path;
+
+fn query(db: &Path, sql: &str) -> Vec<sqlx::sqlite::SqliteRow> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut store = bench::store::Store::open_read_only(db).await.unwrap();
+        sqlx::query(sql).fetch_all(store.conn()).await.unwrap()
+    })
+}
+
+#[test]
+fn the_smoke_campaign_runs_for_real_and_records_real_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("local.sqlite");
+    let file = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/campaigns/local-smoke.toml"
+    ));
+    let campaign = Campaign::load(file).unwrap();
+    let opts = RunOptions {
+        db: db.clone(),
+        backend: "local".into(),
+        local: LocalOptions {
+            workload_bin: env!("CARGO_BIN_EXE_workload").into(),
+            workload_backend: "cpu".into(),
+            ..LocalOptions::default()
+        },
+        stop: Default::default(),
+        jobs: 1,
+        progress: false,
+        host: "test".into(),
+    };
+    let summary = run_campaign(&campaign, &opts, &SystemClock).unwrap();
+    assert_eq!((summary.total, summary.ran), (4, 4));
+
+    // Every trial complete, with the local facts recorded.
+    let trials = query(
+        &db,
+        "SELECT id, arm, status, params_json FROM trials ORDER BY id",
+    );
+    assert_eq!(trials.len(), 4);
+    for t in &trials {
+        assert_eq!(t.get::<String, _>("status"), "complete");
+        let params: serde_json::Value =
+            serde_json::from_str(&t.get::<String, _>("params_json")).unwrap();
+        assert_eq!(params["backend"], "local");
+        assert_eq!(params["local"]["gpu_utilization_source"], "device-busy");
+    }
+
+    // Requests: latencies are clock readings from the scheduled instant.
+    let r = query(
+        &db,
+        "SELECT trial_id, count(*) AS n, sum(outcome = 'ok') AS ok,
+                max(abs(latency_ms - (finished_s - scheduled_s) * 1000.0)) AS err,
+                min(sent_s - scheduled_s) AS lag_min,
+                count(DISTINCT round(latency_ms, 3)) AS distinct_lat
+         FROM requests GROUP BY trial_id",
+    );
+    assert_eq!(r.len(), 4);
+    for row in &r {
+        let n: i64 = row.get("n");
+        let ok: i64 = row.get("ok");
+        assert!(n > 100, "{n} requests");
+        assert!(ok > n / 2, "{ok} of {n} ok");
+        assert!(row.get::<f64, _>("err") < 1e-6);
+        assert!(
+            row.get::<f64, _>("lag_min") >= 0.0,
+            "sent before its schedule"
+        );
+        assert!(
+            row.get::<i64, _>("distinct_lat") > n / 2,
+            "latencies look synthetic"
+        );
+    }
+    // Both arms saw the same schedule per seed.
+    let same = query(
+        &db,
+        "SELECT count(*) AS n FROM requests a JOIN trials ta ON ta.id = a.trial_id
+         JOIN trials tb ON tb.seed = ta.seed AND tb.arm <> ta.arm
+         JOIN requests b ON b.trial_id = tb.id AND b.id = a.id
+         WHERE a.scheduled_s <> b.scheduled_s OR a.size <> b.size OR a.iterations <> b.iterations",
+    );
+    assert_eq!(same[0].get::<i64, _>("n"), 0);
+
+    // Decisions with reasons; replicas change after the load step at 6 s.
+    let d = query(
+        &db,
+        "SELECT count(*) AS n, sum(reason = '') AS empty FROM decisions",
+    );
+    assert!(d[0].get::<i64, _>("n") > 10);
+    assert_eq!(d[0].get::<i64, _>("empty"), 0);
+    let ups = query(
+        &db,
+        r#"SELECT t.arm, min(e.t_s) AS first_up FROM scaling_events e JOIN trials t ON t.id = e.trial_id
+           WHERE e.to_replicas > e.from_replicas GROUP BY e.trial_id"#,
+    );
+    assert!(
+        ups.iter()
+            .filter(|u| u.get::<String, _>("arm") == "userscale")
+            .count()
+            == 2,
+        "every UserScale trial scales up"
+    );
+    for u in &ups {
+        assert!(
+            u.get::<f64, _>("first_up") > 6.0,
+            "scaled before the load step"
+        );
+    }
+    // New replicas were started and became ready.
+    let pods = query(
+        &db,
+        "SELECT count(*) AS n, sum(ready_s IS NOT NULL) AS ready FROM pods WHERE created_s > 0",
+    );
+    assert!(pods[0].get::<i64, _>("n") >= 2);
+    assert!(pods[0].get::<i64, _>("ready") >= 2);
+
+    // UserScale's order follows the first sample above its lowest
+    // threshold (50 %) within one tick (3 s).
+    let lag = query(
+        &db,
+        r#"SELECT t.id,
+             (SELECT min(s.t_s) FROM samples s WHERE s.trial_id = t.id AND s.gpu_util_mean > 50) AS crossed,
+             (SELECT min(e.t_s) FROM scaling_events e WHERE e.trial_id = t.id AND e.to_replicas > e.from_replicas) AS ordered
+           FROM trials t WHERE t.arm = 'userscale'"#,
+    );
+    for row in &lag {
+        let crossed: f64 = row.get("crossed");
+        let ordered: f64 = row.get("ordered");
+        assert!(
+            ordered - crossed <= 3.0 + 0.05,
+            "threshold crossed at {crossed} s, scale order at {ordered} s"
+        );
+    }
+}
+
+#[test]
+fn a_missing_workload_binary_is_named_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("local.sqlite");
+    let file = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/campaigns/local-smoke.toml"
+    ));
+    let campaign = Campaign::load(file).unwrap();
+    let opts = RunOptions {
+        db: db.clone(),
+        backend: "local".into(),
+        local: LocalOptions {
+            workload_bin: dir.path().join("no-such-workload"),
+            ..LocalOptions::default()
+        },
+        stop: Default::default(),
+        jobs: 1,
+        progress: false,
+        host: "test".into(),
+    };
+    let err = run_campaign(&campaign, &opts, &SystemClock)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no-such-workload") && err.contains("--workload-bin"),
+        "{err}"
+    );
+    assert!(!db.exists(), "nothing written");
+}
