@@ -51,6 +51,10 @@ enum Command {
         /// Local backend: CPU threads per replica on the CPU backend.
         #[arg(long, default_value_t = 1)]
         cpu_threads: u32,
+        /// Local backend: kill one ready replica this many seconds into
+        /// each trial (fault injection; the replica set replaces it).
+        #[arg(long)]
+        kill_replica_at: Option<f64>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -124,6 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             workload_bin,
             workload_backend,
             cpu_threads,
+            kill_replica_at,
             quiet,
         } => {
             let c = Campaign::load(&campaign)?;
@@ -138,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 workload_bin: workload_bin.unwrap_or_else(local::default_workload_bin),
                 workload_backend,
                 cpu_threads: cpu_threads.max(1),
+                kill_replica_at_s: kill_replica_at,
                 ..LocalOptions::default()
             };
             let stop = Arc::new(AtomicBool::new(false));

@@ -178,3 +178,80 @@ fn a_missing_workload_binary_is_named_and_nothing_is_written() {
     );
     assert!(!db.exists(), "nothing written");
 }
+
+#[test]
+fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fault.sqlite");
+    let file = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/campaigns/local-smoke.toml"
+    ));
+    // One HPA trial of 12 s at a steady 8 req/s.
+    let text = std::fs::read_to_string(file)
+        .unwrap()
+        .replace("duration_s = 20", "duration_s = 12")
+        .replace("count = 2 }", "count = 1 }")
+        .replace(
+            r#"rate = { shape = "step", from_rps = 3.0, to_rps = 25.0, at_s = 6 }"#,
+            r#"rate = { shape = "constant", rps = 8.0 }"#,
+        );
+    let text = text[..text.find("[arms.userscale]").unwrap()].to_string()
+        + &text[text.find("[[profiles]]").unwrap()..];
+    let campaign = Campaign::parse(&text, file, file.parent().unwrap()).unwrap();
+    assert_eq!(campaign.plan().len(), 1);
+    let opts = RunOptions {
+        db: db.clone(),
+        backend: "local".into(),
+        local: LocalOptions {
+            workload_bin: env!("CARGO_BIN_EXE_workload").into(),
+            workload_backend: "cpu".into(),
+            kill_replica_at_s: Some(4.0),
+            ..LocalOptions::default()
+        },
+        stop: Default::default(),
+        jobs: 1,
+        progress: false,
+        host: "test".into(),
+    };
+    run_campaign(&campaign, &opts, &SystemClock).unwrap();
+
+    let t = query(&db, "SELECT params_json FROM trials");
+    let params: serde_json::Value =
+        serde_json::from_str(&t[0].get::<String, _>("params_json")).unwrap();
+    let fault = &params["local"]["faults"][0];
+    let (at, pod) = (fault[0].as_f64().unwrap(), fault[1].as_u64().unwrap());
+    assert!((4.0..4.5).contains(&at), "fault at {at}");
+    // The killed pod exited without being deleted; a replacement started after
+    // it and became ready.
+    let pods = query(
+        &db,
+        "SELECT pod, created_s, ready_s, deleted_s, exited_s FROM pods ORDER BY pod",
+    );
+    let killed = &pods[pod as usize];
+    assert_eq!(
+        killed.get::<Option<f64>, _>("deleted_s"),
+        None,
+        "it died, nobody deleted it"
+    );
+    let exited: f64 = killed.get::<Option<f64>, _>("exited_s").unwrap();
+    assert!(exited >= at && exited < at + 1.0, "exited at {exited}");
+    let replacement = pods
+        .iter()
+        .find(|p| p.get::<f64, _>("created_s") > at)
+        .expect("a replacement pod");
+    let ready: f64 = replacement
+        .get::<Option<f64>, _>("ready_s")
+        .expect("replacement ready");
+    // Requests in the gap fail visibly; requests after it succeed.
+    let r = query(
+        &db,
+        &format!(
+            "SELECT sum(outcome IN ('no_endpoint', 'killed')) AS lost,
+                    sum(outcome = 'ok' AND sent_s > {ready}) AS after
+             FROM requests"
+        ),
+    );
+    assert!(r[0].get::<i64, _>("lost") >= 1);
+    assert!(r[0].get::<i64, _>("after") >= 5);
+}

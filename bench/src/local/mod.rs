@@ -52,6 +52,9 @@ pub struct LocalOptions {
     pub startup_timeout_s: f64,
     /// Idle time after the initial replicas are ready, before the trial.
     pub settle_s: f64,
+    /// Fault injection: kill (SIGKILL) one ready replica this many seconds
+    /// into each trial; the replica set replaces it.
+    pub kill_replica_at_s: Option<f64>,
 }
 
 impl Default for LocalOptions {
@@ -62,6 +65,7 @@ impl Default for LocalOptions {
             cpu_threads: 1,
             startup_timeout_s: 60.0,
             settle_s: 1.0,
+            kill_replica_at_s: None,
         }
     }
 }
@@ -247,6 +251,24 @@ fn housekeeping(cluster: &Mutex<Cluster>, setup: &Setup) {
             }
         }
     }
+    // A replica set keeps `spec_replicas` live: replace replicas that
+    // exited without being asked to (a crash or an injected fault).
+    {
+        let mut c = lock(cluster);
+        let active = c
+            .pods
+            .iter()
+            .filter(|p| p.live() && p.deleted.is_none())
+            .count();
+        let want = c.spec_replicas as usize;
+        for _ in active..want {
+            let n = c.pods.len() as u32;
+            match setup.spawn(n) {
+                Ok(p) => c.pods.push(p),
+                Err(_) => break,
+            }
+        }
+    }
     for (i, addr) in probes {
         let ok = http::request_blocking(addr, "GET", "/readyz", Duration::from_millis(500))
             .is_ok_and(|r| r.status == 200);
@@ -311,6 +333,8 @@ pub struct LocalFacts {
     /// Whether a per-replica CPU limit was applied (not yet supported:
     /// always false; replicas share the machine's CPUs).
     pub cpu_limit_applied: bool,
+    /// Injected faults: (seconds into the trial, pod killed).
+    pub faults: Vec<(f64, u32)>,
 }
 
 /// Runs one planned trial for real on this machine.
@@ -420,6 +444,7 @@ pub fn run_trial(
     let done = Arc::new(AtomicBool::new(false));
     let mut out = TrialRecords::default();
     let gpu_source = Arc::new(Mutex::new(String::from("unknown")));
+    let mut faults_seen: Vec<(f64, u32)> = Vec::new();
 
     let result = std::thread::scope(|scope| -> Result<Vec<crate::record::RequestRecord>> {
         // Housekeeping every 20 ms until the end of the trial's teardown.
@@ -648,9 +673,29 @@ pub fn run_trial(
                 },
             )
         };
+        // Fault injection: kill one ready replica at the given time.
+        let fault = opts.kill_replica_at_s.map(|at_s| {
+            let cluster = &cluster;
+            scope.spawn(move || -> Option<(f64, u32)> {
+                let at = t0 + Duration::from_secs_f64(at_s);
+                while Instant::now() < at {
+                    if stop.load(Ordering::SeqCst) {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(10).min(at - Instant::now()));
+                }
+                let mut c = lock(cluster);
+                let i = c.pods.iter().position(Pod::routable)?;
+                let _ = c.pods[i].child.kill();
+                Some((secs(Instant::now(), t0), i as u32))
+            })
+        });
         // The load: runs until the end and until every request has an
         // outcome (each has the profile's client time-out).
         let requests = loadgen::run(profile, plan.seed, duration, t0, Arc::clone(&cluster), stop);
+        if let Some(f) = fault.and_then(|h| h.join().ok()).flatten() {
+            faults_seen.push(f);
+        }
         let (samples, pod_samples, gpu_samples) = sampler
             .join()
             .map_err(|_| Error::Local("local: sampler thread panicked".into()))?;
@@ -699,6 +744,7 @@ pub fn run_trial(
             restarts: 0,
         })
         .collect();
+    let faults = faults_seen;
     let source = gpu_source
         .lock()
         .map(|g| g.clone())
@@ -709,6 +755,7 @@ pub fn run_trial(
             options: opts.clone(),
             gpu_utilization_source: source,
             cpu_limit_applied: false,
+            faults,
         },
     ))
 }
@@ -827,6 +874,8 @@ fn stop_all(cluster: &Mutex<Cluster>, setup: &Setup) {
     let now = Instant::now();
     {
         let mut c = lock(cluster);
+        // Nothing is to be replaced any more.
+        c.spec_replicas = 0;
         for p in c.pods.iter_mut() {
             terminate(p, now, setup.grace);
         }
