@@ -59,6 +59,10 @@ test:
 bench-sim:
     cargo bench --locked -p bench --bench sim
 
+# The local backend's load generator: send lag at 1,000 req/s and highest sustained rate, next to wrk/oha if installed.
+bench-loadgen:
+    cargo bench --locked -p bench --bench loadgen
+
 # Report build and render time: default campaign and 1,000,000 request rows.
 bench-report:
     cargo bench --locked -p report --bench render

@@ -53,6 +53,33 @@ enum Command {
         #[arg(long, default_value_t = 1000.0)]
         slo_ms: f64,
     },
+    /// The simulator's twin: one campaign run on the local backend and on
+    /// the simulator, per metric side by side with the relative error.
+    Twin {
+        /// Dataset file holding both campaigns.
+        #[arg(long, default_value = "data/trials.sqlite")]
+        db: PathBuf,
+        /// Local-backend campaign id (default: the newest with a sim twin).
+        #[arg(long, requires = "sim")]
+        local: Option<i64>,
+        /// Simulator campaign id.
+        #[arg(long, requires = "local")]
+        sim: Option<i64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TwinFormat,
+        /// SLO threshold for SLO attainment, ms.
+        #[arg(long, default_value_t = 1000.0)]
+        slo_ms: f64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TwinFormat {
+    /// A plain-text table.
+    Text,
+    /// JSON.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,6 +175,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Ok(())
             })
+        }
+        Command::Twin {
+            db,
+            local,
+            sim,
+            format,
+            slo_ms,
+        } => {
+            check_slo(slo_ms)?;
+            let ids = local.zip(sim);
+            let t = rt.block_on(report::twin::load_and_compare(&db, ids, slo_ms))?;
+            match format {
+                TwinFormat::Text => print!("{}", report::twin::text(&t)),
+                TwinFormat::Json => println!("{}", serde_json::to_string_pretty(&t)?),
+            }
+            Ok(())
         }
     }
 }

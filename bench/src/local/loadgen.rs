@@ -15,6 +15,28 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{http, lock, pick, Cluster};
+
+/// Where a request goes: the replica picked at send time (its number and
+/// address), or `None` when no replica is ready.
+pub trait Target: Send + Sync + 'static {
+    /// Picks the endpoint for the next request.
+    fn pick(&self) -> Option<(u32, SocketAddr)>;
+}
+
+impl Target for Mutex<Cluster> {
+    fn pick(&self) -> Option<(u32, SocketAddr)> {
+        pick(&mut lock(self))
+    }
+}
+
+/// One fixed endpoint (benchmarks, tests).
+pub struct Fixed(pub SocketAddr);
+
+impl Target for Fixed {
+    fn pick(&self) -> Option<(u32, SocketAddr)> {
+        Some((0, self.0))
+    }
+}
 use crate::profile::{open_schedule, user_start, Arrival, LoadProfile, UserScript};
 use crate::record::{Outcome, RequestRecord};
 use crate::{Error, Result};
@@ -36,10 +58,10 @@ async fn send(
     req: Req,
     t0: Instant,
     timeout: Duration,
-    cluster: Arc<Mutex<Cluster>>,
+    target: Arc<dyn Target>,
 ) -> RequestRecord {
     let sent = Instant::now();
-    let target: Option<(u32, SocketAddr)> = pick(&mut lock(&cluster));
+    let target: Option<(u32, SocketAddr)> = target.pick();
     let s = |t: Instant| super::secs(t, t0);
     let record = |pod, started: Option<f64>, finished: Instant, outcome| RequestRecord {
         id: req.id,
@@ -98,13 +120,14 @@ async fn send(
     }
 }
 
-/// Runs the trial's load; returns every request, ordered by id.
-pub(super) fn run(
+/// Replays `profile`'s load for `seed` from `t0` for `duration_s` against
+/// `target`; returns every request, ordered by id, once each has an outcome.
+pub fn replay(
     profile: &LoadProfile,
     seed: u64,
     duration_s: f64,
     t0: Instant,
-    cluster: Arc<Mutex<Cluster>>,
+    target: Arc<dyn Target>,
     stop: &AtomicBool,
 ) -> Result<Vec<RequestRecord>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -138,7 +161,7 @@ pub(super) fn run(
                     size: r.size,
                     iterations: r.iterations,
                 };
-                handles.push(rt.spawn(send(req, t0, timeout, Arc::clone(&cluster))));
+                handles.push(rt.spawn(send(req, t0, timeout, Arc::clone(&target))));
             }
             rt.block_on(async {
                 let mut out = Vec::with_capacity(handles.len());
@@ -157,7 +180,7 @@ pub(super) fn run(
                 .map(|u| {
                     let mut script = UserScript::new(profile, seed, u);
                     let start = t0 + Duration::from_secs_f64(user_start(u, users, *ramp_s));
-                    let cluster = Arc::clone(&cluster);
+                    let target = Arc::clone(&target);
                     let next_id = Arc::clone(&next_id);
                     rt.spawn(async move {
                         let mut done = Vec::new();
@@ -173,7 +196,7 @@ pub(super) fn run(
                                 size: r.size,
                                 iterations: r.iterations,
                             };
-                            done.push(send(req, t0, timeout, Arc::clone(&cluster)).await);
+                            done.push(send(req, t0, timeout, Arc::clone(&target)).await);
                             seq += 1;
                             if r.think_s > 0.0 {
                                 tokio::time::sleep(Duration::from_secs_f64(r.think_s)).await;

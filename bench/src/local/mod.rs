@@ -18,7 +18,7 @@
 //! carries over between trials or arms.
 
 pub mod http;
-mod loadgen;
+pub mod loadgen;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -692,7 +692,8 @@ pub fn run_trial(
         });
         // The load: runs until the end and until every request has an
         // outcome (each has the profile's client time-out).
-        let requests = loadgen::run(profile, plan.seed, duration, t0, Arc::clone(&cluster), stop);
+        let target: Arc<dyn loadgen::Target> = Arc::clone(&cluster) as Arc<dyn loadgen::Target>;
+        let requests = loadgen::replay(profile, plan.seed, duration, t0, target, stop);
         if let Some(f) = fault.and_then(|h| h.join().ok()).flatten() {
             faults_seen.push(f);
         }

@@ -111,6 +111,41 @@ impl CpuEngine {
         Ok(flop / median(&mut times))
     }
 
+    /// Seconds of one iteration's element-wise work (the 4 passes, 8
+    /// operations) at size `n`, median of `reps` after a warm-up.
+    pub fn elementwise_iteration_time(&mut self, n: u32, reps: usize) -> Result<f64, ComputeError> {
+        self.ensure(n as usize)?;
+        fill(&mut self.x, 1, MATRIX_X);
+        fill(&mut self.a, 2, MATRIX_X);
+        fill(&mut self.b, 3, MATRIX_X);
+        let s = scale(n);
+        let (mut x, mut a, mut b) = (
+            std::mem::take(&mut self.x),
+            std::mem::take(&mut self.a),
+            std::mem::take(&mut self.b),
+        );
+        let mut times = Vec::with_capacity(reps + 1);
+        self.pool.install(|| {
+            for _ in 0..=reps.max(1) {
+                let t = Instant::now();
+                map_in_place(&mut a, |v| (s * v).tanh());
+                scale_add(&mut b, &a, s);
+                map_in_place(&mut a, |v| sigmoid(s * v));
+                x.par_chunks_mut(CHUNK)
+                    .zip(b.par_chunks(CHUNK))
+                    .for_each(|(x, d)| {
+                        for (x, d) in x.iter_mut().zip(d) {
+                            *x = (s * d).tanh();
+                        }
+                    });
+                times.push(t.elapsed().as_secs_f64());
+            }
+        });
+        times.remove(0);
+        (self.x, self.a, self.b) = (x, a, b);
+        Ok(median(&mut times))
+    }
+
     /// Bandwidth of the fused element-wise pass B ← s·B + A over `len`
     /// floats (two reads, one write), bytes/s; median of `reps`.
     pub fn elementwise_rate(&mut self, n: u32, reps: usize) -> Result<f64, ComputeError> {
@@ -213,8 +248,8 @@ fn scale_add(b: &mut [f32], a: &[f32], s: f32) {
         });
 }
 
-/// Median of a non-empty sample (sorts it).
-pub(crate) fn median(v: &mut [f64]) -> f64 {
+/// Median of a sample (sorts it); NaN when empty.
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
     if v.is_empty() {

@@ -504,6 +504,72 @@ impl GpuEngine {
         Ok(if window > 0.0 { flop / window } else { 0.0 })
     }
 
+    /// Seconds of one iteration's element-wise work (the 4 fused kernels,
+    /// 8 operations) at size `n`: median of `reps` batches of 20 iterations'
+    /// kernels, divided by 20.
+    pub fn elementwise_iteration_time(&mut self, n: u32, reps: usize) -> Result<f64, ComputeError> {
+        let len = (n as usize) * (n as usize);
+        self.ensure(n as usize)?;
+        self.init(n as usize, 1)?;
+        let cfg = self.cfg(len);
+        let fns = self.functions.clone();
+        let stream = self.stream.clone();
+        let s = super::scale(n);
+        let len64 = len as u64;
+        const BATCH: usize = 20;
+        let mut times = Vec::with_capacity(reps);
+        for i in 0..=reps.max(1) {
+            let t = Instant::now();
+            let bufs = self.bufs()?;
+            for _ in 0..BATCH {
+                // SAFETY (all four): every buffer holds `len` floats.
+                unsafe {
+                    stream
+                        .launch_builder(&fns.scale_tanh_inplace)
+                        .arg(&mut bufs.a)
+                        .arg(&s)
+                        .arg(&len64)
+                        .launch(cfg)
+                }
+                .map_err(device_error)?;
+                unsafe {
+                    stream
+                        .launch_builder(&fns.scale_add)
+                        .arg(&mut bufs.b)
+                        .arg(&bufs.a)
+                        .arg(&s)
+                        .arg(&len64)
+                        .launch(cfg)
+                }
+                .map_err(device_error)?;
+                unsafe {
+                    stream
+                        .launch_builder(&fns.scale_sigmoid)
+                        .arg(&mut bufs.a)
+                        .arg(&s)
+                        .arg(&len64)
+                        .launch(cfg)
+                }
+                .map_err(device_error)?;
+                unsafe {
+                    stream
+                        .launch_builder(&fns.scale_tanh)
+                        .arg(&mut bufs.x)
+                        .arg(&bufs.b)
+                        .arg(&s)
+                        .arg(&len64)
+                        .launch(cfg)
+                }
+                .map_err(device_error)?;
+            }
+            stream.synchronize().map_err(device_error)?;
+            if i > 0 {
+                times.push(t.elapsed().as_secs_f64() / BATCH as f64);
+            }
+        }
+        Ok(super::cpu::median(&mut times))
+    }
+
     /// Bandwidth of the fused `scale_add` pass over n² floats (two reads,
     /// one write), bytes/s; median of `reps` batches of 20 launches.
     pub fn elementwise_rate(&mut self, n: u32, reps: usize) -> Result<f64, ComputeError> {
