@@ -4,8 +4,9 @@
 //! 1. Send accuracy: open loop at 1,000 requests/s for 5 s; the lag between
 //!    each request's scheduled instant and its actual send (p50, p99, max).
 //! 2. Highest sustained open-loop rate: rising constant rates for 3 s each;
-//!    a rate is sustained when at least 99 % of the scheduled requests are
-//!    answered and the send lag p99 stays under 1 ms.
+//!    a rate is kept up with when at least 99 % of the scheduled requests are
+//!    answered at 95 % of the rate or more; reported with and without the
+//!    condition that the send lag p99 stays under 1 ms.
 //! 3. The same endpoint driven by `wrk` or `oha` when either is installed
 //!    (`apt-get install wrk`, `cargo install oha`), in the same run.
 
@@ -34,15 +35,21 @@ fn trivial_server() -> SocketAddr {
             .build()
             .expect("server runtime");
         rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
             tx.send(l.local_addr().expect("addr")).expect("send addr");
             loop {
-                let Ok((mut s, _)) = l.accept().await else { continue };
+                let Ok((mut s, _)) = l.accept().await else {
+                    continue;
+                };
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
                     let mut got = 0;
                     loop {
-                        let Ok(n) = s.read(&mut buf[got..]).await else { return };
+                        let Ok(n) = s.read(&mut buf[got..]).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -142,7 +149,15 @@ fn external(addr: SocketAddr) {
         return;
     }
     if let Ok(out) = std::process::Command::new("oha")
-        .args(["-z", "3s", "-c", "64", "--no-tui", "--disable-keepalive", &url])
+        .args([
+            "-z",
+            "3s",
+            "-c",
+            "64",
+            "--no-tui",
+            "--disable-keepalive",
+            &url,
+        ])
         .output()
     {
         let text = String::from_utf8_lossy(&out.stdout);
@@ -172,26 +187,32 @@ fn main() {
         r.lag_ms.iter().cloned().fold(0.0, f64::max),
     );
 
-    let mut best = 0.0;
-    for rps in [1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0, 12000.0, 16000.0] {
+    let (mut best_lag, mut best_answered) = (0.0, 0.0);
+    for rps in [
+        1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0, 12000.0, 16000.0,
+    ] {
         let mut r = run(addr, rps, 3.0);
         let p99 = quantile(&mut r.lag_ms, 0.99);
         let answered = r.ok as f64 / r.scheduled.max(1) as f64;
-        let sustained = answered >= 0.99 && p99 < 1.0;
+        let keeps_up = answered >= 0.99 && r.ok as f64 / r.wall_s >= 0.95 * rps;
         println!(
-            "  {rps:>6.0} req/s: {} scheduled, {:.1} % ok, lag p99 {p99:.3} ms, {:.0} answered/s over {:.1} s {}",
+            "  {rps:>6.0} req/s: {} scheduled, {:.1} % ok, {:.0} answered/s over {:.1} s, lag p99 {p99:.3} ms",
             r.scheduled,
             100.0 * answered,
             r.ok as f64 / r.wall_s,
             r.wall_s,
-            if sustained { "sustained" } else { "NOT sustained" }
         );
-        if sustained {
-            best = rps;
+        if keeps_up {
+            best_answered = rps;
+            if p99 < 1.0 {
+                best_lag = rps;
+            }
         } else {
             break;
         }
     }
-    println!("highest sustained open-loop rate: {best:.0} req/s (a new connection per request)");
+    println!(
+        "highest open-loop rate answered in full: {best_answered:.0} req/s; with send lag p99 < 1 ms: {best_lag:.0} req/s (a new connection per request)"
+    );
     external(addr);
 }

@@ -185,7 +185,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             check_slo(slo_ms)?;
             let ids = local.zip(sim);
-            let t = rt.block_on(report::twin::load_and_compare(&db, ids, slo_ms))?;
+            let (local, sim) = rt.block_on(report::twin::load_pair(&db, ids))?;
+            let t = report::twin::compare(&local, &sim, slo_ms)?;
             match format {
                 TwinFormat::Text => print!("{}", report::twin::text(&t)),
                 TwinFormat::Json => println!("{}", serde_json::to_string_pretty(&t)?),

@@ -73,12 +73,17 @@ pub fn compare(local: &CampaignData, sim: &CampaignData, slo_ms: f64) -> Result<
     let mut sim_by: BTreeMap<(Key, i64), &crate::metrics::TrialMetrics> = BTreeMap::new();
     for t in &sm {
         sim_by.insert(
-            ((t.scenario.clone(), t.load_profile.clone(), t.arm.clone()), t.seed),
+            (
+                (t.scenario.clone(), t.load_profile.clone(), t.arm.clone()),
+                t.seed,
+            ),
             t,
         );
     }
-    let mut cells: BTreeMap<Key, Vec<(&crate::metrics::TrialMetrics, &crate::metrics::TrialMetrics)>> =
-        BTreeMap::new();
+    let mut cells: BTreeMap<
+        Key,
+        Vec<(&crate::metrics::TrialMetrics, &crate::metrics::TrialMetrics)>,
+    > = BTreeMap::new();
     for t in &lm {
         let key = (t.scenario.clone(), t.load_profile.clone(), t.arm.clone());
         if let Some(s) = sim_by.get(&(key.clone(), t.seed)) {
@@ -123,13 +128,14 @@ pub fn compare(local: &CampaignData, sim: &CampaignData, slo_ms: f64) -> Result<
     })
 }
 
-/// Loads the campaigns of the dataset at `path` and compares them: the
-/// given ids, or the newest local/sim pair of the same campaign file.
-pub async fn load_and_compare(
+/// Loads the two campaigns to compare from the dataset at `path`: the given
+/// (local, sim) ids, or the newest local/sim pair of the same campaign file.
+/// Run [`compare`] on the result outside the async runtime (polars must not
+/// run inside it).
+pub async fn load_pair(
     path: &Path,
     ids: Option<(i64, i64)>,
-    slo_ms: f64,
-) -> Result<Twin> {
+) -> Result<(CampaignData, CampaignData)> {
     let mut conn = dataset::connect_read_only(path).await?;
     let all = dataset::campaigns(&mut conn).await?;
     let (l, s) = match ids {
@@ -155,7 +161,7 @@ pub async fn load_and_compare(
             )));
         }
     }
-    compare(&local, &sim, slo_ms)
+    Ok((local, sim))
 }
 
 /// A plain-text table of the comparison.
@@ -171,15 +177,31 @@ pub fn text(t: &Twin) -> String {
     for r in &t.rows {
         let cell = (&r.scenario, &r.load_profile, &r.arm);
         if last != Some(cell) {
-            let _ = writeln!(o, "\n{} / {} / {} (n = {} seed pairs)", r.scenario, r.load_profile, r.arm, r.n);
-            let _ = writeln!(o, "  {:<22} {:>12} {:>12} {:>10}  unit", "metric", "local", "sim", "rel.err");
+            let _ = writeln!(
+                o,
+                "\n{} / {} / {} (n = {} seed pairs)",
+                r.scenario, r.load_profile, r.arm, r.n
+            );
+            let _ = writeln!(
+                o,
+                "  {:<22} {:>12} {:>12} {:>10}  unit",
+                "metric", "local", "sim", "rel.err"
+            );
             last = Some(cell);
         }
         let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
         let e = r
             .rel_error
             .map_or("-".to_string(), |e| format!("{:+.1}%", 100.0 * e));
-        let _ = writeln!(o, "  {:<22} {:>12} {:>12} {:>10}  {}", r.metric, f(r.local), f(r.sim), e, r.unit);
+        let _ = writeln!(
+            o,
+            "  {:<22} {:>12} {:>12} {:>10}  {}",
+            r.metric,
+            f(r.local),
+            f(r.sim),
+            e,
+            r.unit
+        );
     }
     o
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use report::twin::load_and_compare;
+use report::twin::{compare, load_pair};
 use sqlx::Connection;
 
 /// Copies campaign 1 as a `local` campaign (new ids), optionally scaling its
@@ -23,14 +23,29 @@ async fn add_local_copy(db: &std::path::Path, latency_factor: f64) {
     q("INSERT INTO trials (id, campaign_id, scenario, arm, load_profile, seed, run_order, status, duration_s, warmup_s, wait_mode, params_json, started_at, finished_at, wall_ms)
        SELECT id + 100000, 2, scenario, arm, load_profile, seed, run_order, status, duration_s, warmup_s, wait_mode, params_json, started_at, finished_at, wall_ms FROM trials WHERE campaign_id = 1")
         .execute(&mut c).await.unwrap();
-    for table in ["requests", "samples", "pod_samples", "gpu_samples", "pods", "scaling_events", "decisions"] {
-        let cols: Vec<String> = sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
-            .fetch_all(&mut c)
-            .await
-            .unwrap();
+    for table in [
+        "requests",
+        "samples",
+        "pod_samples",
+        "gpu_samples",
+        "pods",
+        "scaling_events",
+        "decisions",
+    ] {
+        let cols: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
         let select: Vec<String> = cols
             .iter()
-            .map(|n| if n == "trial_id" { "trial_id + 100000".to_string() } else { n.clone() })
+            .map(|n| {
+                if n == "trial_id" {
+                    "trial_id + 100000".to_string()
+                } else {
+                    n.clone()
+                }
+            })
             .collect();
         sqlx::query(&format!(
             "INSERT INTO {table} ({}) SELECT {} FROM {table} WHERE trial_id IN (SELECT old FROM idmap)",
@@ -58,14 +73,15 @@ fn identical_backends_agree_and_a_distortion_is_measured() {
         .build()
         .unwrap();
     // No local campaign yet: a clear error.
-    let err = rt
-        .block_on(load_and_compare(&db, None, 1000.0))
-        .unwrap_err()
-        .to_string();
+    let err = match rt.block_on(load_pair(&db, None)) {
+        Ok(_) => panic!("no local campaign yet, but a pair was found"),
+        Err(e) => e.to_string(),
+    };
     assert!(err.contains("no campaign was run on both"), "{err}");
 
     rt.block_on(add_local_copy(&db, 2.0));
-    let t = rt.block_on(load_and_compare(&db, None, 1000.0)).unwrap();
+    let (local, sim) = rt.block_on(load_pair(&db, None)).unwrap();
+    let t = compare(&local, &sim, 1000.0).unwrap();
     assert_eq!((t.local_campaign, t.sim_campaign), (2, 1));
     assert!(!t.rows.is_empty());
     for r in &t.rows {

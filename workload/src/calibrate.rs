@@ -3,9 +3,9 @@
 //! `provenance = "measured"`), each number with how it was measured.
 
 use crate::backend::{cpu_model, BackendChoice};
+use crate::compute::cpu::median;
 use crate::compute::cpu::CpuEngine;
 use crate::compute::gpu::{GpuDevice, GpuEngine, WaitMode};
-use crate::compute::cpu::median;
 use crate::compute::{ComputeError, Engine, Job, NeverStop};
 use crate::nvml::GpuMonitor;
 use serde::Serialize;
@@ -230,7 +230,13 @@ fn calibrate_gpu(
         let isolated = eng.gemm_rate_batched(n, batch, opts.reps)?;
         let t_ew = eng.elementwise_iteration_time(n, opts.reps)?;
         let t_iter = iteration_time(&mut eng, n, opts.reps)?;
-        let (rate, source) = effective_gemm(n, t_iter, t_ew, isolated, "cuBLAS SGEMM (default math mode, no TF32)");
+        let (rate, source) = effective_gemm(
+            n,
+            t_iter,
+            t_ew,
+            isolated,
+            "cuBLAS SGEMM (default math mode, no TF32)",
+        );
         progress(&format!(
             "n={n}: iteration {:.1} µs, element-wise {:.1} µs, SGEMM {:.2} TFLOP/s in requests ({:.2} isolated)",
             t_iter * 1e6,

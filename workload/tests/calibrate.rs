@@ -27,7 +27,7 @@ fn a_cpu_calibration_parses_as_a_simulator_profile() {
     let mut steps = Vec::new();
     let profile = calibrate(&opts, &mut |m| steps.push(m.to_string())).unwrap();
     assert!(
-        steps.iter().any(|s| s.starts_with("SGEMM n=48")),
+        steps.iter().any(|s| s.starts_with("n=48: iteration")),
         "{steps:?}"
     );
     let text = profile.to_toml().unwrap();

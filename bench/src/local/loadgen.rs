@@ -54,12 +54,7 @@ struct Req {
 }
 
 /// Sends one request to a ready replica and records it.
-async fn send(
-    req: Req,
-    t0: Instant,
-    timeout: Duration,
-    target: Arc<dyn Target>,
-) -> RequestRecord {
+async fn send(req: Req, t0: Instant, timeout: Duration, target: Arc<dyn Target>) -> RequestRecord {
     let sent = Instant::now();
     let target: Option<(u32, SocketAddr)> = target.pick();
     let s = |t: Instant| super::secs(t, t0);

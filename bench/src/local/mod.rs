@@ -461,6 +461,9 @@ pub fn run_trial(
         let sampler = {
             let (cluster, gpu_source) = (&cluster, &gpu_source);
             let resolution = spec.sim.metric_resolution_s.max(1.0);
+            // metrics-server's scrapes: at the offset, then every resolution
+            // (as the simulator places them).
+            let scrape_offset = spec.sim.metric_scrape_offset_s.max(0.0);
             let cpu_request_m = f64::from(spec.pod.cpu_request_m);
             scope.spawn(move || {
                 let mut samples = Vec::new();
@@ -468,7 +471,7 @@ pub fn run_trial(
                 let mut gpu_samples = Vec::new();
                 let mut k = 1u32;
                 let mut energy0: Option<f64> = None;
-                let mut next_scrape = t0 + Duration::from_secs_f64(resolution);
+                let mut next_scrape = t0 + Duration::from_secs_f64(scrape_offset);
                 while t0 + Duration::from_secs(u64::from(k)) <= end && !stop.load(Ordering::SeqCst)
                 {
                     let at = t0 + Duration::from_secs(u64::from(k));
