@@ -106,10 +106,18 @@ struct Run {
 }
 
 fn run(addr: SocketAddr, rps: f64, seconds: f64) -> Run {
-    let stop = AtomicBool::new(false);
+    let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now() + Duration::from_millis(50);
-    let recs = replay(&constant(rps), 1, seconds, t0, Arc::new(Fixed(addr)), &stop)
-        .expect("load generator");
+    let recs = replay(
+        &constant(rps),
+        1,
+        seconds,
+        t0,
+        Arc::new(Fixed(addr)),
+        &stop,
+        None,
+    )
+    .expect("load generator");
     Run {
         scheduled: recs.len(),
         ok: recs.iter().filter(|r| r.outcome == Outcome::Ok).count(),

@@ -22,6 +22,7 @@ pub mod rng;
 pub mod runner;
 pub mod sim;
 pub mod store;
+pub mod watch;
 
 use std::path::PathBuf;
 

@@ -65,6 +65,16 @@ enum Command {
         #[arg(long)]
         campaign: PathBuf,
     },
+    /// Follow a run from another terminal: campaign progress, the last
+    /// complete trial, and the running trial's live line (local backend).
+    Watch {
+        /// Dataset file.
+        #[arg(long, default_value = "data/trials.sqlite")]
+        db: PathBuf,
+        /// Print once and exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Export results.
     Export {
         /// Output format.
@@ -172,6 +182,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 db.display()
             );
             Ok(())
+        }
+        Command::Watch { db, once } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            loop {
+                let (lines, running) = rt.block_on(bench::watch::status(&db))?;
+                println!("{}", lines.join("\n"));
+                if once || (!running && !bench::watch::live_path(&db).exists()) {
+                    return Ok(());
+                }
+                println!();
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
         }
         Command::Export {
             format: Format::OriginalJson,

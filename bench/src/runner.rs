@@ -325,8 +325,19 @@ fn run_local(
         );
         let started_at = clock.now_rfc3339();
         let t0 = Instant::now();
-        let show = |msg: &str| bar.set_message(format!("{label}: {msg}"));
+        let show = |msg: &str| {
+            bar.set_message(format!("{label}: {msg}"));
+            crate::watch::write_live(
+                &opts.db,
+                &crate::watch::Live {
+                    trial: label.clone(),
+                    line: msg.to_string(),
+                    updated_at: clock.now_rfc3339(),
+                },
+            );
+        };
         let result = crate::local::run_trial(campaign, p, &opts.local, &opts.stop, &show);
+        crate::watch::clear_live(&opts.db);
         let (rec, facts) = match result {
             Ok(v) => v,
             Err(e) => {

@@ -426,3 +426,51 @@ fn max_below_min_line_number_points_at_the_field() {
         "{err}"
     );
 }
+
+#[test]
+fn watch_shows_progress_the_last_trial_and_the_live_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = small_campaign(dir.path(), 1);
+    let db = dir.path().join("w.sqlite");
+    run_ok(&campaign, &db, "2");
+    let watch = |db: &Path| {
+        let out = bench(&["watch", "--once", "--db", db.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = watch(&db);
+    assert!(text.contains("campaign `default`"), "{text}");
+    assert!(text.contains("12/12 trials complete, 0 aborted"), "{text}");
+    assert!(
+        text.contains("last complete:") && text.contains("p95"),
+        "{text}"
+    );
+    assert!(!text.contains("running:"), "{text}");
+    // A run in progress writes its live line beside the dataset.
+    bench::watch::write_live(
+        &db,
+        &bench::watch::Live {
+            trial: "local-cpu / smoke-step / hpa / seed 1".into(),
+            line:
+                "t= 12s replicas 2/3 util  71% cpu 1.02 cores in-flight 2 queued 5 p95(10 s) 812 ms"
+                    .into(),
+            updated_at: "2026-11-28T04:00:00.000Z".into(),
+        },
+    );
+    let text = watch(&db);
+    assert!(
+        text.contains("running: local-cpu / smoke-step / hpa / seed 1: t= 12s replicas 2/3"),
+        "{text}"
+    );
+    bench::watch::clear_live(&db);
+    assert!(!bench::watch::live_path(&db).exists());
+    // A missing dataset is named.
+    let out = bench(&[
+        "watch",
+        "--once",
+        "--db",
+        dir.path().join("none.sqlite").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such dataset"));
+}

@@ -255,3 +255,69 @@ fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
     assert!(r[0].get::<i64, _>("lost") >= 1);
     assert!(r[0].get::<i64, _>("after") >= 5);
 }
+
+#[test]
+fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
+    // `cargo test --workspace` builds the bench binary beside this one.
+    let bench = Path::new(env!("CARGO_BIN_EXE_workload")).with_file_name("bench");
+    assert!(
+        bench.exists(),
+        "{} is missing: run the workspace's tests (`just test` builds it)",
+        bench.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ctrlc.sqlite");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/campaigns/local-smoke.toml"
+    );
+    let child = std::process::Command::new(&bench)
+        .args([
+            "run",
+            "--backend",
+            "local",
+            "--workload-backend",
+            "cpu",
+            "--quiet",
+        ])
+        .args([
+            "--workload-bin",
+            env!("CARGO_BIN_EXE_workload"),
+            "--campaign",
+            file,
+        ])
+        .arg("--db")
+        .arg(&db)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Into the first trial (replicas start in well under a second).
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let t = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    // Out within the smoke campaign's grace (5 s) and client time-out (10 s).
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    let aborts = query(&db, "SELECT trial_id, reason FROM trial_aborts");
+    assert_eq!(aborts.len(), 1);
+    assert_eq!(aborts[0].get::<String, _>("reason"), "interrupted");
+    let t = query(
+        &db,
+        "SELECT sum(status = 'complete') AS c, sum(status = 'pending') AS p FROM trials",
+    );
+    assert_eq!((t[0].get::<i64, _>("c"), t[0].get::<i64, _>("p")), (0, 4));
+    let rows = query(&db, "SELECT count(*) AS n FROM requests");
+    assert_eq!(
+        rows[0].get::<i64, _>("n"),
+        0,
+        "an aborted trial leaves no rows"
+    );
+    assert!(!bench::watch::live_path(&db).exists(), "live file removed");
+}

@@ -29,6 +29,38 @@ impl Target for Mutex<Cluster> {
     }
 }
 
+/// Latencies of requests answered OK, for the live progress line.
+#[derive(Default)]
+pub struct LiveLatency(Mutex<std::collections::VecDeque<(Instant, f64)>>);
+
+impl LiveLatency {
+    fn record(&self, at: Instant, latency_ms: f64) {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        q.push_back((at, latency_ms));
+        while q.len() > 100_000 {
+            q.pop_front();
+        }
+    }
+
+    /// Nearest-rank p95 of the requests answered in the last `window`.
+    pub fn p95(&self, now: Instant, window: Duration) -> Option<f64> {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        while q
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) > window)
+        {
+            q.pop_front();
+        }
+        let mut v: Vec<f64> = q.iter().map(|(_, l)| *l).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let rank = ((0.95 * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        Some(v[rank - 1])
+    }
+}
+
 /// One fixed endpoint (benchmarks, tests).
 pub struct Fixed(pub SocketAddr);
 
@@ -54,7 +86,13 @@ struct Req {
 }
 
 /// Sends one request to a ready replica and records it.
-async fn send(req: Req, t0: Instant, timeout: Duration, target: Arc<dyn Target>) -> RequestRecord {
+async fn send(
+    req: Req,
+    t0: Instant,
+    timeout: Duration,
+    target: Arc<dyn Target>,
+    live: Option<Arc<LiveLatency>>,
+) -> RequestRecord {
     let sent = Instant::now();
     let target: Option<(u32, SocketAddr)> = target.pick();
     let s = |t: Instant| super::secs(t, t0);
@@ -110,7 +148,11 @@ async fn send(req: Req, t0: Instant, timeout: Duration, target: Arc<dyn Target>)
                 .as_f64()
                 .filter(|_| outcome == Outcome::Ok)
                 .map(|q| s(sent) + q / 1e3);
-            record(Some(pod), started, finished, outcome)
+            let rec = record(Some(pod), started, finished, outcome);
+            if let (Some(live), Outcome::Ok) = (&live, outcome) {
+                live.record(finished, rec.latency_ms);
+            }
+            rec
         }
     }
 }
@@ -123,7 +165,8 @@ pub fn replay(
     duration_s: f64,
     t0: Instant,
     target: Arc<dyn Target>,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
+    live: Option<Arc<LiveLatency>>,
 ) -> Result<Vec<RequestRecord>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -156,7 +199,7 @@ pub fn replay(
                     size: r.size,
                     iterations: r.iterations,
                 };
-                handles.push(rt.spawn(send(req, t0, timeout, Arc::clone(&target))));
+                handles.push(rt.spawn(send(req, t0, timeout, Arc::clone(&target), live.clone())));
             }
             rt.block_on(async {
                 let mut out = Vec::with_capacity(handles.len());
@@ -176,12 +219,14 @@ pub fn replay(
                     let mut script = UserScript::new(profile, seed, u);
                     let start = t0 + Duration::from_secs_f64(user_start(u, users, *ramp_s));
                     let target = Arc::clone(&target);
+                    let live = live.clone();
+                    let stop = Arc::clone(stop);
                     let next_id = Arc::clone(&next_id);
                     rt.spawn(async move {
                         let mut done = Vec::new();
                         tokio::time::sleep_until(start.into()).await;
                         let mut seq = 0u32;
-                        while Instant::now() < end {
+                        while Instant::now() < end && !stop.load(Ordering::SeqCst) {
                             let r = script.next_request();
                             let req = Req {
                                 id: next_id.fetch_add(1, Ordering::Relaxed),
@@ -191,7 +236,9 @@ pub fn replay(
                                 size: r.size,
                                 iterations: r.iterations,
                             };
-                            done.push(send(req, t0, timeout, Arc::clone(&target)).await);
+                            done.push(
+                                send(req, t0, timeout, Arc::clone(&target), live.clone()).await,
+                            );
                             seq += 1;
                             if r.think_s > 0.0 {
                                 tokio::time::sleep(Duration::from_secs_f64(r.think_s)).await;

@@ -342,7 +342,7 @@ pub fn run_trial(
     c: &Campaign,
     plan: &TrialPlan,
     opts: &LocalOptions,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(TrialRecords, LocalFacts)> {
     let scenario = &c.scenarios[plan.scenario];
@@ -428,7 +428,11 @@ pub fn run_trial(
             )));
         }
         drop(c);
-        if Instant::now() > deadline || stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) {
+            stop_all(&cluster, &setup);
+            return Err(Error::Interrupted);
+        }
+        if Instant::now() > deadline {
             stop_all(&cluster, &setup);
             return Err(Error::Local(format!(
                 "local: replicas not ready within {} s",
@@ -445,6 +449,7 @@ pub fn run_trial(
     let mut out = TrialRecords::default();
     let gpu_source = Arc::new(Mutex::new(String::from("unknown")));
     let mut faults_seen: Vec<(f64, u32)> = Vec::new();
+    let live = Arc::new(loadgen::LiveLatency::default());
 
     let result = std::thread::scope(|scope| -> Result<Vec<crate::record::RequestRecord>> {
         // Housekeeping every 20 ms until the end of the trial's teardown.
@@ -459,7 +464,7 @@ pub fn run_trial(
         };
         // Sampler: one sample a second.
         let sampler = {
-            let (cluster, gpu_source) = (&cluster, &gpu_source);
+            let (cluster, gpu_source, live) = (&cluster, &gpu_source, &live);
             let resolution = spec.sim.metric_resolution_s.max(1.0);
             // metrics-server's scrapes: at the offset, then every resolution
             // (as the simulator places them).
@@ -475,7 +480,7 @@ pub fn run_trial(
                 while t0 + Duration::from_secs(u64::from(k)) <= end && !stop.load(Ordering::SeqCst)
                 {
                     let at = t0 + Duration::from_secs(u64::from(k));
-                    sleep_until(at);
+                    sleep_until(at, stop);
                     let targets: Vec<(usize, Option<SocketAddr>, u32)> = lock(cluster)
                         .pods
                         .iter()
@@ -582,8 +587,11 @@ pub fn run_trial(
                             contexts: c.pods.iter().filter(|p| p.live()).count() as u32,
                         });
                     }
+                    let p95 = live
+                        .p95(now, Duration::from_secs(10))
+                        .map_or("-".to_string(), |p| format!("{p:.0} ms"));
                     progress(&format!(
-                        "t={k:>3}s replicas {ready}/{} util {:>3.0}% cpu {cpu:.2} cores in-flight {in_flight} queued {queued}",
+                        "t={k:>3}s replicas {ready}/{} util {:>3.0}% cpu {cpu:.2} cores in-flight {in_flight} queued {queued} p95(10 s) {p95}",
                         c.spec_replicas,
                         if util_n > 0 { util_sum / f64::from(util_n) } else { 0.0 },
                     ));
@@ -627,7 +635,10 @@ pub fn run_trial(
                         if at > end || stop.load(Ordering::SeqCst) {
                             break;
                         }
-                        sleep_until(at);
+                        sleep_until(at, stop);
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
                         // Fresh readings at the tick, as the in-cluster scaler
                         // reads each pod's /metrics.json when it decides.
                         let targets: Vec<(usize, SocketAddr)> = lock(cluster)
@@ -696,7 +707,15 @@ pub fn run_trial(
         // The load: runs until the end and until every request has an
         // outcome (each has the profile's client time-out).
         let target: Arc<dyn loadgen::Target> = Arc::clone(&cluster) as Arc<dyn loadgen::Target>;
-        let requests = loadgen::replay(profile, plan.seed, duration, t0, target, stop);
+        let requests = loadgen::replay(
+            profile,
+            plan.seed,
+            duration,
+            t0,
+            target,
+            stop,
+            Some(Arc::clone(&live)),
+        );
         if let Some(f) = fault.and_then(|h| h.join().ok()).flatten() {
             faults_seen.push(f);
         }
@@ -793,10 +812,14 @@ fn fill_counts(out: &mut TrialRecords, requests: &[crate::record::RequestRecord]
     }
 }
 
-fn sleep_until(t: Instant) {
-    let now = Instant::now();
-    if t > now {
-        std::thread::sleep(t - now);
+/// Sleeps until `t`, waking early when `stop` is set.
+fn sleep_until(t: Instant, stop: &AtomicBool) {
+    loop {
+        let now = Instant::now();
+        if now >= t || stop.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep((t - now).min(Duration::from_millis(20)));
     }
 }
 
