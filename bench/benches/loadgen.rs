@@ -129,51 +129,42 @@ fn run(addr: SocketAddr, rps: f64, seconds: f64) -> Run {
     }
 }
 
+/// Requests/s from the output of `tool args…`, if the tool runs.
+fn rate_of(tool: &str, args: &[&str], label: &str) -> Option<String> {
+    let out = std::process::Command::new(tool).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rps = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    Some(rps)
+}
+
 fn external(addr: SocketAddr) {
     let url = format!("http://{addr}/");
-    if let Ok(out) = std::process::Command::new("wrk")
-        .args(["-t2", "-c64", "-d3s", "-H", "Connection: close", &url])
-        .output()
-    {
-        let text = String::from_utf8_lossy(&out.stdout);
-        let rps = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Requests/sec:"))
-            .map(str::trim)
-            .unwrap_or("?");
+    let wrk = [
+        "-t2",
+        "-c64",
+        "-d3s",
+        "-H",
+        "Connection: close",
+        url.as_str(),
+    ];
+    if let Some(rps) = rate_of("wrk", &wrk, "Requests/sec:") {
         println!("wrk -t2 -c64 -d3s (closed loop, a new connection per request): {rps} requests/s");
-        let out = std::process::Command::new("wrk")
-            .args(["-t2", "-c64", "-d3s", &url])
-            .output();
-        if let Ok(out) = out {
-            let text = String::from_utf8_lossy(&out.stdout);
-            let rps = text
-                .lines()
-                .find_map(|l| l.strip_prefix("Requests/sec:"))
-                .map(str::trim)
-                .unwrap_or("?");
-            println!("wrk -t2 -c64 -d3s (keep-alive attempted; the endpoint closes each connection): {rps} requests/s");
-        }
         return;
     }
-    if let Ok(out) = std::process::Command::new("oha")
-        .args([
-            "-z",
-            "3s",
-            "-c",
-            "64",
-            "--no-tui",
-            "--disable-keepalive",
-            &url,
-        ])
-        .output()
-    {
-        let text = String::from_utf8_lossy(&out.stdout);
-        let rps = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
-            .map(str::trim)
-            .unwrap_or("?");
+    let oha = [
+        "-z",
+        "3s",
+        "-c",
+        "64",
+        "--no-tui",
+        "--disable-keepalive",
+        url.as_str(),
+    ];
+    if let Some(rps) = rate_of("oha", &oha, "Requests/sec:") {
         println!("oha -z 3s -c 64 --disable-keepalive: {rps} requests/s");
         return;
     }

@@ -22,6 +22,27 @@ fn query(db: &Path, sql: &str) -> Vec<sqlx::sqlite::SqliteRow> {
     })
 }
 
+/// Options for a local run of this crate's workload binary on the CPU.
+fn local_opts(db: &Path, local: LocalOptions) -> RunOptions {
+    RunOptions {
+        db: db.to_path_buf(),
+        backend: "local".into(),
+        local,
+        stop: Default::default(),
+        jobs: 1,
+        progress: false,
+        host: "test".into(),
+    }
+}
+
+fn cpu_workload() -> LocalOptions {
+    LocalOptions {
+        workload_bin: env!("CARGO_BIN_EXE_workload").into(),
+        workload_backend: "cpu".into(),
+        ..LocalOptions::default()
+    }
+}
+
 #[test]
 fn the_smoke_campaign_runs_for_real_and_records_real_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -31,19 +52,7 @@ fn the_smoke_campaign_runs_for_real_and_records_real_rows() {
         "/../data/campaigns/local-smoke.toml"
     ));
     let campaign = Campaign::load(file).unwrap();
-    let opts = RunOptions {
-        db: db.clone(),
-        backend: "local".into(),
-        local: LocalOptions {
-            workload_bin: env!("CARGO_BIN_EXE_workload").into(),
-            workload_backend: "cpu".into(),
-            ..LocalOptions::default()
-        },
-        stop: Default::default(),
-        jobs: 1,
-        progress: false,
-        host: "test".into(),
-    };
+    let opts = local_opts(&db, cpu_workload());
     let summary = run_campaign(&campaign, &opts, &SystemClock).unwrap();
     assert_eq!((summary.total, summary.ran), (4, 4));
 
@@ -157,18 +166,13 @@ fn a_missing_workload_binary_is_named_and_nothing_is_written() {
         "/../data/campaigns/local-smoke.toml"
     ));
     let campaign = Campaign::load(file).unwrap();
-    let opts = RunOptions {
-        db: db.clone(),
-        backend: "local".into(),
-        local: LocalOptions {
+    let opts = local_opts(
+        &db,
+        LocalOptions {
             workload_bin: dir.path().join("no-such-workload"),
             ..LocalOptions::default()
         },
-        stop: Default::default(),
-        jobs: 1,
-        progress: false,
-        host: "test".into(),
-    };
+    );
     let err = run_campaign(&campaign, &opts, &SystemClock)
         .unwrap_err()
         .to_string();
@@ -200,20 +204,13 @@ fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
         + &text[text.find("[[profiles]]").unwrap()..];
     let campaign = Campaign::parse(&text, file, file.parent().unwrap()).unwrap();
     assert_eq!(campaign.plan().len(), 1);
-    let opts = RunOptions {
-        db: db.clone(),
-        backend: "local".into(),
-        local: LocalOptions {
-            workload_bin: env!("CARGO_BIN_EXE_workload").into(),
-            workload_backend: "cpu".into(),
+    let opts = local_opts(
+        &db,
+        LocalOptions {
             kill_replica_at_s: Some(4.0),
-            ..LocalOptions::default()
+            ..cpu_workload()
         },
-        stop: Default::default(),
-        jobs: 1,
-        progress: false,
-        host: "test".into(),
-    };
+    );
     run_campaign(&campaign, &opts, &SystemClock).unwrap();
 
     let t = query(&db, "SELECT params_json FROM trials");

@@ -515,52 +515,15 @@ impl GpuEngine {
         let fns = self.functions.clone();
         let stream = self.stream.clone();
         let s = super::scale(n);
-        let len64 = len as u64;
         const BATCH: usize = 20;
         let mut times = Vec::with_capacity(reps);
         for i in 0..=reps.max(1) {
             let t = Instant::now();
             let bufs = self.bufs()?;
             for _ in 0..BATCH {
-                // SAFETY (all four): every buffer holds `len` floats.
-                unsafe {
-                    stream
-                        .launch_builder(&fns.scale_tanh_inplace)
-                        .arg(&mut bufs.a)
-                        .arg(&s)
-                        .arg(&len64)
-                        .launch(cfg)
+                for step in Step::ALL {
+                    launch_step(&stream, &fns, bufs, cfg, step, s)?;
                 }
-                .map_err(device_error)?;
-                unsafe {
-                    stream
-                        .launch_builder(&fns.scale_add)
-                        .arg(&mut bufs.b)
-                        .arg(&bufs.a)
-                        .arg(&s)
-                        .arg(&len64)
-                        .launch(cfg)
-                }
-                .map_err(device_error)?;
-                unsafe {
-                    stream
-                        .launch_builder(&fns.scale_sigmoid)
-                        .arg(&mut bufs.a)
-                        .arg(&s)
-                        .arg(&len64)
-                        .launch(cfg)
-                }
-                .map_err(device_error)?;
-                unsafe {
-                    stream
-                        .launch_builder(&fns.scale_tanh)
-                        .arg(&mut bufs.x)
-                        .arg(&bufs.b)
-                        .arg(&s)
-                        .arg(&len64)
-                        .launch(cfg)
-                }
-                .map_err(device_error)?;
             }
             stream.synchronize().map_err(device_error)?;
             if i > 0 {
@@ -568,27 +531,6 @@ impl GpuEngine {
             }
         }
         Ok(super::cpu::median(&mut times))
-    }
-
-    /// Bandwidth of the fused `scale_add` pass over n² floats (two reads,
-    /// one write), bytes/s; median of `reps` batches of 20 launches.
-    pub fn elementwise_rate(&mut self, n: u32, reps: usize) -> Result<f64, ComputeError> {
-        let len = (n as usize) * (n as usize);
-        self.ensure(n as usize)?;
-        self.init(n as usize, 1)?;
-        const BATCH: usize = 20;
-        let mut times = Vec::with_capacity(reps);
-        for i in 0..=reps.max(1) {
-            let t = Instant::now();
-            for _ in 0..BATCH {
-                self.scale_add(len, 0.5)?;
-            }
-            self.stream.synchronize().map_err(device_error)?;
-            if i > 0 {
-                times.push(t.elapsed().as_secs_f64());
-            }
-        }
-        Ok(BATCH as f64 * 12.0 * len as f64 / super::cpu::median(&mut times))
     }
 
     /// Mean wall time per launch of an empty kernel over `count` launches,
@@ -652,26 +594,73 @@ impl GpuEngine {
             .ok_or_else(|| ComputeError::Device("buffers not allocated".into()))?;
         gemm(&self.blas, n, &bufs.x, &bufs.w, &mut bufs.a)
     }
+}
 
-    fn scale_add(&mut self, len: usize, s: f32) -> Result<(), ComputeError> {
-        let cfg = self.cfg(len);
-        let f = self.functions.scale_add.clone();
-        let stream = self.stream.clone();
-        let bufs = self.bufs()?;
-        let len64 = len as u64;
-        // SAFETY: a and b hold `len` floats.
-        unsafe {
-            stream
-                .launch_builder(&f)
+/// The fused element-wise kernel after each of an iteration's 4 GEMMs.
+#[derive(Clone, Copy)]
+enum Step {
+    /// A ← tanh(s·A).
+    TanhA,
+    /// B ← s·B + A.
+    ScaleAddB,
+    /// A ← sigmoid(s·A) (A holds C).
+    SigmoidA,
+    /// X ← tanh(s·B) (B holds D).
+    TanhIntoX,
+}
+
+impl Step {
+    const ALL: [Step; 4] = [
+        Step::TanhA,
+        Step::ScaleAddB,
+        Step::SigmoidA,
+        Step::TanhIntoX,
+    ];
+}
+
+/// Launches `step`'s kernel over the buffers on `stream`.
+fn launch_step(
+    stream: &CudaStream,
+    fns: &Functions,
+    bufs: &mut Buffers,
+    cfg: LaunchConfig,
+    step: Step,
+    s: f32,
+) -> Result<(), ComputeError> {
+    let len = bufs.len as u64;
+    // SAFETY: every buffer holds `bufs.len` floats and the kernels index
+    // only below `len`.
+    let launched = unsafe {
+        match step {
+            Step::TanhA => stream
+                .launch_builder(&fns.scale_tanh_inplace)
+                .arg(&mut bufs.a)
+                .arg(&s)
+                .arg(&len)
+                .launch(cfg),
+            Step::ScaleAddB => stream
+                .launch_builder(&fns.scale_add)
                 .arg(&mut bufs.b)
                 .arg(&bufs.a)
                 .arg(&s)
-                .arg(&len64)
-                .launch(cfg)
+                .arg(&len)
+                .launch(cfg),
+            Step::SigmoidA => stream
+                .launch_builder(&fns.scale_sigmoid)
+                .arg(&mut bufs.a)
+                .arg(&s)
+                .arg(&len)
+                .launch(cfg),
+            Step::TanhIntoX => stream
+                .launch_builder(&fns.scale_tanh)
+                .arg(&mut bufs.x)
+                .arg(&bufs.b)
+                .arg(&s)
+                .arg(&len)
+                .launch(cfg),
         }
-        .map_err(device_error)?;
-        Ok(())
-    }
+    };
+    launched.map(|_| ()).map_err(device_error)
 }
 
 /// C = A·B, column-major n×n, on the handle's stream.
@@ -724,49 +713,14 @@ impl Engine for GpuEngine {
             .ok_or_else(|| ComputeError::Device("buffers not allocated".into()))?;
         for _ in 0..job.iterations {
             gemm(&self.blas, n, &bufs.x, &bufs.w, &mut bufs.a)?;
-            // SAFETY (all launches below): every buffer holds `len` floats
-            // and the kernels index only below `len`.
-            unsafe {
-                stream
-                    .launch_builder(&fns.scale_tanh_inplace)
-                    .arg(&mut bufs.a)
-                    .arg(&s)
-                    .arg(&len64)
-                    .launch(cfg)
-            }
-            .map_err(device_error)?;
+            launch_step(&stream, &fns, bufs, cfg, Step::TanhA, s)?;
             gemm(&self.blas, n, &bufs.a, &bufs.w, &mut bufs.b)?;
-            unsafe {
-                stream
-                    .launch_builder(&fns.scale_add)
-                    .arg(&mut bufs.b)
-                    .arg(&bufs.a)
-                    .arg(&s)
-                    .arg(&len64)
-                    .launch(cfg)
-            }
-            .map_err(device_error)?;
+            launch_step(&stream, &fns, bufs, cfg, Step::ScaleAddB, s)?;
+            // C = B·W into A's storage, D = C·W into B's.
             gemm(&self.blas, n, &bufs.b, &bufs.w, &mut bufs.a)?;
-            unsafe {
-                stream
-                    .launch_builder(&fns.scale_sigmoid)
-                    .arg(&mut bufs.a)
-                    .arg(&s)
-                    .arg(&len64)
-                    .launch(cfg)
-            }
-            .map_err(device_error)?;
+            launch_step(&stream, &fns, bufs, cfg, Step::SigmoidA, s)?;
             gemm(&self.blas, n, &bufs.a, &bufs.w, &mut bufs.b)?;
-            unsafe {
-                stream
-                    .launch_builder(&fns.scale_tanh)
-                    .arg(&mut bufs.x)
-                    .arg(&bufs.b)
-                    .arg(&s)
-                    .arg(&len64)
-                    .launch(cfg)
-            }
-            .map_err(device_error)?;
+            launch_step(&stream, &fns, bufs, cfg, Step::TanhIntoX, s)?;
         }
         let reduce = LaunchConfig {
             grid_dim: (REDUCE_BLOCKS, 1, 1),
