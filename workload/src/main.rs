@@ -294,13 +294,13 @@ fn one_engine(d: &DeviceArgs) -> Result<(Box<dyn Engine>, String)> {
         eprintln!("workload: {why}; using the CPU backend");
     }
     let device = format!("{} ({})", b.device, b.kind.as_str());
+    // The engine holds its own references to the CUDA context and kernels,
+    // so the device handle may go.
     let engine = b
         .engines
         .into_iter()
         .next()
         .context("backend opened no engine")?;
-    // The GPU device must outlive the engine: leak-free by keeping it.
-    std::mem::forget(b.gpu);
     Ok((engine, device))
 }
 

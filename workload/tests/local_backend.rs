@@ -138,12 +138,16 @@ fn the_smoke_campaign_runs_for_real_and_records_real_rows() {
     assert!(pods[0].get::<i64, _>("n") >= 2);
     assert!(pods[0].get::<i64, _>("ready") >= 2);
 
-    // UserScale's order follows the first sample above its lowest
-    // threshold (50 %) within one tick (3 s).
+    // UserScale's order follows the crossing of its lowest threshold (50 %)
+    // within one tick (3 s). The crossing is the first sample from which the
+    // utilisation stays above 50 % for three seconds, so that a one-second
+    // blip that has passed by the next tick does not count.
     let lag = query(
         &db,
         r#"SELECT t.id,
-             (SELECT min(s.t_s) FROM samples s WHERE s.trial_id = t.id AND s.gpu_util_mean > 50) AS crossed,
+             (SELECT min(s.t_s) FROM samples s WHERE s.trial_id = t.id AND s.gpu_util_mean > 50
+                AND (SELECT count(*) FROM samples n WHERE n.trial_id = t.id
+                     AND n.t_s > s.t_s AND n.t_s <= s.t_s + 2 AND n.gpu_util_mean > 50) = 2) AS crossed,
              (SELECT min(e.t_s) FROM scaling_events e WHERE e.trial_id = t.id AND e.to_replicas > e.from_replicas) AS ordered
            FROM trials t WHERE t.arm = 'userscale'"#,
     );
