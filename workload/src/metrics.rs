@@ -23,6 +23,8 @@ pub enum Outcome {
     QueueFull,
     /// The service was shutting down (503).
     Draining,
+    /// The backend was still initialising (503).
+    NotReady,
     /// The deadline passed (504).
     Timeout,
     /// The device ran out of memory (503).
@@ -33,11 +35,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in label order.
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::Invalid,
         Outcome::QueueFull,
         Outcome::Draining,
+        Outcome::NotReady,
         Outcome::Timeout,
         Outcome::OutOfMemory,
         Outcome::DeviceError,
@@ -50,6 +53,7 @@ impl Outcome {
             Outcome::Invalid => "invalid",
             Outcome::QueueFull => "queue_full",
             Outcome::Draining => "draining",
+            Outcome::NotReady => "not_ready",
             Outcome::Timeout => "timeout",
             Outcome::OutOfMemory => "out_of_memory",
             Outcome::DeviceError => "device_error",

@@ -261,7 +261,7 @@ async fn compute_inner(
         return (Outcome::Draining, unavailable(app, "shutting down"));
     }
     let Some(ready) = app.ready.get() else {
-        return (Outcome::Draining, unavailable(app, "initialising"));
+        return (Outcome::NotReady, unavailable(app, "initialising"));
     };
     let seed = req.seed.unwrap_or_else(|| fresh_seed(&app.seeds));
     let job = Job {

@@ -490,3 +490,69 @@ fn gpu_metric_families_pass_promtool() {
     );
     promtool_check(&text);
 }
+
+#[test]
+fn while_the_backend_opens_the_service_is_alive_but_not_ready() {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (open_tx, open_rx) = mpsc::channel::<()>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(l.local_addr().unwrap()).unwrap();
+            let open = move || {
+                // Opening the device takes until the test says so.
+                open_rx.recv().map_err(|e| e.to_string())?;
+                let engine: Box<dyn Engine> = Box::new(CpuEngine::new(1).unwrap());
+                Ok(Backend {
+                    kind: BackendKind::Cpu,
+                    device: "slow device".into(),
+                    gpu_uuid: None,
+                    wait_mode: None,
+                    fallback_reason: None,
+                    init_s: 0.0,
+                    engines: vec![engine],
+                    gpu: None,
+                })
+            };
+            serve(l, ServeConfig::default(), open, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    });
+    let a = addr_rx.recv().unwrap();
+    wait_until(|| std::net::TcpStream::connect(a).is_ok(), "listening");
+    assert_eq!(get(a, "/healthz").status, 200);
+    let r = get(a, "/readyz");
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (503, Some("initialising"))
+    );
+    assert_error(
+        &post(a, r#"{"size": 4, "iterations": 1}"#),
+        503,
+        None,
+        "initialising",
+    );
+    let m = get(a, "/metrics").body;
+    assert!(m.contains("workload_ready 0"), "{m}");
+    assert!(
+        m.contains("workload_requests_total{outcome=\"not_ready\"} 1"),
+        "{m}"
+    );
+
+    open_tx.send(()).unwrap();
+    wait_until(
+        || get(a, "/readyz").status == 200,
+        "ready once the backend is open",
+    );
+    assert_eq!(post(a, r#"{"size": 4, "iterations": 1}"#).status, 200);
+    stop_tx.send(()).unwrap();
+    assert!(handle.join().unwrap().unwrap().drained);
+}
