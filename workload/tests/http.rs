@@ -20,8 +20,27 @@ struct Service {
     handle: Option<std::thread::JoinHandle<Result<DrainReport, ServeError>>>,
 }
 
+/// The backend the tests serve: `engines` on a CPU "device".
+fn test_backend(engines: Vec<Box<dyn Engine>>) -> Backend {
+    Backend {
+        kind: BackendKind::Cpu,
+        device: "test device".into(),
+        gpu_uuid: None,
+        wait_mode: None,
+        fallback_reason: Some("no GPU in tests".into()),
+        init_s: 0.0,
+        engines,
+        gpu: None,
+    }
+}
+
 impl Service {
-    fn start(config: ServeConfig, engines: Vec<Box<dyn Engine>>) -> Service {
+    /// Serves on a loopback port with the backend `open` returns; does not
+    /// wait for readiness.
+    fn spawn<O>(config: ServeConfig, open: O) -> Service
+    where
+        O: FnOnce() -> Result<Backend, String> + Send + 'static,
+    {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let handle = std::thread::spawn(move || {
@@ -33,31 +52,24 @@ impl Service {
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(l.local_addr().unwrap()).unwrap();
-                let open = move || {
-                    Ok(Backend {
-                        kind: BackendKind::Cpu,
-                        device: "test device".into(),
-                        gpu_uuid: None,
-                        wait_mode: None,
-                        fallback_reason: Some("no GPU in tests".into()),
-                        init_s: 0.0,
-                        engines,
-                        gpu: None,
-                    })
-                };
                 serve(l, config, open, async move {
                     let _ = stop_rx.await;
                 })
                 .await
             })
         });
-        let addr = addr_rx.recv().unwrap();
-        wait_until(|| get(addr, "/readyz").status == 200, "readiness");
         Service {
-            addr,
+            addr: addr_rx.recv().unwrap(),
             shutdown: Some(stop_tx),
             handle: Some(handle),
         }
+    }
+
+    /// Serves `engines` and waits until the service is ready.
+    fn start(config: ServeConfig, engines: Vec<Box<dyn Engine>>) -> Service {
+        let s = Service::spawn(config, move || Ok(test_backend(engines)));
+        wait_until(|| get(s.addr, "/readyz").status == 200, "readiness");
+        s
     }
 
     fn stop(&mut self) -> DrainReport {
@@ -493,40 +505,14 @@ fn gpu_metric_families_pass_promtool() {
 
 #[test]
 fn while_the_backend_opens_the_service_is_alive_but_not_ready() {
-    let (addr_tx, addr_rx) = mpsc::channel();
     let (open_tx, open_rx) = mpsc::channel::<()>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(l.local_addr().unwrap()).unwrap();
-            let open = move || {
-                // Opening the device takes until the test says so.
-                open_rx.recv().map_err(|e| e.to_string())?;
-                let engine: Box<dyn Engine> = Box::new(CpuEngine::new(1).unwrap());
-                Ok(Backend {
-                    kind: BackendKind::Cpu,
-                    device: "slow device".into(),
-                    gpu_uuid: None,
-                    wait_mode: None,
-                    fallback_reason: None,
-                    init_s: 0.0,
-                    engines: vec![engine],
-                    gpu: None,
-                })
-            };
-            serve(l, ServeConfig::default(), open, async move {
-                let _ = stop_rx.await;
-            })
-            .await
-        })
+    let mut s = Service::spawn(ServeConfig::default(), move || {
+        // Opening the device takes until the test says so.
+        open_rx.recv().map_err(|e| e.to_string())?;
+        let engine: Box<dyn Engine> = Box::new(CpuEngine::new(1).unwrap());
+        Ok(test_backend(vec![engine]))
     });
-    let a = addr_rx.recv().unwrap();
+    let a = s.addr;
     wait_until(|| std::net::TcpStream::connect(a).is_ok(), "listening");
     assert_eq!(get(a, "/healthz").status, 200);
     let r = get(a, "/readyz");
@@ -553,6 +539,5 @@ fn while_the_backend_opens_the_service_is_alive_but_not_ready() {
         "ready once the backend is open",
     );
     assert_eq!(post(a, r#"{"size": 4, "iterations": 1}"#).status, 200);
-    stop_tx.send(()).unwrap();
-    assert!(handle.join().unwrap().unwrap().drained);
+    assert!(s.stop().drained);
 }

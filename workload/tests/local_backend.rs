@@ -12,6 +12,12 @@ use bench::runner::{run_campaign, RunOptions, SystemClock};
 use sqlx::Row;
 use std::path::Path;
 
+/// The local backend's smoke campaign.
+const SMOKE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../data/campaigns/local-smoke.toml"
+);
+
 fn query(db: &Path, sql: &str) -> Vec<sqlx::sqlite::SqliteRow> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -47,10 +53,7 @@ fn cpu_workload() -> LocalOptions {
 fn the_smoke_campaign_runs_for_real_and_records_real_rows() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("local.sqlite");
-    let file = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../data/campaigns/local-smoke.toml"
-    ));
+    let file = Path::new(SMOKE);
     let campaign = Campaign::load(file).unwrap();
     let opts = local_opts(&db, cpu_workload());
     let summary = run_campaign(&campaign, &opts, &SystemClock).unwrap();
@@ -165,10 +168,7 @@ fn the_smoke_campaign_runs_for_real_and_records_real_rows() {
 fn a_missing_workload_binary_is_named_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("local.sqlite");
-    let file = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../data/campaigns/local-smoke.toml"
-    ));
+    let file = Path::new(SMOKE);
     let campaign = Campaign::load(file).unwrap();
     let opts = local_opts(
         &db,
@@ -191,10 +191,7 @@ fn a_missing_workload_binary_is_named_and_nothing_is_written() {
 fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fault.sqlite");
-    let file = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../data/campaigns/local-smoke.toml"
-    ));
+    let file = Path::new(SMOKE);
     // One HPA trial of 12 s at a steady 8 req/s.
     let text = std::fs::read_to_string(file)
         .unwrap()
@@ -268,10 +265,7 @@ fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
     );
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ctrlc.sqlite");
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../data/campaigns/local-smoke.toml"
-    );
+    let file = SMOKE;
     let child = std::process::Command::new(&bench)
         .args([
             "run",
