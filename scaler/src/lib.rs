@@ -12,7 +12,12 @@
 //! * [`userscale`] is the GPU-aware policy of the original experiment.
 //! * [`config`] holds the TOML policy files and builds policies from them.
 //! * [`replay`] feeds a JSON-lines file of observations through a policy.
+//! * [`cluster`] (feature `cluster`, default) runs UserScale against a real
+//!   Kubernetes API server and holds the helpers the bench's k8s backend
+//!   shares.
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod hpa;

@@ -4,14 +4,24 @@
 //! observations and prints one JSON decision per line. Exit status: 0 on
 //! success, 2 when the policy file or the observations are invalid, 1 on
 //! any other failure (for example a file that cannot be read).
+//!
+//! `scaler run` is the in-cluster UserScale controller
+//! ([`scaler::cluster::controller`]): flags, or the `SCALER_*` environment
+//! the manifests set. It exits 0 on SIGTERM or Ctrl-C, 2 on a bad policy or
+//! flag, 1 when it cannot reach the API server's configuration at start.
 
 use std::fs::File;
 use std::io::{self, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use scaler::cluster::controller::{Controller, ControllerConfig, PodHttp, SystemClock};
+use scaler::cluster::kube_api::Apis;
+use scaler::cluster::ClusterError;
 use scaler::{replay::replay, Error, PolicyConfig};
 
 /// Autoscaling policies of the bench, runnable on recorded observations.
@@ -34,6 +44,45 @@ enum Command {
         #[arg(long, value_name = "FILE", default_value = "-")]
         observations: String,
     },
+    /// Run the UserScale controller against the cluster: every interval,
+    /// read the pods' /metrics.json, decide, patch the Deployment's scale
+    /// and record an Event.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Policy file (`kind = "userscale"`), e.g. the mounted ConfigMap.
+    #[arg(long, env = "SCALER_POLICY", value_name = "FILE")]
+    policy: PathBuf,
+    /// Namespace of the Deployment.
+    #[arg(long, env = "SCALER_NAMESPACE", default_value = "userscale")]
+    namespace: String,
+    /// The Deployment to scale.
+    #[arg(long, env = "SCALER_DEPLOYMENT", default_value = "userscale-app")]
+    deployment: String,
+    /// Label selector of its pods.
+    #[arg(long, env = "SCALER_SELECTOR", default_value = "app=userscale-app")]
+    selector: String,
+    /// Port of the pods' /metrics.json.
+    #[arg(long, env = "SCALER_POD_PORT", default_value_t = 8000)]
+    pod_port: u16,
+    /// Time-out of one pod's metrics read, milliseconds.
+    #[arg(long, env = "SCALER_METRICS_TIMEOUT_MS", default_value_t = 1000)]
+    metrics_timeout_ms: u64,
+    /// Address of /healthz, /metrics and /decisions.
+    #[arg(long, env = "SCALER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Log decisions without patching or creating Events.
+    #[arg(long, env = "SCALER_DRY_RUN")]
+    dry_run: bool,
+    /// Field manager of the scale patches.
+    #[arg(long, env = "SCALER_FIELD_MANAGER", default_value = "userscale-scaler")]
+    field_manager: String,
+    /// Kubeconfig context when running outside the cluster (default: the
+    /// in-cluster service account, else the current context).
+    #[arg(long, env = "SCALER_CONTEXT")]
+    context: Option<String>,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -59,6 +108,99 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Run(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            rt.block_on(run_controller(args))
+        }
+    }
+}
+
+async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
+    let config = PolicyConfig::load(&args.policy)
+        .with_context(|| format!("loading policy file {}", args.policy.display()))?;
+    if !matches!(config, PolicyConfig::Userscale(_)) {
+        return Err(ClusterError::Config(format!(
+            "{}: `scaler run` drives UserScale (kind = \"userscale\"); the HPA arm uses Kubernetes' own HorizontalPodAutoscaler",
+            args.policy.display()
+        ))
+        .into());
+    }
+    let client = match &args.context {
+        None => kube::Client::try_default().await,
+        Some(ctx) => {
+            let options = kube::config::KubeConfigOptions {
+                context: Some(ctx.clone()),
+                ..Default::default()
+            };
+            match kube::Config::from_kubeconfig(&options).await {
+                Ok(c) => kube::Client::try_from(c),
+                Err(e) => Err(kube::Error::InferKubeconfig(e)),
+            }
+        }
+    }
+    .context("configuring the Kubernetes client")?;
+    let mut cc = ControllerConfig::new(&args.namespace);
+    cc.deployment = args.deployment;
+    cc.selector = args.selector;
+    cc.pod_port = args.pod_port;
+    cc.metrics_timeout = Duration::from_millis(args.metrics_timeout_ms);
+    cc.dry_run = args.dry_run;
+    cc.field_manager = args.field_manager;
+    cc.instance = std::env::var("HOSTNAME").unwrap_or_else(|_| "scaler".into());
+    let metrics = PodHttp {
+        port: cc.pod_port,
+        timeout: cc.metrics_timeout,
+    };
+    eprintln!(
+        "scaler: {} {}/{} (pods {}), policy {} [{}..{}] every {} s{}",
+        if cc.dry_run { "watching" } else { "scaling" },
+        cc.namespace,
+        cc.deployment,
+        cc.selector,
+        args.policy.display(),
+        config.bounds().0,
+        config.bounds().1,
+        config.build().interval_s(),
+        if cc.dry_run { " (dry run)" } else { "" }
+    );
+    let controller = Controller::new(
+        Apis::new(client, &args.namespace),
+        cc,
+        config.build(),
+        metrics,
+        SystemClock,
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| ClusterError::Listen {
+            addr: args.listen.to_string(),
+            source,
+        })?;
+    let app = scaler::cluster::server::router(controller.status());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    controller.run(shutdown_signal()).await;
+    server.abort();
+    eprintln!("scaler: stopped");
+    Ok(())
+}
+
+/// SIGTERM (the kubelet stopping the pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
@@ -72,6 +214,13 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             | Error::Observation { .. }
             | Error::TimeWentBack { .. },
         ) => 2,
+        _ if matches!(
+            error.downcast_ref::<ClusterError>(),
+            Some(ClusterError::Config(_) | ClusterError::Policy(_))
+        ) =>
+        {
+            2
+        }
         _ => 1,
     }
 }

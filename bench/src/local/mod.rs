@@ -17,7 +17,7 @@
 //! they are ready and idle, and stops every process at the end, so nothing
 //! carries over between trials or arms.
 
-pub mod http;
+pub use scaler::cluster::http;
 pub mod loadgen;
 
 use std::collections::VecDeque;

@@ -1,4 +1,4 @@
-//! A minimal HTTP/1.1 client over loopback TCP: one request per connection
+//! A minimal HTTP/1.1 client for pod endpoints: one request per connection
 //! (`Connection: close`), the whole response read to the end. The workload
 //! answers small JSON or text bodies, so nothing more is needed, and a fresh
 //! connection per request keeps replicas independent (a stopped replica

@@ -1,0 +1,259 @@
+//! Kubernetes glue shared by the in-cluster controller (`scaler run`) and
+//! the bench's k8s backend (feature `cluster`, on by default).
+//!
+//! * [`kube_api`]: the few API calls both make (the Deployment's scale
+//!   subresource, pods by label, Events), each retried with back-off on a
+//!   transient error.
+//! * [`controller`]: the UserScale control loop.
+//! * [`server`]: the controller's `/healthz`, `/metrics` and `/decisions`.
+//! * [`http`]: a minimal HTTP/1.1 client for the pods' `/metrics.json`.
+//!
+//! Everything here converts Kubernetes objects into the policies'
+//! [`Observation`](crate::Observation); the policies themselves never see a
+//! Kubernetes type.
+
+pub mod controller;
+pub mod http;
+pub mod kube_api;
+pub mod server;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::{PodObservation, PodPhase};
+
+/// Errors of the cluster code.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// A Kubernetes API call failed (after its retries, for a transient one).
+    #[error("{what}: {source}")]
+    Api {
+        /// The call, for example `patch deployments/userscale-app/scale`.
+        what: String,
+        /// kube's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The configuration cannot work (names what is wrong).
+    #[error("{0}")]
+    Config(String),
+    /// Reading the policy failed.
+    #[error(transparent)]
+    Policy(#[from] crate::Error),
+    /// Binding or serving the controller's HTTP port failed.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Seconds since the Unix epoch of a Kubernetes timestamp.
+pub fn unix_s(t: &Timestamp) -> f64 {
+    t.as_millisecond() as f64 / 1e3
+}
+
+/// A CPU quantity (`"500m"`, `"2"`, `"0.5"`, `"1234567n"`, `"12u"`) in
+/// millicores; `None` when it does not parse.
+pub fn cpu_millicores(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let (num, scale) = if let Some(n) = q.strip_suffix('n') {
+        (n, 1e-6)
+    } else if let Some(n) = q.strip_suffix('u') {
+        (n, 1e-3)
+    } else if let Some(n) = q.strip_suffix('m') {
+        (n, 1.0)
+    } else if let Some(n) = q.strip_suffix('k') {
+        (n, 1e6)
+    } else {
+        (q, 1e3)
+    };
+    let v: f64 = num.parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v * scale)
+}
+
+/// Whether the pod's `Ready` condition is `True`, and when it last changed.
+pub fn pod_ready(pod: &Pod) -> (Option<bool>, Option<f64>) {
+    let cond = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+    match cond {
+        None => (None, None),
+        Some(c) => (
+            Some(c.status == "True"),
+            c.last_transition_time.as_ref().map(|t| unix_s(&t.0)),
+        ),
+    }
+}
+
+/// The pod's phase as the policies classify it (deletion wins).
+pub fn pod_phase(pod: &Pod) -> PodPhase {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return PodPhase::Terminating;
+    }
+    match pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Pending")
+    {
+        "Running" => PodPhase::Running,
+        "Succeeded" => PodPhase::Succeeded,
+        "Failed" => PodPhase::Failed,
+        _ => PodPhase::Pending,
+    }
+}
+
+/// Sum of the containers' CPU requests, millicores; `None` when a container
+/// has none.
+pub fn pod_cpu_request_m(pod: &Pod) -> Option<u64> {
+    let spec = pod.spec.as_ref()?;
+    let mut sum = 0.0;
+    for c in &spec.containers {
+        let q = c.resources.as_ref()?.requests.as_ref()?.get("cpu")?;
+        sum += cpu_millicores(&q.0)?;
+    }
+    Some(sum.round() as u64)
+}
+
+/// A pod as the policies see it, times in seconds since `origin_unix_s`.
+/// The metrics fields are left empty for the caller to fill.
+pub fn pod_observation(pod: &Pod, origin_unix_s: f64) -> PodObservation {
+    let (ready, ready_at) = pod_ready(pod);
+    PodObservation {
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        phase: pod_phase(pod),
+        ready,
+        ready_transition_time: ready_at.map(|t| t - origin_unix_s),
+        start_time: pod
+            .status
+            .as_ref()
+            .and_then(|s| s.start_time.as_ref())
+            .map(|t| unix_s(&t.0) - origin_unix_s),
+        cpu_request_m: pod_cpu_request_m(pod),
+        cpu_usage_m: None,
+        metric_timestamp: None,
+        metric_window: None,
+        gpu_utilization: None,
+        in_flight: None,
+        avg_latency_ms: None,
+    }
+}
+
+/// Whether a pod takes traffic: running, Ready and not being deleted.
+pub fn pod_serving(pod: &Pod) -> bool {
+    pod_phase(pod) == PodPhase::Running && pod_ready(pod).0 == Some(true)
+}
+
+/// What a workload pod reports on `/metrics.json`, the fields the policies
+/// and the bench read.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct PodMetrics {
+    /// Device-wide GPU utilisation, percent.
+    pub gpu_utilization: f64,
+    /// `nvml` or `device-busy`.
+    #[serde(default)]
+    pub gpu_utilization_source: String,
+    /// Mean latency over the pod's window, ms (0 when none completed).
+    pub avg_latency_ms: f64,
+    /// Requests completed in the window.
+    #[serde(default)]
+    pub window_requests: u64,
+    /// Requests computing plus queued.
+    pub concurrent_requests: u64,
+    /// Requests computing.
+    #[serde(default)]
+    pub in_flight: u64,
+    /// Requests queued.
+    #[serde(default)]
+    pub queued: u64,
+}
+
+impl PodMetrics {
+    /// Parses a `/metrics.json` body; `None` when a required field is
+    /// missing or the body is not JSON.
+    pub fn parse(body: &[u8]) -> Option<PodMetrics> {
+        let m: PodMetrics = serde_json::from_slice(body).ok()?;
+        (m.gpu_utilization.is_finite() && m.avg_latency_ms.is_finite()).then_some(m)
+    }
+
+    /// Fills a pod observation's metric fields. A pod that completed no
+    /// request in its window reports no latency.
+    pub fn fill(&self, obs: &mut PodObservation) {
+        obs.gpu_utilization = Some(self.gpu_utilization);
+        obs.in_flight = Some(u32::try_from(self.concurrent_requests).unwrap_or(u32::MAX));
+        obs.avg_latency_ms =
+            (self.window_requests > 0 || self.avg_latency_ms > 0.0).then_some(self.avg_latency_ms);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_quantities() {
+        assert_eq!(cpu_millicores("500m"), Some(500.0));
+        assert_eq!(cpu_millicores("2"), Some(2000.0));
+        assert_eq!(cpu_millicores("0.25"), Some(250.0));
+        assert_eq!(cpu_millicores("1500000n"), Some(1.5));
+        assert_eq!(cpu_millicores("250u"), Some(0.25));
+        assert_eq!(cpu_millicores("abc"), None);
+        assert_eq!(cpu_millicores("-1"), None);
+    }
+
+    #[test]
+    fn pod_conversion() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "500m"}}}]},
+            "status": {
+                "phase": "Running",
+                "startTime": "2026-01-01T00:00:10Z",
+                "conditions": [{"type": "Ready", "status": "True",
+                                "lastTransitionTime": "2026-01-01T00:00:12Z"}]
+            }
+        }))
+        .unwrap();
+        let origin = 1_767_225_600.0; // 2026-01-01T00:00:00Z
+        let o = pod_observation(&pod, origin);
+        assert_eq!(o.phase, PodPhase::Running);
+        assert_eq!(o.ready, Some(true));
+        assert_eq!(o.start_time, Some(10.0));
+        assert_eq!(o.ready_transition_time, Some(12.0));
+        assert_eq!(o.cpu_request_m, Some(500));
+        assert!(pod_serving(&pod));
+    }
+
+    #[test]
+    fn metrics_json() {
+        let m = PodMetrics::parse(br#"{"gpu_utilization": 42.5, "avg_latency_ms": 0, "window_requests": 0, "concurrent_requests": 3, "extra": 1}"#).unwrap();
+        let mut o = PodObservation {
+            name: "p".into(),
+            phase: PodPhase::Running,
+            ready: Some(true),
+            ready_transition_time: None,
+            start_time: None,
+            cpu_request_m: None,
+            cpu_usage_m: None,
+            metric_timestamp: None,
+            metric_window: None,
+            gpu_utilization: None,
+            in_flight: None,
+            avg_latency_ms: None,
+        };
+        m.fill(&mut o);
+        assert_eq!(
+            (o.gpu_utilization, o.in_flight, o.avg_latency_ms),
+            (Some(42.5), Some(3), None)
+        );
+        assert!(PodMetrics::parse(br#"{"gpu_utilization": 1}"#).is_none());
+        assert!(PodMetrics::parse(b"not json").is_none());
+    }
+}
