@@ -59,6 +59,7 @@ fn main() -> anyhow::Result<()> {
     let db = tmp.path().join("campaign.sqlite");
     let opts = RunOptions {
         local: Default::default(),
+        k8s: Default::default(),
         stop: Default::default(),
         db: db.clone(),
         backend: "sim".into(),

@@ -10,11 +10,14 @@
 //! * [`record`]: what a trial records, one type per dataset table;
 //! * [`store`]: the SQLite dataset (schema in `migrations/`);
 //! * [`runner`]: runs a campaign on a backend, resumable, in parallel;
+//! * [`local`]: the local backend (workload processes on this machine);
+//! * [`k8s`]: the Kubernetes backend and `bench deploy`;
 //! * [`export`]: the original experiment's JSON files.
 
 pub mod campaign;
 pub mod export;
 pub mod gpu;
+pub mod k8s;
 pub mod local;
 pub mod profile;
 pub mod record;
@@ -72,11 +75,14 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
     /// The backend is not available in this build.
-    #[error("backend `{0}` is not available (this build has: sim, local)")]
+    #[error("backend `{0}` is not available (this build has: sim, local, k8s)")]
     Backend(String),
     /// The local backend could not run a trial.
     #[error("{0}")]
     Local(String),
+    /// The Kubernetes backend could not reach the cluster or run a trial.
+    #[error("{0}")]
+    Cluster(String),
     /// The run was interrupted (Ctrl-C); the running trial was aborted.
     #[error("interrupted")]
     Interrupted,

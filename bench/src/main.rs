@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use bench::campaign::Campaign;
 use bench::export::{self, ExportSelection};
+use bench::k8s::K8sOptions;
 use bench::local::{self, LocalOptions};
 use bench::runner::{self, RunOptions, SystemClock};
 use bench::store::Store;
@@ -35,8 +36,9 @@ enum Command {
         /// Dataset file.
         #[arg(long, default_value = "data/trials.sqlite")]
         db: PathBuf,
-        /// Where trials run: `sim` (the embedded simulator) or `local`
-        /// (real workload processes on this machine).
+        /// Where trials run: `sim` (the embedded simulator), `local` (real
+        /// workload processes on this machine) or `k8s` (the cluster of the
+        /// kubeconfig; `bench deploy` first).
         #[arg(long, default_value = "sim")]
         backend: String,
         /// Parallel trials on the simulator (default: all cores).
@@ -55,9 +57,22 @@ enum Command {
         /// each trial (fault injection; the replica set replaces it).
         #[arg(long)]
         kill_replica_at: Option<f64>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// k8s backend: send an arm's load to this Service URL instead of
+        /// per-pod port-forwards, as CONTROLLER=URL (`hpa=http://10.43.0.12:8000`);
+        /// repeatable.
+        #[arg(long = "service-url", value_name = "CONTROLLER=URL")]
+        service_urls: Vec<String>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Apply the manifests (`k8s/base`) to the cluster with server-side
+    /// apply and wait until every Deployment has rolled out.
+    Deploy {
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// Check a campaign file without running it.
     Check {
@@ -96,6 +111,47 @@ enum Command {
         #[arg(long)]
         profile: String,
     },
+}
+
+/// Where the cluster is and how long to wait for it.
+#[derive(clap::Args)]
+struct ClusterArgs {
+    /// Kubeconfig context (default: the current context).
+    #[arg(long)]
+    context: Option<String>,
+    /// The kustomize base to apply and drive.
+    #[arg(long, default_value = "k8s/base")]
+    manifests: PathBuf,
+    /// Longest wait for a rollout or a trial's reset, seconds.
+    #[arg(long, default_value_t = 300.0)]
+    ready_timeout_s: f64,
+}
+
+impl ClusterArgs {
+    fn options(self, service_urls: Vec<String>) -> anyhow::Result<K8sOptions> {
+        let mut urls = std::collections::BTreeMap::new();
+        for entry in service_urls {
+            let Some((controller, url)) = entry.split_once('=') else {
+                anyhow::bail!("`--service-url`: expected CONTROLLER=URL, got `{entry}`");
+            };
+            if controller != "hpa" && controller != "userscale" {
+                anyhow::bail!(
+                    "`--service-url`: controller must be hpa or userscale, got `{controller}`"
+                );
+            }
+            urls.insert(controller.to_owned(), url.to_owned());
+        }
+        if !(self.ready_timeout_s > 0.0 && self.ready_timeout_s.is_finite()) {
+            anyhow::bail!("`--ready-timeout-s`: must be a positive number of seconds");
+        }
+        Ok(K8sOptions {
+            context: self.context,
+            manifests: self.manifests,
+            service_urls: urls,
+            ready_timeout_s: self.ready_timeout_s,
+            ..K8sOptions::default()
+        })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,6 +195,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             workload_backend,
             cpu_threads,
             kill_replica_at,
+            cluster,
+            service_urls,
             quiet,
         } => {
             let c = Campaign::load(&campaign)?;
@@ -156,14 +214,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 kill_replica_at_s: kill_replica_at,
                 ..LocalOptions::default()
             };
+            let k8s = cluster.options(service_urls)?;
+            for url in k8s.service_urls.values() {
+                bench::k8s::forward::parse_service_url(url)?;
+            }
             let stop = Arc::new(AtomicBool::new(false));
-            if backend == "local" {
+            if backend == "local" || backend == "k8s" {
                 stop_on_ctrl_c(Arc::clone(&stop));
             }
             let opts = RunOptions {
                 db: db.clone(),
                 backend,
                 local,
+                k8s,
                 stop,
                 jobs,
                 progress: !quiet,
@@ -181,6 +244,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 s.wall_s,
                 db.display()
             );
+            Ok(())
+        }
+        Command::Deploy { cluster } => {
+            let opts = cluster.options(Vec::new())?;
+            bench::k8s::manifests::render(&opts.manifests)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            rt.block_on(async {
+                let conn = bench::k8s::connect(opts.context.as_deref()).await?;
+                println!(
+                    "cluster: context `{}`, {} ({})",
+                    conn.context, conn.server, conn.version
+                );
+                bench::k8s::deploy(&conn, &opts, &|line| println!("{line}")).await
+            })?;
+            println!("deployed {}", opts.manifests.display());
             Ok(())
         }
         Command::Watch { db, once } => {
@@ -225,8 +307,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Sets `stop` on Ctrl-C (or SIGTERM): the local backend then stops its
-/// replicas, records the running trial as aborted, and exits.
+/// Sets `stop` on Ctrl-C (or SIGTERM): a real backend then stops its
+/// replicas or controller, records the running trial as aborted, and exits.
 fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()

@@ -66,10 +66,12 @@ pub fn rfc3339(secs: i64, millis: u32) -> String {
 pub struct RunOptions {
     /// The dataset file.
     pub db: PathBuf,
-    /// Backend name (`sim` or `local`).
+    /// Backend name (`sim`, `local` or `k8s`).
     pub backend: String,
     /// Options of the local backend.
     pub local: crate::local::LocalOptions,
+    /// Options of the Kubernetes backend.
+    pub k8s: crate::k8s::K8sOptions,
     /// Set to stop: the running trial is aborted and left pending.
     pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Parallel trials (simulator only).
@@ -145,9 +147,15 @@ pub fn run_campaign(
     opts: &RunOptions,
     clock: &dyn Clock,
 ) -> Result<RunSummary> {
-    if opts.backend != "sim" && opts.backend != "local" {
+    if !["sim", "local", "k8s"].contains(&opts.backend.as_str()) {
         return Err(Error::Backend(opts.backend.clone()));
     }
+    // The cluster first: with none reachable, nothing is written.
+    let cluster = if opts.backend == "k8s" {
+        Some(prepare_k8s(campaign, opts)?)
+    } else {
+        None
+    };
     if opts.backend == "local" && !opts.local.workload_bin.exists() {
         return Err(Error::Local(format!(
             "local backend: workload binary {} not found; build it with `cargo build --release -p workload` or pass --workload-bin",
@@ -221,8 +229,29 @@ pub fn run_campaign(
         bar.set_message(format!("({skipped} already complete)"));
     }
 
-    if opts.backend == "local" {
-        let result = run_local(campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar);
+    if opts.backend != "sim" {
+        let result = match &cluster {
+            Some((krt, conn)) => {
+                let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
+                    krt.block_on(crate::k8s::run_trial(
+                        conn, campaign, p, &opts.k8s, &opts.stop, show,
+                    ))
+                    .map(|(rec, facts)| (rec, json!(facts)))
+                };
+                run_sequential(
+                    campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, "k8s", &mut trial,
+                )
+            }
+            None => {
+                let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
+                    crate::local::run_trial(campaign, p, &opts.local, &opts.stop, show)
+                        .map(|(rec, facts)| (rec, json!(facts)))
+                };
+                run_sequential(
+                    campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, "local", &mut trial,
+                )
+            }
+        };
         bar.finish_and_clear();
         let (ran, rows) = match result {
             Ok(v) => v,
@@ -299,11 +328,43 @@ pub fn run_campaign(
     })
 }
 
-/// The local backend: trials one after another, for real. An interrupted
-/// trial is recorded in `trial_aborts` and stays pending, so a rerun redoes
-/// it; completed trials are already committed.
+/// Connects to the cluster (a runtime of its own, with I/O and timers) and
+/// checks that the campaign's arms map onto the base's objects: one arm per
+/// controller kind.
+fn prepare_k8s(
+    campaign: &Campaign,
+    opts: &RunOptions,
+) -> Result<(tokio::runtime::Runtime, crate::k8s::Connection)> {
+    let mut kinds: Vec<&str> = Vec::new();
+    for (arm, p) in &campaign.arms {
+        if kinds.contains(&p.name()) {
+            return Err(Error::Cluster(format!(
+                "k8s backend: arm `{arm}` is a second `{}` arm; the cluster has one Deployment per controller kind (hpa-app, userscale-app)",
+                p.name()
+            )));
+        }
+        kinds.push(p.name());
+    }
+    crate::k8s::manifests::render(&opts.k8s.manifests)?;
+    let krt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Cluster(format!("starting the Kubernetes client runtime: {e}")))?;
+    let conn = krt.block_on(crate::k8s::connect(opts.k8s.context.as_deref()))?;
+    Ok((krt, conn))
+}
+
+/// A trial of a real backend: its records and the facts stored under the
+/// backend's key in `params_json`.
+type RealTrial<'a> =
+    dyn FnMut(&TrialPlan, &(dyn Fn(&str) + Sync)) -> Result<(TrialRecords, serde_json::Value)> + 'a;
+
+/// The real backends (local, k8s): trials one after another. An interrupted
+/// or failed trial is recorded in `trial_aborts` and stays pending, so a
+/// rerun redoes it; completed trials are already committed.
 #[allow(clippy::too_many_arguments)]
-fn run_local(
+fn run_sequential(
     campaign: &Campaign,
     opts: &RunOptions,
     clock: &dyn Clock,
@@ -312,6 +373,8 @@ fn run_local(
     plan: &[TrialPlan],
     todo: &[(usize, i64)],
     bar: &ProgressBar,
+    key: &str,
+    trial: &mut RealTrial<'_>,
 ) -> Result<(usize, usize)> {
     let (mut ran, mut rows) = (0, 0);
     for &(i, id) in todo {
@@ -336,7 +399,7 @@ fn run_local(
                 },
             );
         };
-        let result = crate::local::run_trial(campaign, p, &opts.local, &opts.stop, &show);
+        let result = trial(p, &show);
         crate::watch::clear_live(&opts.db);
         let (rec, facts) = match result {
             Ok(v) => v,
@@ -352,7 +415,7 @@ fn run_local(
             wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
         };
         let mut params = trial_params(campaign, p, &opts.backend);
-        params["local"] = json!(facts);
+        params[key] = facts;
         rt.block_on(store.write_trial_with_params(id, &rec, &timing, &params.to_string()))?;
         rows += rec.row_count();
         ran += 1;

@@ -39,6 +39,7 @@ fn documented_queries_run_and_return_rows() {
     let db = dir.path().join("d.sqlite");
     let opts = RunOptions {
         local: Default::default(),
+        k8s: Default::default(),
         stop: Default::default(),
         db: db.clone(),
         backend: "sim".into(),

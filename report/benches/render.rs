@@ -55,6 +55,7 @@ fn main() -> anyhow::Result<()> {
     let campaign = Campaign::load(&root().join("data/campaigns/default.toml"))?;
     let opts = RunOptions {
         local: Default::default(),
+        k8s: Default::default(),
         stop: Default::default(),
         db: db.clone(),
         backend: "sim".into(),

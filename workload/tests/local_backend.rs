@@ -34,6 +34,7 @@ fn local_opts(db: &Path, local: LocalOptions) -> RunOptions {
         db: db.to_path_buf(),
         backend: "local".into(),
         local,
+        k8s: Default::default(),
         stop: Default::default(),
         jobs: 1,
         progress: false,

@@ -16,16 +16,16 @@ use std::time::{Duration, Instant};
 
 use super::{http, lock, pick, Cluster};
 
-/// Where a request goes: the replica picked at send time (its number and
-/// address), or `None` when no replica is ready.
+/// Where a request goes: the replica picked at send time (its number, when
+/// the bench knows it, and address), or `None` when no replica is ready.
 pub trait Target: Send + Sync + 'static {
     /// Picks the endpoint for the next request.
-    fn pick(&self) -> Option<(u32, SocketAddr)>;
+    fn pick(&self) -> Option<(Option<u32>, SocketAddr)>;
 }
 
 impl Target for Mutex<Cluster> {
-    fn pick(&self) -> Option<(u32, SocketAddr)> {
-        pick(&mut lock(self))
+    fn pick(&self) -> Option<(Option<u32>, SocketAddr)> {
+        pick(&mut lock(self)).map(|(pod, addr)| (Some(pod), addr))
     }
 }
 
@@ -65,8 +65,8 @@ impl LiveLatency {
 pub struct Fixed(pub SocketAddr);
 
 impl Target for Fixed {
-    fn pick(&self) -> Option<(u32, SocketAddr)> {
-        Some((0, self.0))
+    fn pick(&self) -> Option<(Option<u32>, SocketAddr)> {
+        Some((Some(0), self.0))
     }
 }
 use crate::profile::{open_schedule, user_start, Arrival, LoadProfile, UserScript};
@@ -94,7 +94,7 @@ async fn send(
     live: Option<Arc<LiveLatency>>,
 ) -> RequestRecord {
     let sent = Instant::now();
-    let target: Option<(u32, SocketAddr)> = target.pick();
+    let target: Option<(Option<u32>, SocketAddr)> = target.pick();
     let s = |t: Instant| super::secs(t, t0);
     let record = |pod, started: Option<f64>, finished: Instant, outcome| RequestRecord {
         id: req.id,
@@ -126,11 +126,9 @@ async fn send(
     let result = tokio::time::timeout(timeout, call).await;
     let finished = Instant::now();
     match result {
-        Err(_) => record(Some(pod), None, finished, Outcome::Timeout),
-        Ok(Err(http::HttpError::Connect(_))) => {
-            record(Some(pod), None, finished, Outcome::NoEndpoint)
-        }
-        Ok(Err(_)) => record(Some(pod), None, finished, Outcome::Killed),
+        Err(_) => record(pod, None, finished, Outcome::Timeout),
+        Ok(Err(http::HttpError::Connect(_))) => record(pod, None, finished, Outcome::NoEndpoint),
+        Ok(Err(_)) => record(pod, None, finished, Outcome::Killed),
         Ok(Ok(r)) => {
             let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
             let outcome = match r.status {
@@ -148,7 +146,7 @@ async fn send(
                 .as_f64()
                 .filter(|_| outcome == Outcome::Ok)
                 .map(|q| s(sent) + q / 1e3);
-            let rec = record(Some(pod), started, finished, outcome);
+            let rec = record(pod, started, finished, outcome);
             if let (Some(live), Outcome::Ok) = (&live, outcome) {
                 live.record(finished, rec.latency_ms);
             }

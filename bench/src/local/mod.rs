@@ -308,7 +308,11 @@ fn read_metrics(addr: SocketAddr) -> Option<PodMetrics> {
 /// GPU memory (MiB), power (W) and energy (J) from a replica's `/metrics`.
 fn read_gpu_families(addr: SocketAddr) -> Option<(f64, f64, f64)> {
     let r = http::request_blocking(addr, "GET", "/metrics", Duration::from_millis(500)).ok()?;
-    let text = String::from_utf8(r.body).ok()?;
+    gpu_families(&String::from_utf8(r.body).ok()?)
+}
+
+/// GPU memory (MiB), power (W) and energy (J) from a `/metrics` text.
+pub(crate) fn gpu_families(text: &str) -> Option<(f64, f64, f64)> {
     let value = |family: &str| -> Option<f64> {
         text.lines()
             .find(|l| l.starts_with(family) && l[family.len()..].starts_with('{'))
@@ -785,7 +789,7 @@ pub fn run_trial(
 
 /// Per-second offered/completed/failed counts and per-pod completions,
 /// from the request records.
-fn fill_counts(out: &mut TrialRecords, requests: &[crate::record::RequestRecord]) {
+pub(crate) fn fill_counts(out: &mut TrialRecords, requests: &[crate::record::RequestRecord]) {
     let second = |t: f64| t.ceil().max(1.0) as usize;
     for r in requests {
         let sent = second(r.sent_s);

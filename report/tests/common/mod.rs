@@ -29,6 +29,7 @@ pub fn dataset(dir: &Path, seeds: u32) -> PathBuf {
     let db = dir.join("trials.sqlite");
     let opts = RunOptions {
         local: Default::default(),
+        k8s: Default::default(),
         stop: Default::default(),
         db: db.clone(),
         backend: "sim".into(),

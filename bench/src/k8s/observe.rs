@@ -1,0 +1,269 @@
+//! What the k8s backend observes: the arm's pods and Deployment through
+//! watches, and once a second the pods' CPU (metrics.k8s.io) and their own
+//! `/metrics.json` and `/metrics` through the API server's pod proxy.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use scaler::cluster::{cpu_millicores, pod_ready, pod_serving, unix_s, PodMetrics};
+
+/// One pod's life as the watch saw it (Unix seconds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodTrack {
+    /// Number within the trial, in order of first sight.
+    pub num: u32,
+    /// Pod name.
+    pub name: String,
+    /// Node, once scheduled.
+    pub node: Option<String>,
+    /// `metadata.creationTimestamp`.
+    pub created: f64,
+    /// `PodScheduled` became true.
+    pub scheduled: Option<f64>,
+    /// The container (its latest incarnation) started.
+    pub started: Option<f64>,
+    /// `Ready` first became true.
+    pub ready: Option<f64>,
+    /// Deletion requested (`deletionTimestamp` less the grace period).
+    pub deleted: Option<f64>,
+    /// The pod object went away, or it reached Succeeded/Failed.
+    pub exited: Option<f64>,
+    /// Container restarts.
+    pub restarts: u32,
+    /// Running, Ready and not deleted.
+    pub serving: bool,
+}
+
+/// The arm's pods and replica count, kept current by the watches.
+#[derive(Clone, Debug, Default)]
+pub struct Tracker {
+    /// Every pod seen, by number.
+    pub pods: Vec<PodTrack>,
+    index: HashMap<String, usize>,
+    /// The Deployment's `spec.replicas`.
+    pub spec_replicas: Option<u32>,
+    /// Changes of `spec.replicas`: (Unix seconds seen, from, to).
+    pub replica_changes: Vec<(f64, u32, u32)>,
+}
+
+impl Tracker {
+    /// A pod was added or changed.
+    pub fn pod(&mut self, pod: &Pod, now: f64) {
+        let Some(name) = pod.metadata.name.clone() else {
+            return;
+        };
+        let i = match self.index.get(&name) {
+            Some(&i) => i,
+            None => {
+                let i = self.pods.len();
+                self.pods.push(PodTrack {
+                    num: i as u32,
+                    name: name.clone(),
+                    node: None,
+                    created: pod
+                        .metadata
+                        .creation_timestamp
+                        .as_ref()
+                        .map_or(now, |t| unix_s(&t.0)),
+                    scheduled: None,
+                    started: None,
+                    ready: None,
+                    deleted: None,
+                    exited: None,
+                    restarts: 0,
+                    serving: false,
+                });
+                self.index.insert(name, i);
+                i
+            }
+        };
+        let t = &mut self.pods[i];
+        t.node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .or(t.node.take());
+        let status = pod.status.as_ref();
+        if let Some(c) = status.and_then(|s| s.conditions.as_ref()).and_then(|cs| {
+            cs.iter()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "True")
+        }) {
+            t.scheduled = c
+                .last_transition_time
+                .as_ref()
+                .map(|x| unix_s(&x.0))
+                .or(Some(now));
+        }
+        let containers = status.and_then(|s| s.container_statuses.as_ref());
+        if let Some(started) = containers
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.state.as_ref()?.running.as_ref()?.started_at.as_ref())
+            .map(|x| unix_s(&x.0))
+            .reduce(f64::max)
+        {
+            t.started = Some(started);
+        }
+        t.restarts = containers
+            .into_iter()
+            .flatten()
+            .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
+            .sum();
+        if let (Some(true), at) = pod_ready(pod) {
+            if t.ready.is_none() {
+                t.ready = Some(at.unwrap_or(now));
+            }
+        }
+        if let Some(d) = &pod.metadata.deletion_timestamp {
+            let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0) as f64;
+            t.deleted.get_or_insert(unix_s(&d.0) - grace);
+        }
+        if matches!(
+            status.and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        ) {
+            t.exited.get_or_insert(now);
+        }
+        t.serving = pod_serving(pod);
+    }
+
+    /// A pod object was deleted.
+    pub fn pod_gone(&mut self, name: &str, now: f64) {
+        if let Some(&i) = self.index.get(name) {
+            let t = &mut self.pods[i];
+            t.exited.get_or_insert(now);
+            t.deleted.get_or_insert(now);
+            t.serving = false;
+        }
+    }
+
+    /// The Deployment changed.
+    pub fn deployment(&mut self, d: &Deployment, now: f64) {
+        let replicas = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .map(|r| u32::try_from(r).unwrap_or(0));
+        if let (Some(old), Some(new)) = (self.spec_replicas, replicas) {
+            if old != new {
+                self.replica_changes.push((now, old, new));
+            }
+        }
+        if replicas.is_some() {
+            self.spec_replicas = replicas;
+        }
+    }
+
+    /// The serving pods: (name, number).
+    pub fn serving(&self) -> Vec<(String, u32)> {
+        self.pods
+            .iter()
+            .filter(|p| p.serving && p.exited.is_none())
+            .map(|p| (p.name.clone(), p.num))
+            .collect()
+    }
+}
+
+/// `key=value` selectors in a query string.
+pub fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One second's readings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reading {
+    /// CPU use per pod name from metrics.k8s.io, millicores; `None` when
+    /// the metrics API did not answer.
+    pub cpu_m: Option<HashMap<String, f64>>,
+    /// `/metrics.json` per serving pod that answered.
+    pub metrics: HashMap<String, PodMetrics>,
+    /// GPU memory (MiB), power (W) and energy (J) from one pod's `/metrics`.
+    pub gpu: Option<(f64, f64, f64)>,
+}
+
+fn get(uri: &str) -> Option<http::Request<Vec<u8>>> {
+    http::Request::get(uri).body(Vec::new()).ok()
+}
+
+/// CPU use of the selector's pods from metrics.k8s.io, millicores.
+pub async fn pod_cpu(client: &Client, ns: &str, selector: &str) -> Option<HashMap<String, f64>> {
+    let uri = format!(
+        "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods?labelSelector={}",
+        encode_query(selector)
+    );
+    let v: serde_json::Value = client.request(get(&uri)?).await.ok()?;
+    let mut out = HashMap::new();
+    for item in v["items"].as_array()? {
+        let Some(name) = item["metadata"]["name"].as_str() else {
+            continue;
+        };
+        let m: f64 = item["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| cpu_millicores(c["usage"]["cpu"].as_str()?))
+            .sum();
+        out.insert(name.to_owned(), m);
+    }
+    Some(out)
+}
+
+/// A pod's endpoint through the API server's proxy.
+pub async fn pod_proxy(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    port: u16,
+    path: &str,
+) -> Option<String> {
+    let uri = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}");
+    tokio::time::timeout(Duration::from_secs(2), client.request_text(get(&uri)?))
+        .await
+        .ok()?
+        .ok()
+}
+
+/// The second's readings: CPU of every pod, then each serving pod's
+/// `/metrics.json` (concurrently), then the first one's GPU families.
+pub async fn read_once(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+    serving: &[String],
+    port: u16,
+) -> Reading {
+    let cpu_m = pod_cpu(client, ns, selector).await;
+    let bodies = join_all(
+        serving
+            .iter()
+            .map(|p| pod_proxy(client, ns, p, port, "/metrics.json")),
+    )
+    .await;
+    let metrics = serving
+        .iter()
+        .zip(bodies)
+        .filter_map(|(p, b)| Some((p.clone(), PodMetrics::parse(b?.as_bytes())?)))
+        .collect();
+    let mut gpu = None;
+    if let Some(first) = serving.first() {
+        if let Some(text) = pod_proxy(client, ns, first, port, "/metrics").await {
+            gpu = crate::local::gpu_families(&text);
+        }
+    }
+    Reading {
+        cpu_m,
+        metrics,
+        gpu,
+    }
+}
