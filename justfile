@@ -4,15 +4,34 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 campaign := "data/campaigns/default.toml"
 db := "data/trials.sqlite"
+backend := "sim"
 
 # List the recipes.
 default:
     @just --list
 
-# Run a campaign (default: the default campaign) on the embedded simulator.
-run-trials campaign=campaign db=db:
-    cargo run --release --locked -p bench -- run --campaign {{campaign}} --db {{db}}
-    @echo "Dataset: {{db}}  (try: sqlite3 {{db}} 'SELECT * FROM arm_summary;'  schema: docs/dataset.md)"
+# Run a campaign on a backend: `just run-trials`, `just run-trials backend=k8s`, `just run-trials CAMPAIGN DB BACKEND` (sim: the embedded simulator; local; k8s: `just deploy` first, campaign k8s-original by default).
+run-trials *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    campaign=""; db="{{db}}"; backend="{{backend}}"; pos=0
+    for a in {{args}}; do
+      case "$a" in
+        campaign=*) campaign="${a#campaign=}" ;;
+        db=*) db="${a#db=}" ;;
+        backend=*) backend="${a#backend=}" ;;
+        *=*) echo "run-trials: unknown argument \`$a\` (campaign=, db=, backend=)" >&2; exit 2 ;;
+        *) case $pos in
+             0) campaign="$a" ;; 1) db="$a" ;; 2) backend="$a" ;;
+             *) echo "run-trials: too many arguments (CAMPAIGN DB BACKEND)" >&2; exit 2 ;;
+           esac; pos=$((pos + 1)) ;;
+      esac
+    done
+    if [ -z "$campaign" ]; then
+      if [ "$backend" = k8s ]; then campaign=data/campaigns/k8s-original.toml; else campaign="{{campaign}}"; fi
+    fi
+    cargo run --release --locked -p bench -- run --backend "$backend" --campaign "$campaign" --db "$db"
+    echo "Dataset: $db  (try: sqlite3 $db 'SELECT * FROM arm_summary;'  schema: docs/dataset.md)"
 
 # The local backend's smoke campaign for real (CPU workload processes, 4 x 20 s trials).
 smoke-local db="local-smoke.sqlite":
@@ -49,11 +68,53 @@ render-json db=db out="report.json":
 test-browser:
     cargo test --locked -p report --test browser -- --ignored
 
-# Format check, clippy with warnings denied, and every test (what CI runs).
-test:
+# Format check, clippy with warnings denied, every test, and the manifests' validation (what CI runs).
+test: check-manifests
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo test --workspace --locked
+
+# Validate every manifest in k8s/ against Kubernetes' schemas (kubernetes-validate from PyPI, in a venv under the target dir).
+check-manifests:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    venv="${CARGO_TARGET_DIR:-target}/k8s-validate-venv"
+    if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
+    fi
+    files=$(find k8s -name '*.yaml' | sort)
+    # The newest schemas, and the oldest API level the Rust client is built for.
+    for version in 1.37 1.33; do
+      "$venv/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$version" $files
+    done
+    echo "k8s manifests valid against Kubernetes 1.37 and 1.33: $(echo $files | wc -w) files (kustomization.yaml and the ClusterPolicy CRD have no schema there; the bench tests check both)"
+
+# Put the manifests (k8s/base) on the cluster of the current kubeconfig context and wait for the rollout.
+deploy context="":
+    cargo run --release --locked -p bench -- deploy {{ if context == "" { "" } else { "--context " + context } }}
+
+# Cluster-wide, once per cluster: the GPU Operator's time-slicing config (6 per GPU) and the ClusterPolicy reference.
+gpu-operator-timeslicing:
+    kubectl apply --server-side --field-manager=userscale-bench -f k8s/gpu-operator/time-slicing-config.yaml
+    kubectl apply --server-side --field-manager=userscale-bench -f k8s/gpu-operator/cluster-policy.yaml
+
+# Build the workload and scaler images and import them into k3s's containerd (on the k3s node).
+k3s-images:
+    docker build -f workload/Dockerfile -t userscale/workload:0.1.0 .
+    docker build -f scaler/Dockerfile -t userscale/scaler:0.1.0 .
+    docker save userscale/workload:0.1.0 -o target/workload-image.tar
+    docker save userscale/scaler:0.1.0 -o target/scaler-image.tar
+    sudo k3s ctr images import target/workload-image.tar
+    sudo k3s ctr images import target/scaler-image.tar
+
+# A short campaign on the cluster (2 x 30 s trials): checks the k8s backend end to end.
+smoke-k8s db="k8s-smoke.sqlite":
+    cargo run --release --locked -p bench -- run --backend k8s --campaign data/campaigns/k8s-smoke.toml --db {{db}}
+
+# Remove the bench's namespace (both arms, the HPA, the scaler) from the cluster.
+undeploy:
+    kubectl delete namespace userscale --ignore-not-found
 
 # Simulator and dataset throughput (needs sqlite3 for the .import comparison).
 bench-sim:

@@ -352,6 +352,7 @@ fn prepare_k8s(
         .build()
         .map_err(|e| Error::Cluster(format!("starting the Kubernetes client runtime: {e}")))?;
     let conn = krt.block_on(crate::k8s::connect(opts.k8s.context.as_deref()))?;
+    krt.block_on(crate::k8s::check_deployed(&conn, &opts.k8s.manifests))?;
     Ok((krt, conn))
 }
 

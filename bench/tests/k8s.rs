@@ -606,3 +606,36 @@ fn no_reachable_cluster_is_a_clear_error_and_writes_nothing() {
     );
     assert!(!db.exists());
 }
+
+/// The cluster-wide GPU Operator files agree: 6 time-slices of
+/// `nvidia.com/gpu`, and the ClusterPolicy names that ConfigMap and key.
+#[test]
+fn the_time_slicing_config_and_its_reference_agree() {
+    let dir = repo().join("k8s/gpu-operator");
+    let cm: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.join("time-slicing-config.yaml")).unwrap(),
+    )
+    .unwrap();
+    let cp: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("cluster-policy.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(cp["kind"], "ClusterPolicy");
+    let config = &cp["spec"]["devicePlugin"]["config"];
+    assert_eq!(config["name"], cm["metadata"]["name"]);
+    let key = config["default"].as_str().unwrap();
+    let plugin: Value = serde_saphyr::from_str(cm["data"][key].as_str().unwrap()).unwrap();
+    let ts = &plugin["sharing"]["timeSlicing"];
+    assert_eq!(
+        ts["resources"],
+        json!([{"name": "nvidia.com/gpu", "replicas": 6}])
+    );
+    assert_eq!(
+        ts["renameByDefault"], false,
+        "the workload requests nvidia.com/gpu"
+    );
+    // The arms may not ask for more pods than there are slices.
+    let PolicyConfig::Hpa(hpa) = PolicyConfig::original_hpa() else {
+        unreachable!()
+    };
+    assert!(hpa.max_replicas <= 6);
+}

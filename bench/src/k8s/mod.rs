@@ -236,6 +236,36 @@ pub async fn deploy(
     Ok(())
 }
 
+/// Checks that the base is on the cluster: every Deployment it names
+/// exists (`bench deploy` puts them there).
+pub async fn check_deployed(conn: &Connection, manifests: &std::path::Path) -> Result<()> {
+    let rendered = manifests::render(manifests)?;
+    let deployments: Api<Deployment> = Api::namespaced(conn.client.clone(), &rendered.namespace);
+    for o in rendered
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Deployment")
+    {
+        let name = o["metadata"]["name"].as_str().unwrap_or_default();
+        match deployments.get_opt(name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(Error::Cluster(format!(
+                    "deployment {}/{name} is not on the cluster (context `{}`): run `bench deploy` (`just deploy`) first",
+                    rendered.namespace, conn.context
+                )))
+            }
+            Err(e) => {
+                return Err(Error::Cluster(format!(
+                    "get deployment {}/{name}: {e}",
+                    rendered.namespace
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether a Deployment has rolled out, and a line saying how far it is.
 pub fn rollout_status(d: &Deployment) -> (bool, String) {
     let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -323,7 +353,8 @@ pub async fn reset(
 }
 
 /// Waits until the arm has exactly `min` pods, all Ready, none
-/// terminating, and none with a request in flight.
+/// terminating, and none with a request in flight, and the other arm's
+/// pods are gone (they would hold GPU time-slices).
 pub async fn wait_reset(
     client: &Client,
     ns: &str,
@@ -348,12 +379,20 @@ pub async fn wait_reset(
             .filter(|p| scaler::cluster::pod_serving(p))
             .filter_map(|p| p.metadata.name.clone())
             .collect();
+        let other = arm.other();
+        let others = pods
+            .list(&ListParams::default().labels(&other.selector))
+            .await
+            .map_err(|e| Error::Cluster(format!("list pods -l {}: {e}", other.selector)))?
+            .items
+            .len();
         let status = format!(
-            "{} pods, {} ready, want {min} ready and no other",
+            "{} pods, {} ready, want {min} ready and no other; {others} {} pods left",
             list.items.len(),
-            serving.len()
+            serving.len(),
+            other.deployment
         );
-        if list.items.len() == min as usize && serving.len() == min as usize {
+        if list.items.len() == min as usize && serving.len() == min as usize && others == 0 {
             let reading =
                 observe::read_once(client, ns, &arm.selector, &serving, WORKLOAD_PORT).await;
             let busy: u64 = reading
@@ -450,6 +489,26 @@ async fn stop_controller(
         kube_api::patch_scale(&deployments, SCALER_DEPLOYMENT, 0, fm, backoff)
             .await
             .map_err(cluster_err)
+    }
+}
+
+/// Stops a trial's background work however the trial ends: the load
+/// generator's flag, the watches and the port-forward listeners.
+struct TrialGuard {
+    load_stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    forwards: Option<Arc<forward::PortForwards>>,
+}
+
+impl Drop for TrialGuard {
+    fn drop(&mut self) {
+        self.load_stop.store(true, Ordering::SeqCst);
+        for t in &self.tasks {
+            t.abort();
+        }
+        if let Some(f) = &self.forwards {
+            f.close();
+        }
     }
 }
 
@@ -580,6 +639,11 @@ pub async fn run_trial(
             }
         })
     };
+    let mut guard = TrialGuard {
+        load_stop: Arc::new(AtomicBool::new(false)),
+        tasks: vec![watch_pods, watch_deploy],
+        forwards: None,
+    };
     // The watches' initial lists.
     let settle = Instant::now() + Duration::from_secs(10);
     loop {
@@ -616,6 +680,7 @@ pub async fn run_trial(
         }
     };
 
+    guard.forwards.clone_from(&forwards);
     let t0 = Instant::now();
     let t0_unix = now_unix();
     let live_lat = Arc::new(LiveLatency::default());
@@ -623,7 +688,7 @@ pub async fn run_trial(
         let (profile, seed, stop, live_lat) = (
             profile.clone(),
             plan.seed,
-            Arc::clone(stop),
+            Arc::clone(&guard.load_stop),
             Arc::clone(&live_lat),
         );
         std::thread::spawn(move || {
@@ -645,6 +710,10 @@ pub async fn run_trial(
     let mut k = 1u32;
     while f64::from(k) <= duration && !stop.load(Ordering::SeqCst) {
         tokio::time::sleep_until((t0 + Duration::from_secs(u64::from(k))).into()).await;
+        if stop.load(Ordering::SeqCst) {
+            guard.load_stop.store(true, Ordering::SeqCst);
+            break;
+        }
         let t_s = f64::from(k);
         let snapshot = tracker.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let serving = snapshot.serving();
@@ -772,19 +841,15 @@ pub async fn run_trial(
         .await
         .map_err(|_| Error::Cluster("load generator task failed".into()))?
         .map_err(|_| Error::Cluster("load generator thread panicked".into()))??;
-    if let Some(f) = &forwards {
-        f.close();
-    }
-    watch_pods.abort();
-    watch_deploy.abort();
     let end_unix = now_unix();
-    let stopped = stop_controller(client, &ns, &arm, fm, &backoff).await;
+    drop(guard);
     if stop.load(Ordering::SeqCst) {
+        let _ = stop_controller(client, &ns, &arm, fm, &backoff).await;
         return Err(Error::Interrupted);
     }
-    stopped?;
 
-    // Decisions and reasons recorded by the controllers.
+    // Decisions and reasons recorded by the controllers (before the
+    // scaler stops: its decisions live in its memory).
     let events: Api<Event> = Api::namespaced(client.clone(), &ns);
     let evs = events
         .list(&ListParams::default())
@@ -817,6 +882,7 @@ pub async fn run_trial(
             inputs_json: d.decision.inputs.to_string(),
         });
     }
+    stop_controller(client, &ns, &arm, fm, &backoff).await?;
     let snapshot = tracker.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for &(at, from, to) in &snapshot.replica_changes {
         if at < t0_unix || at > end_unix {
@@ -848,7 +914,8 @@ pub async fn run_trial(
             pod: p.num,
             name: p.name.clone(),
             node: p.node.clone(),
-            gpu: p.node.as_ref().map(|_| 0),
+            // Time-slices do not say which physical GPU a pod got.
+            gpu: None,
             created_s: p.created - t0_unix,
             scheduled_s: p.scheduled.map(|x| x - t0_unix),
             started_s: p.started.map(|x| x - t0_unix),
