@@ -436,3 +436,151 @@ proptest! {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_loop_survives_a_failed_tick_and_stops_on_shutdown() {
+    let (client, handle) = mock_client();
+    let server = serve(
+        handle,
+        vec![
+            // Tick 1: forbidden (after no retries: not transient).
+            expect("GET", SCALE, 403, failure(403, "Forbidden")),
+            // Tick 2: fine, and holds.
+            expect("GET", SCALE, 200, scale(1)),
+            expect("GET", PODS, 200, pod_list(vec![pod("a", "10.0.0.1", true)])),
+            expect("POST", EVENTS, 201, json!({})),
+        ],
+    );
+    let metrics = FakeMetrics::new(&[("a", 30.0, 100.0, 2)]);
+    let c = controller(client, metrics, false);
+    let status = c.status();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(c.run(async {
+        let _ = rx.await;
+    }));
+    let seen = server.await.unwrap();
+    assert_eq!(seen.len(), 4);
+    // Let the second tick finish its bookkeeping, then stop.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tx.send(()).unwrap();
+    run.await.unwrap();
+    let st = scaler::cluster::controller::lock(&status);
+    assert_eq!((st.ticks_failed, st.ticks_ok), (1, 1));
+    assert!(st.last_tick_unix_s.is_some());
+}
+
+#[tokio::test]
+async fn the_controller_serves_health_metrics_and_decisions() {
+    use scaler::cluster::controller::{DecisionLog, Status};
+    use scaler::cluster::http::request;
+    let mut st = Status {
+        ticks_ok: 3,
+        patches: 1,
+        bounds: (1, 6),
+        interval_s: 3.0,
+        current_replicas: Some(2),
+        desired_replicas: Some(3),
+        ..Status::default()
+    };
+    for (i, t) in [100.0, 103.0, 106.0].into_iter().enumerate() {
+        st.decisions.push_back(DecisionLog {
+            unix_s: t,
+            patched: i == 2,
+            decision: scaler::Decision {
+                time: t - 100.0,
+                controller: "userscale".into(),
+                current_replicas: 2,
+                desired_replicas: 2 + u32::from(i == 2),
+                reason: "Hold".into(),
+                inputs: json!({}),
+            },
+        });
+    }
+    let status = std::sync::Arc::new(Mutex::new(st));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, scaler::cluster::server::router(status))
+            .await
+            .unwrap()
+    });
+    let get = |path: &'static str| async move { request(addr, "GET", path, b"").await.unwrap() };
+    let r = get("/healthz").await;
+    assert_eq!(r.status, 200);
+    let r = get("/decisions?since=101").await;
+    let list: Vec<DecisionLog> = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list[1].patched);
+    assert_eq!(get("/decisions?since=soon").await.status, 400);
+    let text = String::from_utf8(get("/metrics").await.body).unwrap();
+    assert!(text.contains("userscale_scaler_ticks_total 3"), "{text}");
+    assert!(
+        text.contains("userscale_scaler_desired_replicas 3"),
+        "{text}"
+    );
+    promtool_check(&text);
+}
+
+/// `promtool check metrics` on `text` when promtool is installed (required
+/// when `REQUIRE_PROMTOOL` is set, as CI does).
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var_os("REQUIRE_PROMTOOL").is_none(),
+                "promtool: {e}"
+            );
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `scaler run` refuses an HPA policy (2) and says when it has no cluster
+/// configuration (1), before binding anything.
+#[test]
+fn scaler_run_bad_input_and_no_cluster() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = std::env::temp_dir().join(format!("scaler-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |policy: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scaler"))
+            .args(["run", "--listen", "127.0.0.1:0", "--policy"])
+            .arg(repo.join(policy))
+            .env("KUBECONFIG", dir.join("none"))
+            .env("HOME", &dir)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("SCALER_CONTEXT")
+            .output()
+            .unwrap()
+    };
+    let out = run("data/policies/hpa-original.toml");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("drives UserScale"), "{err}");
+    let out = run("data/policies/userscale-original.toml");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("configuring the Kubernetes client"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
