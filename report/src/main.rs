@@ -53,13 +53,15 @@ enum Command {
         #[arg(long, default_value_t = 1000.0)]
         slo_ms: f64,
     },
-    /// The simulator's twin: one campaign run on the local backend and on
-    /// the simulator, per metric side by side with the relative error.
+    /// The simulator's twin: one campaign run on a real backend (local or
+    /// k8s) and on the simulator, per metric side by side with the relative
+    /// error.
     Twin {
         /// Dataset file holding both campaigns.
         #[arg(long, default_value = "data/trials.sqlite")]
         db: PathBuf,
-        /// Local-backend campaign id (default: the newest with a sim twin).
+        /// The measured campaign's id, local or k8s backend (default: the
+        /// newest with a sim twin).
         #[arg(long, requires = "sim")]
         local: Option<i64>,
         /// Simulator campaign id.

@@ -53,11 +53,12 @@ pub struct Twin {
     pub rows: Vec<TwinRow>,
 }
 
-/// The newest local and sim campaigns of the same file (same hash), if any.
+/// The newest measured (local or k8s) and sim campaigns of the same file
+/// (same hash), if any.
 pub fn find_pair(campaigns: &[CampaignInfo]) -> Option<(i64, i64)> {
     // `campaigns` is newest first.
     campaigns.iter().find_map(|l| {
-        (l.backend == "local").then_some(())?;
+        (l.backend == "local" || l.backend == "k8s").then_some(())?;
         let s = campaigns
             .iter()
             .find(|s| s.backend == "sim" && s.config_sha256 == l.config_sha256)?;
@@ -153,11 +154,11 @@ pub async fn load_pair(
     let sim = dataset::load_campaign(&mut conn, path, s)
         .await?
         .ok_or_else(|| Error::Dataset(format!("no campaign {s} in {}", path.display())))?;
-    for (c, want) in [(&local.info, "local"), (&sim.info, "sim")] {
-        if c.backend != want {
+    for (c, want) in [(&local.info, ["local", "k8s"]), (&sim.info, ["sim", "sim"])] {
+        if !want.contains(&c.backend.as_str()) {
             return Err(Error::Dataset(format!(
-                "campaign {} ran on `{}`, expected `{want}`",
-                c.id, c.backend
+                "campaign {} ran on `{}`, expected `{}`",
+                c.id, c.backend, want[0]
             )));
         }
     }
