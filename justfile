@@ -103,6 +103,7 @@ gpu-operator-timeslicing:
 k3s-images:
     docker build -f workload/Dockerfile -t userscale/workload:0.1.0 .
     docker build -f scaler/Dockerfile -t userscale/scaler:0.1.0 .
+    mkdir -p target
     docker save userscale/workload:0.1.0 -o target/workload-image.tar
     docker save userscale/scaler:0.1.0 -o target/scaler-image.tar
     sudo k3s ctr images import target/workload-image.tar
@@ -111,6 +112,10 @@ k3s-images:
 # A short campaign on the cluster (2 x 30 s trials): checks the k8s backend end to end.
 smoke-k8s db="k8s-smoke.sqlite":
     cargo run --release --locked -p bench -- run --backend k8s --campaign data/campaigns/k8s-smoke.toml --db {{db}}
+
+# The gated cluster tests: bench deploy + the smoke campaign on the current kubeconfig context (or BENCH_K8S_CONTEXT); needs the images on the cluster.
+test-cluster:
+    cargo test --locked -p bench --test k8s_cluster -- --ignored --nocapture
 
 # Remove the bench's namespace (both arms, the HPA, the scaler) from the cluster.
 undeploy:

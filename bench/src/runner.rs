@@ -345,6 +345,14 @@ fn prepare_k8s(
         }
         kinds.push(p.name());
     }
+    for s in &campaign.scenarios {
+        if s.spec.sim.routing == crate::campaign::Routing::LeastOutstanding {
+            return Err(Error::Cluster(format!(
+                "k8s backend: scenario `{}`: routing `least-outstanding` is not supported; use `random` or `round-robin`",
+                s.spec.name
+            )));
+        }
+    }
     crate::k8s::manifests::render(&opts.k8s.manifests)?;
     let krt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

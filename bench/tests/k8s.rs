@@ -436,23 +436,29 @@ async fn one_sample_reads_cpu_then_each_pods_metrics() {
     let serving = vec!["a".to_owned(), "b".to_owned()];
     let r = observe::read_once(&client, "userscale", "app=hpa-app", &serving, 8000).await;
     let seen = server.await.unwrap();
+    // Issued together: any order.
+    let mut paths: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.path.as_str(), s.query.as_str()))
+        .collect();
+    paths.sort();
     assert_eq!(
-        seen[0].path,
-        "/apis/metrics.k8s.io/v1beta1/namespaces/userscale/pods"
-    );
-    assert_eq!(seen[0].query, "labelSelector=app%3Dhpa-app");
-    let mut proxied: Vec<&str> = seen[1..3].iter().map(|s| s.path.as_str()).collect();
-    proxied.sort();
-    assert_eq!(
-        proxied,
+        paths,
         [
-            "/api/v1/namespaces/userscale/pods/a:8000/proxy/metrics.json",
-            "/api/v1/namespaces/userscale/pods/b:8000/proxy/metrics.json"
+            ("/api/v1/namespaces/userscale/pods/a:8000/proxy/metrics", ""),
+            (
+                "/api/v1/namespaces/userscale/pods/a:8000/proxy/metrics.json",
+                ""
+            ),
+            (
+                "/api/v1/namespaces/userscale/pods/b:8000/proxy/metrics.json",
+                ""
+            ),
+            (
+                "/apis/metrics.k8s.io/v1beta1/namespaces/userscale/pods",
+                "labelSelector=app%3Dhpa-app"
+            ),
         ]
-    );
-    assert_eq!(
-        seen[3].path,
-        "/api/v1/namespaces/userscale/pods/a:8000/proxy/metrics"
     );
     let cpu = r.cpu_m.unwrap();
     assert_eq!((cpu["a"], cpu["b"]), (250.0, 750.0));
@@ -460,6 +466,35 @@ async fn one_sample_reads_cpu_then_each_pods_metrics() {
     assert_eq!(r.metrics["b"].concurrent_requests, 3);
     let (mem, power, _) = r.gpu.unwrap();
     assert_eq!((mem, power), (1000.0, 150.0));
+}
+
+#[test]
+fn go_durations() {
+    assert_eq!(observe::go_duration_s("15s"), Some(15.0));
+    assert_eq!(observe::go_duration_s("1m0.5s"), Some(60.5));
+    assert_eq!(observe::go_duration_s("500ms"), Some(0.5));
+    assert_eq!(observe::go_duration_s("15"), None);
+    assert_eq!(observe::go_duration_s(""), None);
+}
+
+#[test]
+fn a_relist_forgets_pods_deleted_while_the_watch_was_down() {
+    use k8s_openapi::api::core::v1::Pod;
+    let pod = |name: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap()
+    };
+    let mut t = observe::Tracker::default();
+    t.pod(&pod("a"), 1.0);
+    t.pod(&pod("b"), 1.0);
+    t.relist_begin();
+    t.relist_pod(&pod("b"), 5.0);
+    t.relist_done(5.0);
+    assert_eq!(t.serving(), vec![("b".to_owned(), 1)]);
+    assert_eq!(t.pods[0].exited, Some(5.0));
 }
 
 #[test]
@@ -501,7 +536,8 @@ fn the_tracker_follows_pods_and_replicas() {
             p.started.unwrap() - t0,
             p.ready.unwrap() - t0
         ),
-        (0.0, 1.0, 2.0, 4.0)
+        (0.0, 1.0, 2.0, 4.5),
+        "ready: the watch's reading (4.5 s), finer than the condition's whole seconds"
     );
     assert_eq!(
         (p.deleted.unwrap() - t0, p.exited.unwrap() - t0, p.restarts),

@@ -61,6 +61,8 @@ struct State {
     events: Vec<Value>,
     decisions: Vec<DecisionLog>,
     calls: Vec<String>,
+    /// Answer 403 to GET of this Deployment (a failure mid-trial).
+    forbid_get: Option<String>,
 }
 
 impl State {
@@ -237,6 +239,16 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Body>) -> (u16, Value) {
             let items: Vec<Value> = st.deployments.get(&name).map(|(r, v)| deployment_json(&name, *r, *v)).into_iter().collect();
             (200, json!({"apiVersion": "apps/v1", "kind": "DeploymentList", "metadata": {"resourceVersion": rv}, "items": items}))
         }
+        ("GET", p)
+            if p.starts_with(&base_deps)
+                && st.forbid_get.as_deref() == p.rsplit('/').next() =>
+        {
+            (
+                403,
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                       "reason": "Forbidden", "code": 403, "message": "forbidden"}),
+            )
+        }
         ("GET", p) if p.starts_with(&base_deps) => {
             let name = p.trim_start_matches(&format!("{base_deps}/"));
             match st.deployments.get(name) {
@@ -261,13 +273,17 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Body>) -> (u16, Value) {
         ("GET", p) if p.starts_with("/apis/metrics.k8s.io/v1beta1/") => {
             let app = query(&q, "labelSelector").unwrap_or_default().trim_start_matches("app=").to_owned();
             let items: Vec<Value> = st.pods.iter().filter(|(_, p)| p.app == app).map(|(n, _)| json!({
-                "metadata": {"name": n}, "timestamp": ts(now()), "window": "15s",
+                "metadata": {"name": n}, "timestamp": ts(now()), "window": "500ms",
                 "containers": [{"name": "workload", "usage": {"cpu": "250m", "memory": "10Mi"}}]})).collect();
             (200, json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items}))
         }
         ("GET", p) if p == format!("/apis/events.k8s.io/v1/namespaces/{NS}/events") => (
             200,
             json!({"apiVersion": "events.k8s.io/v1", "kind": "EventList", "metadata": {"resourceVersion": rv}, "items": st.events}),
+        ),
+        ("GET", p) if p.ends_with("/services/userscale-scaler:8080/proxy/metrics") => (
+            200,
+            Value::String("userscale_scaler_tick_failures_total 0\n".into()),
         ),
         ("GET", p) if p.ends_with("/services/userscale-scaler:8080/proxy/decisions") => {
             let since: f64 = query(&q, "since").and_then(|s| s.parse().ok()).unwrap_or(0.0);
@@ -390,6 +406,15 @@ async fn one_trial(
     Vec<String>,
 ) {
     let state = Arc::new(Mutex::new(State::default()));
+    let (rec, facts) = trial_on(Arc::clone(&state), arm).await.unwrap();
+    let calls = state.lock().unwrap().calls.clone();
+    (rec, facts, calls)
+}
+
+async fn trial_on(
+    state: Arc<Mutex<State>>,
+    arm: &'static str,
+) -> bench::Result<(bench::record::TrialRecords, bench::k8s::K8sFacts)> {
     {
         let mut st = state.lock().unwrap();
         // What `bench deploy` left: both arms at 1, the scaler at 1, the HPA.
@@ -418,11 +443,24 @@ async fn one_trial(
     };
     play_controller(Arc::clone(&state), arm);
     let stop = Arc::new(AtomicBool::new(false));
-    let (rec, facts) = run_trial(&conn, &c, &plan, &opts, &stop, &|_| {})
-        .await
-        .unwrap();
-    let calls = state.lock().unwrap().calls.clone();
-    (rec, facts, calls)
+    run_trial(&conn, &c, &plan, &opts, &stop, &|_| {}).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_the_controller_started_stops_it() {
+    let state = Arc::new(Mutex::new(State {
+        forbid_get: Some("userscale-app".into()),
+        ..State::default()
+    }));
+    let err = trial_on(Arc::clone(&state), "userscale").await.unwrap_err();
+    assert!(
+        err.to_string().contains("get deployment userscale-app"),
+        "{err}"
+    );
+    let st = state.lock().unwrap();
+    // The scaler was started (1) and is off again (0).
+    assert_eq!(st.deployments["userscale-scaler"].0, 0, "{:#?}", st.calls);
+    assert!(st.config_map.is_some());
 }
 
 fn first(calls: &[String], prefix: &str) -> usize {
@@ -514,6 +552,7 @@ async fn a_userscale_trial_on_a_fake_cluster() {
         rec.requests.iter().filter(|r| r.sent_s <= 4.0).count()
     );
     assert_eq!(facts.cpu_source, "metrics.k8s.io");
+    assert_eq!(facts.scaler_tick_failures, Some(0.0));
     assert_eq!(facts.arm.deployment, "userscale-app");
     assert_eq!(
         facts.workload_container["image"],

@@ -80,7 +80,8 @@ struct RunArgs {
     #[arg(long, env = "SCALER_FIELD_MANAGER", default_value = "userscale-scaler")]
     field_manager: String,
     /// Kubeconfig context when running outside the cluster (default: the
-    /// in-cluster service account, else the current context).
+    /// kubeconfig's current context if there is a kubeconfig, else the
+    /// in-cluster service account).
     #[arg(long, env = "SCALER_CONTEXT")]
     context: Option<String>,
 }
@@ -129,20 +130,28 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let client = match &args.context {
-        None => kube::Client::try_default().await,
+    let mut kube_config = match &args.context {
+        None => kube::Config::infer()
+            .await
+            .map_err(kube::Error::InferConfig),
         Some(ctx) => {
             let options = kube::config::KubeConfigOptions {
                 context: Some(ctx.clone()),
                 ..Default::default()
             };
-            match kube::Config::from_kubeconfig(&options).await {
-                Ok(c) => kube::Client::try_from(c),
-                Err(e) => Err(kube::Error::InferKubeconfig(e)),
-            }
+            kube::Config::from_kubeconfig(&options)
+                .await
+                .map_err(kube::Error::InferKubeconfig)
         }
     }
     .context("configuring the Kubernetes client")?;
+    // No call the controller makes streams: a stalled answer is a failure
+    // to retry, not something to wait for.
+    kube_config.connect_timeout = Some(Duration::from_secs(5));
+    kube_config.read_timeout = Some(Duration::from_secs(10));
+    kube_config.write_timeout = Some(Duration::from_secs(10));
+    let client =
+        kube::Client::try_from(kube_config).context("configuring the Kubernetes client")?;
     let mut cc = ControllerConfig::new(&args.namespace);
     cc.deployment = args.deployment;
     cc.selector = args.selector;

@@ -474,6 +474,10 @@ async fn the_controller_serves_health_metrics_and_decisions() {
     use scaler::cluster::controller::{DecisionLog, Status};
     use scaler::cluster::http::request;
     let mut st = Status {
+        started_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64(),
         ticks_ok: 3,
         patches: 1,
         bounds: (1, 6),

@@ -42,7 +42,7 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
 use scaler::cluster::controller::DecisionLog;
 use scaler::cluster::kube_api::{self, Backoff};
@@ -214,6 +214,25 @@ pub async fn deploy(
         .filter(|o| o["kind"] == "Deployment")
     {
         let name = o["metadata"]["name"].as_str().unwrap_or_default();
+        // The arms leave `replicas` to their controllers; a campaign leaves
+        // the arm it ran last on and the other at 0. Back to the base's 1.
+        if o["spec"]["replicas"].is_null() {
+            let now = kube_api::get_scale(&deployments, name, &Backoff::default())
+                .await
+                .map_err(cluster_err)?;
+            if now == 0 {
+                kube_api::patch_scale(
+                    &deployments,
+                    name,
+                    1,
+                    &opts.field_manager,
+                    &Backoff::default(),
+                )
+                .await
+                .map_err(cluster_err)?;
+                progress(&format!("deployment {name}: scaled from 0 to 1"));
+            }
+        }
         loop {
             let d = deployments
                 .get(name)
@@ -369,10 +388,13 @@ pub async fn wait_reset(
         if stop.load(Ordering::SeqCst) {
             return Err(Error::Interrupted);
         }
-        let list = pods
+        let mut list = pods
             .list(&ListParams::default().labels(&arm.selector))
             .await
             .map_err(|e| Error::Cluster(format!("list pods -l {}: {e}", arm.selector)))?;
+        // Failed and Succeeded pods (evicted, rejected at admission) hold
+        // nothing and wait for garbage collection.
+        list.items.retain(|p| !finished(p));
         let serving: Vec<String> = list
             .items
             .iter()
@@ -385,13 +407,16 @@ pub async fn wait_reset(
             .await
             .map_err(|e| Error::Cluster(format!("list pods -l {}: {e}", other.selector)))?
             .items
-            .len();
+            .iter()
+            .filter(|p| !finished(p))
+            .count();
         let status = format!(
             "{} pods, {} ready, want {min} ready and no other; {others} {} pods left",
             list.items.len(),
             serving.len(),
             other.deployment
         );
+        let mut idle = String::new();
         if list.items.len() == min as usize && serving.len() == min as usize && others == 0 {
             let reading =
                 observe::read_once(client, ns, &arm.selector, &serving, WORKLOAD_PORT).await;
@@ -403,15 +428,61 @@ pub async fn wait_reset(
             if reading.metrics.len() == serving.len() && busy == 0 {
                 return Ok(());
             }
+            idle = format!(
+                "; /metrics.json from {} of {} pods, {busy} requests in them",
+                reading.metrics.len(),
+                serving.len()
+            );
         }
         if Instant::now() > deadline {
             return Err(Error::Cluster(format!(
-                "{}: not reset within {timeout_s} s ({status}); see `kubectl -n {ns} get pods -l {}`",
+                "{}: not reset within {timeout_s} s ({status}{idle}); see `kubectl -n {ns} get pods -l {}`",
                 arm.deployment, arm.selector
             )));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Waits until metrics.k8s.io's CPU reading of every pod of the arm covers
+/// only time after `idle_at`, so a fresh HPA cannot act on the previous
+/// trial's load. Without a metrics API it returns at once (the trial then
+/// records `cpu_source = "unavailable"`).
+async fn wait_cpu_window(
+    client: &Client,
+    ns: &str,
+    arm: &ArmTarget,
+    idle_at: f64,
+    timeout_s: f64,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout_s);
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Err(Error::Interrupted);
+        }
+        let Some(windows) = observe::pod_cpu_windows(client, ns, &arm.selector).await else {
+            return Ok(());
+        };
+        if !windows.is_empty() && windows.values().all(|start| *start >= idle_at) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Cluster(format!(
+                "{}: metrics.k8s.io did not report a CPU window after the idle point within {timeout_s} s; see `kubectl -n {ns} top pods`",
+                arm.deployment
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Whether a pod has ended (phase Failed or Succeeded).
+fn finished(p: &Pod) -> bool {
+    matches!(
+        scaler::cluster::pod_phase(p),
+        scaler::PodPhase::Failed | scaler::PodPhase::Succeeded
+    )
 }
 
 /// Step 2: the arm's controller, fresh. Returns what it runs (for the
@@ -451,10 +522,11 @@ async fn wait_scaler(client: &Client, ns: &str, timeout_s: f64, stop: &AtomicBoo
         if stop.load(Ordering::SeqCst) {
             return Err(Error::Interrupted);
         }
-        let list = pods
+        let mut list = pods
             .list(&ListParams::default().labels("app=userscale-scaler"))
             .await
             .map_err(|e| Error::Cluster(format!("list scaler pods: {e}")))?;
+        list.items.retain(|p| !finished(p));
         if list.items.len() == 1 && list.items.iter().all(scaler::cluster::pod_serving) {
             return Ok(());
         }
@@ -538,6 +610,9 @@ pub struct K8sFacts {
     pub cpu_source: String,
     /// Where `gpu_util` came from (the pods' `gpu_utilization_source`).
     pub gpu_utilization_source: String,
+    /// The scaler's failed ticks during the trial (UserScale arm; `None`
+    /// for the HPA or when its `/metrics` did not answer).
+    pub scaler_tick_failures: Option<f64>,
     /// What the campaign's scenario sets that the cluster decides instead.
     pub notes: Vec<String>,
 }
@@ -579,378 +654,431 @@ pub async fn run_trial(
         stop,
     )
     .await?;
+    let idle_at = now_unix();
+    progress("idle: waiting for metrics-server's CPU window to start after the idle point");
+    wait_cpu_window(client, &ns, &arm, idle_at, opts.ready_timeout_s, stop).await?;
     tokio::time::sleep(Duration::from_secs_f64(opts.settle_s)).await;
     progress("controller on");
-    let controller_object = start_controller(client, &ns, &policy, &arm, fm, &backoff).await?;
-    if arm.controller == "userscale" {
-        wait_scaler(client, &ns, opts.ready_timeout_s, stop).await?;
-    }
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    let live = deployments
-        .get(&arm.deployment)
-        .await
-        .map_err(|e| Error::Cluster(format!("get deployment {}: {e}", arm.deployment)))?;
-    let workload_container = live
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .and_then(|s| s.containers.first())
-        .map(|ctr| json!({"image": ctr.image, "resources": ctr.resources, "env": ctr.env}))
-        .unwrap_or_default();
+    // From here on the controller may be running: whatever happens, it is
+    // stopped before the trial returns.
+    let result: Result<(TrialRecords, K8sFacts)> = async {
+        let controller_object = start_controller(client, &ns, &policy, &arm, fm, &backoff).await?;
+        if arm.controller == "userscale" {
+            wait_scaler(client, &ns, opts.ready_timeout_s, stop).await?;
+        }
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        let live = deployments
+            .get(&arm.deployment)
+            .await
+            .map_err(|e| Error::Cluster(format!("get deployment {}: {e}", arm.deployment)))?;
+        let workload_container = live
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|s| s.containers.first())
+            .map(|ctr| json!({"image": ctr.image, "resources": ctr.resources, "env": ctr.env}))
+            .unwrap_or_default();
 
-    // Watches from before t0, so the pods already there are known.
-    let tracker = Arc::new(Mutex::new(Tracker::default()));
-    let pods_api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let watch_pods = {
-        let tracker = Arc::clone(&tracker);
-        let cfg = watcher::Config::default().labels(&arm.selector);
-        let stream = watcher(pods_api.clone(), cfg);
-        tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            while let Some(ev) = stream.next().await {
-                let now = now_unix();
-                let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
-                match ev {
-                    Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => t.pod(&p, now),
-                    Ok(watcher::Event::Delete(p)) => {
-                        if let Some(n) = &p.metadata.name {
-                            t.pod_gone(n, now);
+        // Watches from before t0, so the pods already there are known.
+        let tracker = Arc::new(Mutex::new(Tracker::default()));
+        let pods_api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let watch_pods = {
+            let tracker = Arc::clone(&tracker);
+            let cfg = watcher::Config::default().labels(&arm.selector);
+            let stream = watcher(pods_api.clone(), cfg).default_backoff();
+            tokio::spawn(async move {
+                let mut stream = std::pin::pin!(stream);
+                while let Some(ev) = stream.next().await {
+                    let now = now_unix();
+                    let mut t = tracker.lock().unwrap_or_else(|e| e.into_inner());
+                    match ev {
+                        Ok(watcher::Event::Init) => t.relist_begin(),
+                        Ok(watcher::Event::InitApply(p)) => t.relist_pod(&p, now),
+                        Ok(watcher::Event::InitDone) => t.relist_done(now),
+                        Ok(watcher::Event::Apply(p)) => t.pod(&p, now),
+                        Ok(watcher::Event::Delete(p)) => {
+                            if let Some(n) = &p.metadata.name {
+                                t.pod_gone(n, now);
+                            }
                         }
+                        Err(e) => eprintln!("bench: pod watch: {e} (retrying)"),
                     }
-                    _ => {}
                 }
-            }
-        })
-    };
-    let watch_deploy = {
-        let tracker = Arc::clone(&tracker);
-        let cfg = watcher::Config::default().fields(&format!("metadata.name={}", arm.deployment));
-        let stream = watcher(deployments.clone(), cfg);
-        tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            while let Some(ev) = stream.next().await {
-                let now = now_unix();
-                if let Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) = ev {
-                    tracker
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .deployment(&d, now);
-                }
-            }
-        })
-    };
-    let mut guard = TrialGuard {
-        load_stop: Arc::new(AtomicBool::new(false)),
-        tasks: vec![watch_pods, watch_deploy],
-        forwards: None,
-    };
-    // The watches' initial lists.
-    let settle = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (known, replicas) = {
-            let t = tracker.lock().unwrap_or_else(|e| e.into_inner());
-            (t.serving().len(), t.spec_replicas)
+            })
         };
-        if (known >= spec.min_replicas as usize && replicas.is_some()) || Instant::now() > settle {
-            break;
+        let watch_deploy = {
+            let tracker = Arc::clone(&tracker);
+            let cfg = watcher::Config::default().fields(&format!("metadata.name={}", arm.deployment));
+            let stream = watcher(deployments.clone(), cfg).default_backoff();
+            tokio::spawn(async move {
+                let mut stream = std::pin::pin!(stream);
+                while let Some(ev) = stream.next().await {
+                    let now = now_unix();
+                    match ev {
+                        Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) => tracker
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .deployment(&d, now),
+                        Ok(_) => {}
+                        Err(e) => eprintln!("bench: deployment watch: {e} (retrying)"),
+                    }
+                }
+            })
+        };
+        let mut guard = TrialGuard {
+            load_stop: Arc::new(AtomicBool::new(false)),
+            tasks: vec![watch_pods, watch_deploy],
+            forwards: None,
+        };
+        // The watches' initial lists.
+        let settle = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (known, replicas) = {
+                let t = tracker.lock().unwrap_or_else(|e| e.into_inner());
+                (t.serving().len(), t.spec_replicas)
+            };
+            if (known >= spec.min_replicas as usize && replicas.is_some()) || Instant::now() > settle {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 
-    let load_target_desc;
-    let forwards: Option<Arc<forward::PortForwards>>;
-    let target: Arc<dyn Target> = match opts.service_urls.get(arm.controller) {
-        Some(url) => {
-            load_target_desc = url.clone();
-            forwards = None;
-            Arc::new(forward::ServiceUrl(forward::parse_service_url(url)?))
-        }
-        None => {
-            load_target_desc = "port-forward".into();
-            let f = Arc::new(forward::PortForwards::new(
-                pods_api.clone(),
-                WORKLOAD_PORT,
-                spec.sim.routing,
-                crate::rng::stream(plan.seed, "routing", 0),
+        let load_target_desc;
+        let forwards: Option<Arc<forward::PortForwards>>;
+        let target: Arc<dyn Target> = match opts.service_urls.get(arm.controller) {
+            Some(url) => {
+                load_target_desc = url.clone();
+                forwards = None;
+                Arc::new(forward::ServiceUrl(forward::parse_service_url(url)?))
+            }
+            None => {
+                load_target_desc = "port-forward".into();
+                let f = Arc::new(forward::PortForwards::new(
+                    pods_api.clone(),
+                    WORKLOAD_PORT,
+                    spec.sim.routing,
+                    crate::rng::stream(plan.seed, "routing", 0),
+                ));
+                let serving = tracker.lock().unwrap_or_else(|e| e.into_inner()).serving();
+                f.set_ready(&serving).await?;
+                forwards = Some(Arc::clone(&f));
+                f
+            }
+        };
+
+        guard.forwards.clone_from(&forwards);
+        let t0 = Instant::now();
+        let t0_unix = now_unix();
+        let live_lat = Arc::new(LiveLatency::default());
+        let load = {
+            let (profile, seed, stop, live_lat) = (
+                profile.clone(),
+                plan.seed,
+                Arc::clone(&guard.load_stop),
+                Arc::clone(&live_lat),
+            );
+            std::thread::spawn(move || {
+                loadgen::replay(&profile, seed, duration, t0, target, &stop, Some(live_lat))
+            })
+        };
+
+        // The sampler, once a second, in this task.
+        let mut out = TrialRecords::default();
+        let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
+        let mut last_hpa: Option<serde_json::Value> = None;
+        let mut energy0: Option<f64> = None;
+        let mut cpu_seen = false;
+        let mut gpu_source = String::from("unknown");
+        let cpu_request_m = workload_container["resources"]["requests"]["cpu"]
+            .as_str()
+            .and_then(scaler::cluster::cpu_millicores)
+            .unwrap_or(f64::from(spec.pod.cpu_request_m));
+        let mut k = 1u32;
+        while f64::from(k) <= duration && !stop.load(Ordering::SeqCst) {
+            tokio::time::sleep_until((t0 + Duration::from_secs(u64::from(k))).into()).await;
+            if stop.load(Ordering::SeqCst) {
+                guard.load_stop.store(true, Ordering::SeqCst);
+                break;
+            }
+            let t_s = f64::from(k);
+            let snapshot = tracker.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let serving = snapshot.serving();
+            if let Some(f) = &forwards {
+                f.set_ready(&serving).await?;
+            }
+            let names: Vec<String> = serving.iter().map(|(n, _)| n.clone()).collect();
+            let reading = observe::read_once(client, &ns, &arm.selector, &names, WORKLOAD_PORT).await;
+            cpu_seen |= reading.cpu_m.is_some();
+            let (mut ready, mut pending, mut terminating) = (0u32, 0u32, 0u32);
+            let (mut cpu, mut live_req) = (0.0, 0.0);
+            let (mut util_sum, mut util_max, mut util_n) = (0.0, 0.0f64, 0u32);
+            let (mut in_flight, mut queued) = (0u32, 0u32);
+            for p in snapshot.pods.iter().filter(|p| p.exited.is_none()) {
+                let state = if p.deleted.is_some() {
+                    terminating += 1;
+                    "terminating"
+                } else if p.serving {
+                    ready += 1;
+                    "running"
+                } else {
+                    pending += 1;
+                    if p.started.is_some() {
+                        "starting"
+                    } else {
+                        "pending"
+                    }
+                };
+                let cores = reading
+                    .cpu_m
+                    .as_ref()
+                    .and_then(|m| m.get(&p.name))
+                    .map_or(0.0, |m| m / 1000.0);
+                cpu += cores;
+                live_req += cpu_request_m / 1000.0;
+                let m = reading.metrics.get(&p.name).filter(|_| p.serving);
+                if let Some(m) = m {
+                    util_sum += m.gpu_utilization;
+                    util_max = util_max.max(m.gpu_utilization);
+                    util_n += 1;
+                    in_flight += u32::try_from(m.in_flight).unwrap_or(u32::MAX);
+                    queued += u32::try_from(m.queued).unwrap_or(u32::MAX);
+                    gpu_source.clone_from(&m.gpu_utilization_source);
+                }
+                out.pod_samples.push(PodSample {
+                    t_s,
+                    pod: p.num,
+                    state,
+                    ready: p.serving,
+                    cpu_cores: cores,
+                    cpu_pct_request: 100.0 * cores * 1000.0 / cpu_request_m.max(1.0),
+                    gpu_util: m.map(|m| m.gpu_utilization),
+                    in_flight: m.map_or(0, |m| u32::try_from(m.in_flight).unwrap_or(u32::MAX)),
+                    queued: m.map_or(0, |m| u32::try_from(m.queued).unwrap_or(u32::MAX)),
+                    avg_latency_ms: m.and_then(|m| (m.window_requests > 0).then_some(m.avg_latency_ms)),
+                    completed: 0,
+                });
+            }
+            let (mem, power, energy_abs) = reading.gpu.unwrap_or((0.0, 0.0, 0.0));
+            let energy = match (reading.gpu, energy0) {
+                (Some(_), None) => {
+                    energy0 = Some(energy_abs);
+                    0.0
+                }
+                (Some(_), Some(e0)) => energy_abs - e0,
+                (None, _) => out.samples.last().map_or(0.0, |s| s.gpu_energy_j),
+            };
+            if reading.gpu.is_some() {
+                out.gpu_samples.push(GpuSample {
+                    t_s,
+                    gpu: 0,
+                    util_pct: util_max,
+                    mem_used_mib: mem,
+                    power_w: power,
+                    contexts: ready + terminating,
+                });
+            }
+            let util_mean = if util_n > 0 {
+                util_sum / f64::from(util_n)
+            } else {
+                0.0
+            };
+            let desired = snapshot.spec_replicas.unwrap_or(0);
+            let p95 = live_lat
+                .p95(Instant::now(), Duration::from_secs(10))
+                .map_or("-".to_string(), |p| format!("{p:.0} ms"));
+            progress(&format!(
+                "t={k:>3}s replicas {ready}/{desired} util {util_mean:>3.0}% cpu {cpu:.2} cores in-flight {in_flight} queued {queued} p95(10 s) {p95}"
             ));
-            let serving = tracker.lock().unwrap_or_else(|e| e.into_inner()).serving();
-            f.set_ready(&serving).await?;
-            forwards = Some(Arc::clone(&f));
-            f
+            out.samples.push(Sample {
+                t_s,
+                desired,
+                ready,
+                pending,
+                terminating,
+                gpu_util_mean: util_mean,
+                gpu_util_max: util_max,
+                gpu_mem_used_mib: mem,
+                gpu_power_w: power,
+                gpu_energy_j: energy,
+                cpu_cores: cpu,
+                cpu_pct_request: if live_req > 0.0 {
+                    100.0 * cpu / live_req
+                } else {
+                    0.0
+                },
+                in_flight,
+                queued,
+                offered: 0,
+                completed: 0,
+                failed: 0,
+            });
+            if arm.controller == "hpa" {
+                if let Ok(h) = hpas.get(HPA_NAME).await {
+                    if let Some(d) = hpa_decision(&h, t_s, last_hpa.as_ref()) {
+                        last_hpa = h.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+                        out.decisions.push(d);
+                    }
+                }
+            }
+            k += 1;
         }
-    };
-
-    guard.forwards.clone_from(&forwards);
-    let t0 = Instant::now();
-    let t0_unix = now_unix();
-    let live_lat = Arc::new(LiveLatency::default());
-    let load = {
-        let (profile, seed, stop, live_lat) = (
-            profile.clone(),
-            plan.seed,
-            Arc::clone(&guard.load_stop),
-            Arc::clone(&live_lat),
-        );
-        std::thread::spawn(move || {
-            loadgen::replay(&profile, seed, duration, t0, target, &stop, Some(live_lat))
-        })
-    };
-
-    // The sampler, once a second, in this task.
-    let mut out = TrialRecords::default();
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
-    let mut last_hpa: Option<serde_json::Value> = None;
-    let mut energy0: Option<f64> = None;
-    let mut cpu_seen = false;
-    let mut gpu_source = String::from("unknown");
-    let cpu_request_m = workload_container["resources"]["requests"]["cpu"]
-        .as_str()
-        .and_then(scaler::cluster::cpu_millicores)
-        .unwrap_or(f64::from(spec.pod.cpu_request_m));
-    let mut k = 1u32;
-    while f64::from(k) <= duration && !stop.load(Ordering::SeqCst) {
-        tokio::time::sleep_until((t0 + Duration::from_secs(u64::from(k))).into()).await;
         if stop.load(Ordering::SeqCst) {
             guard.load_stop.store(true, Ordering::SeqCst);
-            break;
         }
-        let t_s = f64::from(k);
-        let snapshot = tracker.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let serving = snapshot.serving();
-        if let Some(f) = &forwards {
-            f.set_ready(&serving).await?;
+
+        let requests = tokio::task::spawn_blocking(move || load.join())
+            .await
+            .map_err(|_| Error::Cluster("load generator task failed".into()))?
+            .map_err(|_| Error::Cluster("load generator thread panicked".into()))??;
+        let end_unix = now_unix();
+        drop(guard);
+        if stop.load(Ordering::SeqCst) {
+            let _ = stop_controller(client, &ns, &arm, fm, &backoff).await;
+            return Err(Error::Interrupted);
         }
-        let names: Vec<String> = serving.iter().map(|(n, _)| n.clone()).collect();
-        let reading = observe::read_once(client, &ns, &arm.selector, &names, WORKLOAD_PORT).await;
-        cpu_seen |= reading.cpu_m.is_some();
-        let (mut ready, mut pending, mut terminating) = (0u32, 0u32, 0u32);
-        let (mut cpu, mut live_req) = (0.0, 0.0);
-        let (mut util_sum, mut util_max, mut util_n) = (0.0, 0.0f64, 0u32);
-        let (mut in_flight, mut queued) = (0u32, 0u32);
-        for p in snapshot.pods.iter().filter(|p| p.exited.is_none()) {
-            let state = if p.deleted.is_some() {
-                terminating += 1;
-                "terminating"
-            } else if p.serving {
-                ready += 1;
-                "running"
-            } else {
-                pending += 1;
-                if p.started.is_some() {
-                    "starting"
-                } else {
-                    "pending"
-                }
-            };
-            let cores = reading
-                .cpu_m
-                .as_ref()
-                .and_then(|m| m.get(&p.name))
-                .map_or(0.0, |m| m / 1000.0);
-            cpu += cores;
-            live_req += cpu_request_m / 1000.0;
-            let m = reading.metrics.get(&p.name).filter(|_| p.serving);
-            if let Some(m) = m {
-                util_sum += m.gpu_utilization;
-                util_max = util_max.max(m.gpu_utilization);
-                util_n += 1;
-                in_flight += u32::try_from(m.in_flight).unwrap_or(u32::MAX);
-                queued += u32::try_from(m.queued).unwrap_or(u32::MAX);
-                gpu_source.clone_from(&m.gpu_utilization_source);
-            }
-            out.pod_samples.push(PodSample {
-                t_s,
-                pod: p.num,
-                state,
-                ready: p.serving,
-                cpu_cores: cores,
-                cpu_pct_request: 100.0 * cores * 1000.0 / cpu_request_m.max(1.0),
-                gpu_util: m.map(|m| m.gpu_utilization),
-                in_flight: m.map_or(0, |m| u32::try_from(m.in_flight).unwrap_or(u32::MAX)),
-                queued: m.map_or(0, |m| u32::try_from(m.queued).unwrap_or(u32::MAX)),
-                avg_latency_ms: m.and_then(|m| (m.window_requests > 0).then_some(m.avg_latency_ms)),
-                completed: 0,
-            });
-        }
-        let (mem, power, energy_abs) = reading.gpu.unwrap_or((0.0, 0.0, 0.0));
-        let energy = match (reading.gpu, energy0) {
-            (Some(_), None) => {
-                energy0 = Some(energy_abs);
-                0.0
-            }
-            (Some(_), Some(e0)) => energy_abs - e0,
-            (None, _) => out.samples.last().map_or(0.0, |s| s.gpu_energy_j),
-        };
-        if reading.gpu.is_some() {
-            out.gpu_samples.push(GpuSample {
-                t_s,
-                gpu: 0,
-                util_pct: util_max,
-                mem_used_mib: mem,
-                power_w: power,
-                contexts: ready + terminating,
-            });
-        }
-        let util_mean = if util_n > 0 {
-            util_sum / f64::from(util_n)
+
+        // Decisions and reasons recorded by the controllers (before the
+        // scaler stops: its decisions live in its memory).
+        let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+        let evs = events
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        let reasons = rescale_reasons(&evs, &arm, t0_unix, end_unix);
+        let (scaler_log, scaler_failures) = if arm.controller == "userscale" {
+            scaler_record(client, &ns, t0_unix, end_unix).await?
         } else {
-            0.0
+            (Vec::new(), None)
         };
-        let desired = snapshot.spec_replicas.unwrap_or(0);
-        let p95 = live_lat
-            .p95(Instant::now(), Duration::from_secs(10))
-            .map_or("-".to_string(), |p| format!("{p:.0} ms"));
-        progress(&format!(
-            "t={k:>3}s replicas {ready}/{desired} util {util_mean:>3.0}% cpu {cpu:.2} cores in-flight {in_flight} queued {queued} p95(10 s) {p95}"
-        ));
-        out.samples.push(Sample {
-            t_s,
-            desired,
-            ready,
-            pending,
-            terminating,
-            gpu_util_mean: util_mean,
-            gpu_util_max: util_max,
-            gpu_mem_used_mib: mem,
-            gpu_power_w: power,
-            gpu_energy_j: energy,
-            cpu_cores: cpu,
-            cpu_pct_request: if live_req > 0.0 {
-                100.0 * cpu / live_req
-            } else {
-                0.0
-            },
-            in_flight,
-            queued,
-            offered: 0,
-            completed: 0,
-            failed: 0,
-        });
-        if arm.controller == "hpa" {
-            if let Ok(h) = hpas.get(HPA_NAME).await {
-                if let Some(d) = hpa_decision(&h, t_s, last_hpa.as_ref()) {
-                    last_hpa = h.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-                    out.decisions.push(d);
-                }
+        for d in &scaler_log {
+            out.decisions.push(DecisionRecord {
+                t_s: d.unix_s - t0_unix,
+                controller: d.decision.controller.clone(),
+                current: d.decision.current_replicas,
+                desired: d.decision.desired_replicas,
+                reason: d.decision.reason.clone(),
+                inputs_json: d.decision.inputs.to_string(),
+            });
+        }
+        stop_controller(client, &ns, &arm, fm, &backoff).await?;
+        let snapshot = tracker.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for &(at, from, to) in &snapshot.replica_changes {
+            if at < t0_unix || at > end_unix {
+                continue;
             }
+            let reason = scaler_log
+                .iter()
+                .filter(|d| {
+                    d.patched && d.decision.desired_replicas == to && (d.unix_s - at).abs() < 5.0
+                })
+                .map(|d| d.decision.reason.clone())
+                .next()
+                .or_else(|| nearest_reason(&reasons, at, to))
+                .unwrap_or_else(|| "Observed: spec.replicas changed (no matching Event found)".into());
+            out.scaling_events.push(ScalingEvent {
+                t_s: at - t0_unix,
+                from,
+                to,
+                controller: arm.controller.to_owned(),
+                reason,
+            });
         }
-        k += 1;
-    }
-
-    let requests = tokio::task::spawn_blocking(move || load.join())
-        .await
-        .map_err(|_| Error::Cluster("load generator task failed".into()))?
-        .map_err(|_| Error::Cluster("load generator thread panicked".into()))??;
-    let end_unix = now_unix();
-    drop(guard);
-    if stop.load(Ordering::SeqCst) {
-        let _ = stop_controller(client, &ns, &arm, fm, &backoff).await;
-        return Err(Error::Interrupted);
-    }
-
-    // Decisions and reasons recorded by the controllers (before the
-    // scaler stops: its decisions live in its memory).
-    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
-    let evs = events
-        .list(&ListParams::default())
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default();
-    let reasons = rescale_reasons(&evs, &arm, t0_unix, end_unix);
-    let scaler_log: Vec<DecisionLog> = if arm.controller == "userscale" {
-        let uri = format!(
-            "/api/v1/namespaces/{ns}/services/{SCALER_SERVICE}/proxy/decisions?since={}",
-            t0_unix - 1.0
-        );
-        match http::Request::get(uri).body(Vec::new()) {
-            Ok(req) => client
-                .request::<Vec<DecisionLog>>(req)
-                .await
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        }
-    } else {
-        Vec::new()
-    };
-    for d in &scaler_log {
-        out.decisions.push(DecisionRecord {
-            t_s: d.unix_s - t0_unix,
-            controller: d.decision.controller.clone(),
-            current: d.decision.current_replicas,
-            desired: d.decision.desired_replicas,
-            reason: d.decision.reason.clone(),
-            inputs_json: d.decision.inputs.to_string(),
-        });
-    }
-    stop_controller(client, &ns, &arm, fm, &backoff).await?;
-    let snapshot = tracker.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for &(at, from, to) in &snapshot.replica_changes {
-        if at < t0_unix || at > end_unix {
-            continue;
-        }
-        let reason = scaler_log
+        crate::local::fill_counts(&mut out, &requests);
+        out.requests = requests;
+        out.pods = snapshot
+            .pods
             .iter()
-            .filter(|d| {
-                d.patched && d.decision.desired_replicas == to && (d.unix_s - at).abs() < 5.0
+            .map(|p| PodRecord {
+                pod: p.num,
+                name: p.name.clone(),
+                node: p.node.clone(),
+                // Time-slices do not say which physical GPU a pod got.
+                gpu: None,
+                created_s: p.created - t0_unix,
+                scheduled_s: p.scheduled.map(|x| x - t0_unix),
+                started_s: p.started.map(|x| x - t0_unix),
+                ready_s: p.ready.map(|x| x - t0_unix),
+                deleted_s: p.deleted.map(|x| x - t0_unix),
+                exited_s: p.exited.map(|x| x - t0_unix),
+                restarts: p.restarts,
             })
-            .map(|d| d.decision.reason.clone())
-            .next()
-            .or_else(|| nearest_reason(&reasons, at, to))
-            .unwrap_or_else(|| "Observed: spec.replicas changed (no matching Event found)".into());
-        out.scaling_events.push(ScalingEvent {
-            t_s: at - t0_unix,
-            from,
-            to,
-            controller: arm.controller.to_owned(),
-            reason,
-        });
+            .collect();
+        let mut nodes: Vec<String> = snapshot
+            .pods
+            .iter()
+            .filter_map(|p| p.node.clone())
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        let facts = K8sFacts {
+            context: conn.context.clone(),
+            server: conn.server.clone(),
+            server_version: conn.version.clone(),
+            namespace: ns.clone(),
+            arm: arm.clone(),
+            load_target: load_target_desc,
+            controller_object,
+            workload_container,
+            nodes,
+            cpu_source: if cpu_seen { "metrics.k8s.io" } else { "unavailable" }.into(),
+            gpu_utilization_source: gpu_source,
+            scaler_tick_failures: scaler_failures,
+            notes: vec![
+                "pod resources, workers, queue and probes come from the deployed manifests (workload_container), not the scenario's pod settings".into(),
+                "the HPA's sync period, tolerance, CPU initialisation period and readiness delay are kube-controller-manager flags of the cluster".into(),
+                "cpu_cores is metrics.k8s.io's windowed usage (what the HPA reads), not a per-second rate".into(),
+            ],
+        };
+        Ok((out, facts))
     }
-    crate::local::fill_counts(&mut out, &requests);
-    out.requests = requests;
-    out.pods = snapshot
-        .pods
-        .iter()
-        .map(|p| PodRecord {
-            pod: p.num,
-            name: p.name.clone(),
-            node: p.node.clone(),
-            // Time-slices do not say which physical GPU a pod got.
-            gpu: None,
-            created_s: p.created - t0_unix,
-            scheduled_s: p.scheduled.map(|x| x - t0_unix),
-            started_s: p.started.map(|x| x - t0_unix),
-            ready_s: p.ready.map(|x| x - t0_unix),
-            deleted_s: p.deleted.map(|x| x - t0_unix),
-            exited_s: p.exited.map(|x| x - t0_unix),
-            restarts: p.restarts,
-        })
-        .collect();
-    let mut nodes: Vec<String> = snapshot
-        .pods
-        .iter()
-        .filter_map(|p| p.node.clone())
-        .collect();
-    nodes.sort();
-    nodes.dedup();
-    let facts = K8sFacts {
-        context: conn.context.clone(),
-        server: conn.server.clone(),
-        server_version: conn.version.clone(),
-        namespace: ns,
-        arm,
-        load_target: load_target_desc,
-        controller_object,
-        workload_container,
-        nodes,
-        cpu_source: if cpu_seen { "metrics.k8s.io" } else { "unavailable" }.into(),
-        gpu_utilization_source: gpu_source,
-        notes: vec![
-            "pod resources, workers, queue and probes come from the deployed manifests (workload_container), not the scenario's pod settings".into(),
-            "the HPA's sync period, tolerance, CPU initialisation period and readiness delay are kube-controller-manager flags of the cluster".into(),
-            "cpu_cores is metrics.k8s.io's windowed usage (what the HPA reads), not a per-second rate".into(),
-        ],
+    .await;
+    if result.is_err() {
+        if let Err(e) = stop_controller(client, &ns, &arm, fm, &backoff).await {
+            eprintln!(
+                "bench: could not stop the {} controller: {e}",
+                arm.controller
+            );
+        }
+    }
+    result
+}
+
+/// The scaler's decisions within the trial, from its `/decisions`, and its
+/// failed ticks (its `/metrics`; it started with the trial). A scaler that
+/// decided nothing fails the trial: a UserScale arm without its controller
+/// is not a UserScale trial.
+async fn scaler_record(
+    client: &Client,
+    ns: &str,
+    from: f64,
+    to: f64,
+) -> Result<(Vec<DecisionLog>, Option<f64>)> {
+    let base = format!("/api/v1/namespaces/{ns}/services/{SCALER_SERVICE}/proxy");
+    let get = |path: String| {
+        http::Request::get(format!("{base}{path}"))
+            .body(Vec::new())
+            .map_err(|e| Error::Cluster(format!("scaler request: {e}")))
     };
-    Ok((out, facts))
+    let log: Vec<DecisionLog> = client
+        .request(get(format!("/decisions?since={from}"))?)
+        .await
+        .map_err(|e| Error::Cluster(format!("reading the scaler's /decisions: {e}")))?;
+    let log: Vec<DecisionLog> = log.into_iter().filter(|d| d.unix_s <= to).collect();
+    let failures = match client.request_text(get("/metrics".into())?).await {
+        Ok(text) => text
+            .lines()
+            .find_map(|l| l.strip_prefix("userscale_scaler_tick_failures_total "))
+            .and_then(|v| v.trim().parse().ok()),
+        Err(_) => None,
+    };
+    if log.is_empty() {
+        return Err(Error::Cluster(format!(
+            "the scaler made no decision during the trial ({} failed ticks); see `kubectl -n {ns} logs deploy/{SCALER_DEPLOYMENT}`",
+            failures.map_or("?".to_string(), |f: f64| f.to_string())
+        )));
+    }
+    Ok((log, failures))
 }
 
 /// A DecisionRecord for the HPA when its status changed since `last`.

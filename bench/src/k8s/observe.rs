@@ -48,6 +48,8 @@ pub struct Tracker {
     pub spec_replicas: Option<u32>,
     /// Changes of `spec.replicas`: (Unix seconds seen, from, to).
     pub replica_changes: Vec<(f64, u32, u32)>,
+    /// Pods seen during a (re-)list, while one is under way.
+    relisting: Option<std::collections::HashSet<String>>,
 }
 
 impl Tracker {
@@ -115,7 +117,13 @@ impl Tracker {
             .sum();
         if let (Some(true), at) = pod_ready(pod) {
             if t.ready.is_none() {
-                t.ready = Some(at.unwrap_or(now));
+                // `lastTransitionTime` has whole seconds; when the watch saw
+                // the change as it happened, its own reading is finer.
+                t.ready = Some(match at {
+                    Some(at) if now - at < 2.0 => now,
+                    Some(at) => at,
+                    None => now,
+                });
             }
         }
         if let Some(d) = &pod.metadata.deletion_timestamp {
@@ -129,6 +137,35 @@ impl Tracker {
             t.exited.get_or_insert(now);
         }
         t.serving = pod_serving(pod);
+    }
+
+    /// A watch (re-)list begins: pods it does not list again are gone.
+    pub fn relist_begin(&mut self) {
+        self.relisting = Some(std::collections::HashSet::new());
+    }
+
+    /// A pod listed during the (re-)list.
+    pub fn relist_pod(&mut self, pod: &Pod, now: f64) {
+        if let (Some(seen), Some(name)) = (self.relisting.as_mut(), pod.metadata.name.as_ref()) {
+            seen.insert(name.clone());
+        }
+        self.pod(pod, now);
+    }
+
+    /// The (re-)list is complete: pods it did not list went away while the
+    /// watch was down.
+    pub fn relist_done(&mut self, now: f64) {
+        if let Some(seen) = self.relisting.take() {
+            let gone: Vec<String> = self
+                .pods
+                .iter()
+                .filter(|p| p.exited.is_none() && !seen.contains(&p.name))
+                .map(|p| p.name.clone())
+                .collect();
+            for name in gone {
+                self.pod_gone(&name, now);
+            }
+        }
     }
 
     /// A pod object was deleted.
@@ -202,7 +239,11 @@ pub async fn pod_cpu(client: &Client, ns: &str, selector: &str) -> Option<HashMa
         "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods?labelSelector={}",
         encode_query(selector)
     );
-    let v: serde_json::Value = client.request(get(&uri)?).await.ok()?;
+    let v: serde_json::Value =
+        tokio::time::timeout(Duration::from_millis(800), client.request(get(&uri)?))
+            .await
+            .ok()?
+            .ok()?;
     let mut out = HashMap::new();
     for item in v["items"].as_array()? {
         let Some(name) = item["metadata"]["name"].as_str() else {
@@ -219,6 +260,69 @@ pub async fn pod_cpu(client: &Client, ns: &str, selector: &str) -> Option<HashMa
     Some(out)
 }
 
+/// Start of each pod's CPU window in metrics.k8s.io (`timestamp − window`,
+/// Unix seconds); `None` when the metrics API does not answer.
+pub async fn pod_cpu_windows(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+) -> Option<HashMap<String, f64>> {
+    let uri = format!(
+        "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods?labelSelector={}",
+        encode_query(selector)
+    );
+    let v: serde_json::Value =
+        tokio::time::timeout(Duration::from_secs(5), client.request(get(&uri)?))
+            .await
+            .ok()?
+            .ok()?;
+    let mut out = HashMap::new();
+    for item in v["items"].as_array()? {
+        let (Some(name), Some(ts), Some(window)) = (
+            item["metadata"]["name"].as_str(),
+            item["timestamp"].as_str(),
+            item["window"].as_str().and_then(go_duration_s),
+        ) else {
+            continue;
+        };
+        let Ok(t) = ts.parse::<k8s_openapi::jiff::Timestamp>() else {
+            continue;
+        };
+        out.insert(name.to_owned(), unix_s(&t) - window);
+    }
+    Some(out)
+}
+
+/// Seconds of a Go duration string as metrics-server writes them
+/// (`"15s"`, `"14.997s"`, `"1m0.5s"`, `"500ms"`).
+pub fn go_duration_s(d: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut rest = d.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..end].parse().ok()?;
+        rest = &rest[end..];
+        let (unit, scale) = [
+            ("ms", 1e-3),
+            ("us", 1e-6),
+            ("ns", 1e-9),
+            ("h", 3600.0),
+            ("m", 60.0),
+            ("s", 1.0),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        total += value * scale;
+    }
+    Some(total)
+}
+
 /// A pod's endpoint through the API server's proxy.
 pub async fn pod_proxy(
     client: &Client,
@@ -228,14 +332,15 @@ pub async fn pod_proxy(
     path: &str,
 ) -> Option<String> {
     let uri = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{path}");
-    tokio::time::timeout(Duration::from_secs(2), client.request_text(get(&uri)?))
+    tokio::time::timeout(Duration::from_millis(800), client.request_text(get(&uri)?))
         .await
         .ok()?
         .ok()
 }
 
-/// The second's readings: CPU of every pod, then each serving pod's
-/// `/metrics.json` (concurrently), then the first one's GPU families.
+/// The second's readings, all at once and each within 800 ms: CPU of every
+/// pod, each serving pod's `/metrics.json`, and the first one's GPU
+/// families.
 pub async fn read_once(
     client: &Client,
     ns: &str,
@@ -243,24 +348,25 @@ pub async fn read_once(
     serving: &[String],
     port: u16,
 ) -> Reading {
-    let cpu_m = pod_cpu(client, ns, selector).await;
+    let gpu_text = async {
+        match serving.first() {
+            Some(first) => pod_proxy(client, ns, first, port, "/metrics").await,
+            None => None,
+        }
+    };
     let bodies = join_all(
         serving
             .iter()
             .map(|p| pod_proxy(client, ns, p, port, "/metrics.json")),
-    )
-    .await;
+    );
+    let (cpu_m, bodies, gpu_text) =
+        futures_util::join!(pod_cpu(client, ns, selector), bodies, gpu_text);
     let metrics = serving
         .iter()
         .zip(bodies)
         .filter_map(|(p, b)| Some((p.clone(), PodMetrics::parse(b?.as_bytes())?)))
         .collect();
-    let mut gpu = None;
-    if let Some(first) = serving.first() {
-        if let Some(text) = pod_proxy(client, ns, first, port, "/metrics").await {
-            gpu = crate::local::gpu_families(&text);
-        }
-    }
+    let gpu = gpu_text.and_then(|t| crate::local::gpu_families(&t));
     Reading {
         cpu_m,
         metrics,

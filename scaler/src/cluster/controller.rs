@@ -167,6 +167,8 @@ pub struct DecisionLog {
 /// Counters and the recent decisions, shared with the HTTP server.
 #[derive(Debug, Default)]
 pub struct Status {
+    /// Unix time the controller started.
+    pub started_unix_s: f64,
     /// Unix time the loop last finished a tick (ok or not).
     pub last_tick_unix_s: Option<f64>,
     /// Ticks that decided.
@@ -227,6 +229,7 @@ impl<M: MetricsSource, C: Clock> Controller<M, C> {
     ) -> Self {
         let origin_unix_s = unix_s(&clock.now());
         let status = Status {
+            started_unix_s: origin_unix_s,
             bounds: policy.bounds(),
             interval_s: policy.interval_s(),
             dry_run: config.dry_run,

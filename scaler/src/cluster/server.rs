@@ -1,7 +1,8 @@
 //! The controller's own HTTP endpoints.
 //!
 //! * `GET /healthz`: 200 while the loop is alive (a tick, ok or failed,
-//!   within the last max(10 intervals, 30 s)), else 503. API outages do not
+//!   finished within the last max(10 intervals, 30 s), counting from the
+//!   start before the first), else 503. API outages do not
 //!   fail it: the loop is alive and retrying, and a restart would not help.
 //! * `GET /metrics`: Prometheus text (counters and replica gauges).
 //! * `GET /decisions[?since=UNIX_S]`: the recent decisions as JSON, oldest
@@ -33,13 +34,17 @@ async fn healthz(State(status): State<Arc<Mutex<Status>>>) -> Response {
     let st = lock(&status);
     let allowed = (st.interval_s * 10.0).max(30.0);
     let now = unix_s(&Timestamp::now());
-    match st.last_tick_unix_s {
-        Some(t) if now - t > allowed => (
+    // Before the first tick ends, the start counts: a first tick that hangs
+    // fails the probe too.
+    let t = st.last_tick_unix_s.unwrap_or(st.started_unix_s);
+    if now - t > allowed {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("no tick for {:.0} s\n", now - t),
+            format!("no tick finished for {:.0} s\n", now - t),
         )
-            .into_response(),
-        _ => (StatusCode::OK, "ok\n").into_response(),
+            .into_response()
+    } else {
+        (StatusCode::OK, "ok\n").into_response()
     }
 }
 
