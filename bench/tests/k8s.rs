@@ -4,18 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::pin::pin;
 use std::process::Command;
 
 use bench::k8s::manifests::{self, Rendered};
 use bench::k8s::{observe, reset, ArmTarget};
-use http::{Request, Response};
-use kube::client::Body;
-use kube::Client;
 use scaler::cluster::kube_api::Backoff;
+use scaler::cluster::testing::{self, Seen};
 use scaler::PolicyConfig;
 use serde_json::{json, Value};
-use tower_test::mock;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -195,59 +191,14 @@ fn a_bad_kustomization_is_named() {
 
 // ---- mocked API server ----
 
-/// A call the code made.
-#[derive(Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    query: String,
-    content_type: String,
-    body: Value,
-}
-
-/// Answers each call with `answer(method, path)`, recording the calls, until
-/// `n` calls were made.
+/// Answers each call with `answer(method, path)`, recording the calls,
+/// until `n` calls were made.
 fn serve(
-    handle: mock::Handle<Request<Body>, Response<Body>>,
+    handle: testing::MockHandle,
     n: usize,
     answer: impl Fn(&str, &str) -> (u16, Value) + Send + 'static,
 ) -> tokio::task::JoinHandle<Vec<Seen>> {
-    tokio::spawn(async move {
-        let mut handle = pin!(handle);
-        let mut seen = Vec::new();
-        for _ in 0..n {
-            let Some((req, send)) = handle.next_request().await else {
-                break;
-            };
-            let (parts, body) = req.into_parts();
-            let bytes = body.collect_bytes().await.unwrap();
-            let s = Seen {
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_owned(),
-                query: parts.uri.query().unwrap_or("").to_owned(),
-                content_type: parts
-                    .headers
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned(),
-                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            };
-            let (status, body) = answer(&s.method, &s.path);
-            let text = match &body {
-                Value::String(t) => t.clone().into_bytes(),
-                other => serde_json::to_vec(other).unwrap(),
-            };
-            seen.push(s);
-            send.send_response(
-                Response::builder()
-                    .status(status)
-                    .body(Body::from(text))
-                    .unwrap(),
-            );
-        }
-        seen
-    })
+    testing::serve(handle, n, move |_, call| answer(&call.method, &call.path))
 }
 
 fn scale(n: u32) -> Value {
@@ -260,8 +211,7 @@ fn not_found() -> Value {
 
 #[tokio::test]
 async fn reset_stops_both_controllers_then_sets_the_arms() {
-    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "userscale");
+    let (client, handle) = testing::mock_client("userscale");
     let server = serve(handle, 4, |method, _| match method {
         "DELETE" => (404, not_found()),
         _ => (200, scale(0)),
@@ -322,8 +272,7 @@ async fn reset_stops_both_controllers_then_sets_the_arms() {
 async fn a_fresh_controller_for_each_arm() {
     // UserScale: the campaign's policy into the ConfigMap (server-side
     // apply), then the scaler to 1.
-    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "userscale");
+    let (client, handle) = testing::mock_client("userscale");
     let server = serve(handle, 2, |_, path| {
         if path.ends_with("/scale") {
             (200, scale(1))
@@ -368,8 +317,7 @@ async fn a_fresh_controller_for_each_arm() {
     assert_eq!(seen[1].body, json!({"spec": {"replicas": 1}}));
 
     // HPA: a new object from the campaign's policy.
-    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "userscale");
+    let (client, handle) = testing::mock_client("userscale");
     let server = serve(handle, 1, |_, _| {
         (
             200,
@@ -405,8 +353,7 @@ async fn a_fresh_controller_for_each_arm() {
 
 #[tokio::test]
 async fn one_sample_reads_cpu_then_each_pods_metrics() {
-    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
-    let client = Client::new(service, "userscale");
+    let (client, handle) = testing::mock_client("userscale");
     let server = serve(handle, 4, |_, path| {
         if path.starts_with("/apis/metrics.k8s.io/") {
             (

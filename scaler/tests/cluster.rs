@@ -5,23 +5,20 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::pin::pin;
 use std::sync::Mutex;
 
-use http::{Request, Response};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use kube::client::Body;
 use kube::Client;
 use proptest::prelude::*;
 use scaler::cluster::controller::{plan, Clock, Controller, ControllerConfig, MetricsSource};
 use scaler::cluster::kube_api::Apis;
+use scaler::cluster::testing::{self, failure, Seen};
 use scaler::cluster::PodMetrics;
 use scaler::userscale::UserScaleConfig;
 use scaler::{Observation, PodObservation, PodPhase, PolicyConfig};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
-use tower_test::mock;
 
 const NS: &str = "userscale";
 const SCALE: &str = "/apis/apps/v1/namespaces/userscale/deployments/userscale-app/scale";
@@ -45,11 +42,6 @@ fn expect(method: &'static str, path: &'static str, status: u16, body: Value) ->
     }
 }
 
-fn failure(code: u16, reason: &str) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-           "message": format!("injected {code}"), "reason": reason, "code": code})
-}
-
 fn scale(replicas: u32) -> Value {
     json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
            "metadata": {"name": "userscale-app", "namespace": NS},
@@ -70,58 +62,18 @@ fn pod_list(pods: Vec<Value>) -> Value {
     json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": pods})
 }
 
-/// A call the controller made: method, path, query, parsed body.
-#[derive(Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    query: String,
-    content_type: String,
-    body: Value,
-}
-
-/// Answers the expected calls in order; panics (failing the test) on a
-/// call that differs in method or path. Returns what it saw.
-fn serve(
-    handle: mock::Handle<Request<Body>, Response<Body>>,
-    expects: Vec<Expect>,
-) -> JoinHandle<Vec<Seen>> {
-    tokio::spawn(async move {
-        let mut handle = pin!(handle);
-        let mut seen = Vec::new();
-        for (i, e) in expects.into_iter().enumerate() {
-            let (req, send) = handle
-                .next_request()
-                .await
-                .unwrap_or_else(|| panic!("call {i} ({} {}) never made", e.method, e.path));
-            let (parts, body) = req.into_parts();
-            let bytes = body.collect_bytes().await.unwrap();
-            let s = Seen {
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_owned(),
-                query: parts.uri.query().unwrap_or("").to_owned(),
-                content_type: parts
-                    .headers
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned(),
-                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            };
-            assert_eq!(
-                (s.method.as_str(), s.path.as_str()),
-                (e.method, e.path),
-                "call {i} out of order or wrong: {s:?}"
-            );
-            seen.push(s);
-            let response = Response::builder()
-                .status(e.status)
-                .header("content-type", "application/json")
-                .body(Body::from(serde_json::to_vec(&e.body).unwrap()))
-                .unwrap();
-            send.send_response(response);
-        }
-        seen
+/// Answers the expected calls in order; a call that differs in method or
+/// path fails the test. Returns what it saw.
+fn serve(handle: testing::MockHandle, expects: Vec<Expect>) -> JoinHandle<Vec<Seen>> {
+    let n = expects.len();
+    testing::serve(handle, n, move |i, call| {
+        let e = &expects[i];
+        assert_eq!(
+            (call.method.as_str(), call.path.as_str()),
+            (e.method, e.path),
+            "call {i} out of order or wrong: {call:?}"
+        );
+        (e.status, e.body.clone())
     })
 }
 
@@ -189,9 +141,8 @@ fn controller(
     )
 }
 
-fn mock_client() -> (Client, mock::Handle<Request<Body>, Response<Body>>) {
-    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
-    (Client::new(service, NS), handle)
+fn mock_client() -> (Client, testing::MockHandle) {
+    testing::mock_client(NS)
 }
 
 #[tokio::test]

@@ -347,16 +347,7 @@ pub async fn reset(
     field_manager: &str,
     backoff: &Backoff,
 ) -> Result<()> {
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), ns);
-    match hpas.delete(HPA_NAME, &DeleteParams::default()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(e) => {
-            return Err(Error::Cluster(format!(
-                "delete horizontalpodautoscaler/{HPA_NAME}: {e}"
-            )))
-        }
-    }
+    delete_hpa(client, ns).await?;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let other = arm.other();
     for (name, n) in [
@@ -383,61 +374,80 @@ pub async fn wait_reset(
     stop: &AtomicBool,
 ) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let other = arm.other();
+    let what = format!("{}: not reset", arm.deployment);
+    let hint = format!("see `kubectl -n {ns} get pods -l {}`", arm.selector);
+    poll_until(&what, &hint, timeout_s, stop, || async {
+        // Failed and Succeeded pods (evicted, rejected at admission) hold
+        // nothing and wait for garbage collection.
+        let live = live_pods(&pods, &arm.selector).await?;
+        let serving: Vec<String> = live
+            .iter()
+            .filter(|p| scaler::cluster::pod_serving(p))
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        let others = live_pods(&pods, &other.selector).await?.len();
+        let status = format!(
+            "{} pods, {} ready, want {min} ready and no other; {others} {} pods left",
+            live.len(),
+            serving.len(),
+            other.deployment
+        );
+        if live.len() != min as usize || serving.len() != min as usize || others != 0 {
+            return Ok(Some(status));
+        }
+        let reading = observe::read_once(client, ns, &arm.selector, &serving, WORKLOAD_PORT).await;
+        let busy: u64 = reading
+            .metrics
+            .values()
+            .map(|m| m.concurrent_requests)
+            .sum();
+        if reading.metrics.len() == serving.len() && busy == 0 {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "{status}; /metrics.json from {} of {} pods, {busy} requests in them",
+            reading.metrics.len(),
+            serving.len()
+        )))
+    })
+    .await
+}
+
+/// The selector's pods that have not ended (phase Failed or Succeeded).
+async fn live_pods(pods: &Api<Pod>, selector: &str) -> Result<Vec<Pod>> {
+    let list = pods
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|e| Error::Cluster(format!("list pods -l {selector}: {e}")))?;
+    Ok(list.items.into_iter().filter(|p| !finished(p)).collect())
+}
+
+/// Checks once a second until `check` answers `None` (done); `Some(status)`
+/// says how far it is. Past `timeout_s` the error is `what`, the last
+/// status and `hint`.
+async fn poll_until<F, Fut>(
+    what: &str,
+    hint: &str,
+    timeout_s: f64,
+    stop: &AtomicBool,
+    mut check: F,
+) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>>>,
+{
     let deadline = Instant::now() + Duration::from_secs_f64(timeout_s);
     loop {
         if stop.load(Ordering::SeqCst) {
             return Err(Error::Interrupted);
         }
-        let mut list = pods
-            .list(&ListParams::default().labels(&arm.selector))
-            .await
-            .map_err(|e| Error::Cluster(format!("list pods -l {}: {e}", arm.selector)))?;
-        // Failed and Succeeded pods (evicted, rejected at admission) hold
-        // nothing and wait for garbage collection.
-        list.items.retain(|p| !finished(p));
-        let serving: Vec<String> = list
-            .items
-            .iter()
-            .filter(|p| scaler::cluster::pod_serving(p))
-            .filter_map(|p| p.metadata.name.clone())
-            .collect();
-        let other = arm.other();
-        let others = pods
-            .list(&ListParams::default().labels(&other.selector))
-            .await
-            .map_err(|e| Error::Cluster(format!("list pods -l {}: {e}", other.selector)))?
-            .items
-            .iter()
-            .filter(|p| !finished(p))
-            .count();
-        let status = format!(
-            "{} pods, {} ready, want {min} ready and no other; {others} {} pods left",
-            list.items.len(),
-            serving.len(),
-            other.deployment
-        );
-        let mut idle = String::new();
-        if list.items.len() == min as usize && serving.len() == min as usize && others == 0 {
-            let reading =
-                observe::read_once(client, ns, &arm.selector, &serving, WORKLOAD_PORT).await;
-            let busy: u64 = reading
-                .metrics
-                .values()
-                .map(|m| m.concurrent_requests)
-                .sum();
-            if reading.metrics.len() == serving.len() && busy == 0 {
-                return Ok(());
-            }
-            idle = format!(
-                "; /metrics.json from {} of {} pods, {busy} requests in them",
-                reading.metrics.len(),
-                serving.len()
-            );
-        }
+        let Some(status) = check().await? else {
+            return Ok(());
+        };
         if Instant::now() > deadline {
             return Err(Error::Cluster(format!(
-                "{}: not reset within {timeout_s} s ({status}{idle}); see `kubectl -n {ns} get pods -l {}`",
-                arm.deployment, arm.selector
+                "{what} within {timeout_s} s ({status}); {hint}"
             )));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -456,24 +466,36 @@ async fn wait_cpu_window(
     timeout_s: f64,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs_f64(timeout_s);
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            return Err(Error::Interrupted);
-        }
-        let Some(windows) = observe::pod_cpu_windows(client, ns, &arm.selector).await else {
-            return Ok(());
-        };
-        if !windows.is_empty() && windows.values().all(|start| *start >= idle_at) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(Error::Cluster(format!(
-                "{}: metrics.k8s.io did not report a CPU window after the idle point within {timeout_s} s; see `kubectl -n {ns} top pods`",
-                arm.deployment
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    let what = format!(
+        "{}: metrics.k8s.io reported no CPU window after the idle point",
+        arm.deployment
+    );
+    let hint = format!("see `kubectl -n {ns} top pods`");
+    poll_until(&what, &hint, timeout_s, stop, || async {
+        Ok(
+            match observe::pod_cpu_windows(client, ns, &arm.selector).await {
+                None => None,
+                Some(w) if !w.is_empty() && w.values().all(|start| *start >= idle_at) => None,
+                Some(w) => Some(format!(
+                    "{} of {} windows after it",
+                    w.values().filter(|start| **start >= idle_at).count(),
+                    w.len()
+                )),
+            },
+        )
+    })
+    .await
+}
+
+/// Deletes the HPA object; one already gone is fine.
+async fn delete_hpa(client: &Client, ns: &str) -> Result<()> {
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), ns);
+    match hpas.delete(HPA_NAME, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::Cluster(format!(
+            "delete horizontalpodautoscaler/{HPA_NAME}: {e}"
+        ))),
     }
 }
 
@@ -517,26 +539,23 @@ pub async fn start_controller(
 /// so the new one read the new policy).
 async fn wait_scaler(client: &Client, ns: &str, timeout_s: f64, stop: &AtomicBool) -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let deadline = Instant::now() + Duration::from_secs_f64(timeout_s);
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            return Err(Error::Interrupted);
-        }
-        let mut list = pods
-            .list(&ListParams::default().labels("app=userscale-scaler"))
-            .await
-            .map_err(|e| Error::Cluster(format!("list scaler pods: {e}")))?;
-        list.items.retain(|p| !finished(p));
-        if list.items.len() == 1 && list.items.iter().all(scaler::cluster::pod_serving) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(Error::Cluster(format!(
-                "the scaler is not ready within {timeout_s} s; see `kubectl -n {ns} logs deploy/{SCALER_DEPLOYMENT}`"
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let hint = format!("see `kubectl -n {ns} logs deploy/{SCALER_DEPLOYMENT}`");
+    poll_until(
+        "the scaler is not ready",
+        &hint,
+        timeout_s,
+        stop,
+        || async {
+            let live = live_pods(&pods, "app=userscale-scaler").await?;
+            let ready = live
+                .iter()
+                .filter(|p| scaler::cluster::pod_serving(p))
+                .count();
+            Ok((live.len() != 1 || ready != 1)
+                .then(|| format!("{} scaler pods, {ready} ready, want exactly 1", live.len())))
+        },
+    )
+    .await
 }
 
 /// Stops the arm's controller after a trial (HPA deleted, scaler at 0).
@@ -548,14 +567,7 @@ async fn stop_controller(
     backoff: &Backoff,
 ) -> Result<()> {
     if arm.controller == "hpa" {
-        let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), ns);
-        match hpas.delete(HPA_NAME, &DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(Error::Cluster(format!(
-                "delete horizontalpodautoscaler/{HPA_NAME}: {e}"
-            ))),
-        }
+        delete_hpa(client, ns).await
     } else {
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
         kube_api::patch_scale(&deployments, SCALER_DEPLOYMENT, 0, fm, backoff)
@@ -913,7 +925,9 @@ pub async fn run_trial(
                 failed: 0,
             });
             if arm.controller == "hpa" {
-                if let Ok(h) = hpas.get(HPA_NAME).await {
+                if let Ok(Ok(h)) =
+                tokio::time::timeout(Duration::from_millis(800), hpas.get(HPA_NAME)).await
+            {
                     if let Some(d) = hpa_decision(&h, t_s, last_hpa.as_ref()) {
                         last_hpa = h.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
                         out.decisions.push(d);

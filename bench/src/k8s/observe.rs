@@ -233,17 +233,26 @@ fn get(uri: &str) -> Option<http::Request<Vec<u8>>> {
     http::Request::get(uri).body(Vec::new()).ok()
 }
 
-/// CPU use of the selector's pods from metrics.k8s.io, millicores.
-pub async fn pod_cpu(client: &Client, ns: &str, selector: &str) -> Option<HashMap<String, f64>> {
+/// The selector's `PodMetricsList` from metrics.k8s.io, within `limit`.
+async fn pod_metrics_list(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+    limit: Duration,
+) -> Option<serde_json::Value> {
     let uri = format!(
         "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods?labelSelector={}",
         encode_query(selector)
     );
-    let v: serde_json::Value =
-        tokio::time::timeout(Duration::from_millis(800), client.request(get(&uri)?))
-            .await
-            .ok()?
-            .ok()?;
+    tokio::time::timeout(limit, client.request(get(&uri)?))
+        .await
+        .ok()?
+        .ok()
+}
+
+/// CPU use of the selector's pods from metrics.k8s.io, millicores.
+pub async fn pod_cpu(client: &Client, ns: &str, selector: &str) -> Option<HashMap<String, f64>> {
+    let v = pod_metrics_list(client, ns, selector, Duration::from_millis(800)).await?;
     let mut out = HashMap::new();
     for item in v["items"].as_array()? {
         let Some(name) = item["metadata"]["name"].as_str() else {
@@ -267,15 +276,7 @@ pub async fn pod_cpu_windows(
     ns: &str,
     selector: &str,
 ) -> Option<HashMap<String, f64>> {
-    let uri = format!(
-        "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods?labelSelector={}",
-        encode_query(selector)
-    );
-    let v: serde_json::Value =
-        tokio::time::timeout(Duration::from_secs(5), client.request(get(&uri)?))
-            .await
-            .ok()?
-            .ok()?;
+    let v = pod_metrics_list(client, ns, selector, Duration::from_secs(5)).await?;
     let mut out = HashMap::new();
     for item in v["items"].as_array()? {
         let (Some(name), Some(ts), Some(window)) = (

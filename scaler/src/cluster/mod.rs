@@ -7,6 +7,7 @@
 //! * [`controller`]: the UserScale control loop.
 //! * [`server`]: the controller's `/healthz`, `/metrics` and `/decisions`.
 //! * [`http`]: a minimal HTTP/1.1 client for the pods' `/metrics.json`.
+//! * `testing` (feature `test-support`): a mocked API server for tests.
 //!
 //! Everything here converts Kubernetes objects into the policies'
 //! [`Observation`](crate::Observation); the policies themselves never see a
@@ -16,6 +17,8 @@ pub mod controller;
 pub mod http;
 pub mod kube_api;
 pub mod server;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
@@ -234,20 +237,9 @@ mod tests {
     #[test]
     fn metrics_json() {
         let m = PodMetrics::parse(br#"{"gpu_utilization": 42.5, "avg_latency_ms": 0, "window_requests": 0, "concurrent_requests": 3, "extra": 1}"#).unwrap();
-        let mut o = PodObservation {
-            name: "p".into(),
-            phase: PodPhase::Running,
-            ready: Some(true),
-            ready_transition_time: None,
-            start_time: None,
-            cpu_request_m: None,
-            cpu_usage_m: None,
-            metric_timestamp: None,
-            metric_window: None,
-            gpu_utilization: None,
-            in_flight: None,
-            avg_latency_ms: None,
-        };
+        let pod: Pod =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}})).unwrap();
+        let mut o = pod_observation(&pod, 0.0);
         m.fill(&mut o);
         assert_eq!(
             (o.gpu_utilization, o.in_flight, o.avg_latency_ms),
