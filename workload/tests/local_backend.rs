@@ -11,6 +11,16 @@ use bench::local::LocalOptions;
 use bench::runner::{run_campaign, RunOptions, SystemClock};
 use sqlx::Row;
 use std::path::Path;
+use std::sync::Mutex;
+
+/// The tests that run real replicas take turns: on a 2-core machine two
+/// trials at once would slow each other's replicas into scaling on the
+/// contention rather than on the load.
+static REAL_REPLICAS: Mutex<()> = Mutex::new(());
+
+fn take_turn() -> std::sync::MutexGuard<'static, ()> {
+    REAL_REPLICAS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The local backend's smoke campaign.
 const SMOKE: &str = concat!(
@@ -52,6 +62,7 @@ fn cpu_workload() -> LocalOptions {
 
 #[test]
 fn the_smoke_campaign_runs_for_real_and_records_real_rows() {
+    let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("local.sqlite");
     let file = Path::new(SMOKE);
@@ -131,7 +142,9 @@ fn the_smoke_campaign_runs_for_real_and_records_real_rows() {
     for u in &ups {
         assert!(
             u.get::<f64, _>("first_up") > 6.0,
-            "scaled before the load step"
+            "{} scaled up at {} s, before the load step at 6 s",
+            u.get::<String, _>("arm"),
+            u.get::<f64, _>("first_up")
         );
     }
     // New replicas were started and became ready.
@@ -190,6 +203,7 @@ fn a_missing_workload_binary_is_named_and_nothing_is_written() {
 
 #[test]
 fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
+    let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fault.sqlite");
     let file = Path::new(SMOKE);
@@ -257,6 +271,7 @@ fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
 
 #[test]
 fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
+    let _turn = take_turn();
     // `cargo test --workspace` builds the bench binary beside this one.
     let bench = Path::new(env!("CARGO_BIN_EXE_workload")).with_file_name("bench");
     assert!(
