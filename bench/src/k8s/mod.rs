@@ -944,7 +944,9 @@ pub async fn run_trial(
             .await
             .map_err(|_| Error::Cluster("load generator task failed".into()))?
             .map_err(|_| Error::Cluster("load generator thread panicked".into()))??;
-        let end_unix = now_unix();
+        // Decisions and replica changes count up to the trial's end, as on
+        // the other backends (the load may run on for its last answers).
+        let end_unix = (t0_unix + duration).min(now_unix());
         drop(guard);
         if stop.load(Ordering::SeqCst) {
             let _ = stop_controller(client, &ns, &arm, fm, &backoff).await;
