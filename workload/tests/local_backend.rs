@@ -213,7 +213,7 @@ fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
         .replace("duration_s = 20", "duration_s = 12")
         .replace("count = 2 }", "count = 1 }")
         .replace(
-            r#"rate = { shape = "step", from_rps = 3.0, to_rps = 25.0, at_s = 6 }"#,
+            r#"rate = { shape = "step", from_rps = 1.5, to_rps = 25.0, at_s = 6 }"#,
             r#"rate = { shape = "constant", rps = 8.0 }"#,
         );
     let text = text[..text.find("[arms.userscale]").unwrap()].to_string()
