@@ -207,6 +207,20 @@ pub struct DecisionRecord {
     pub inputs_json: String,
 }
 
+impl DecisionRecord {
+    /// A policy's decision at `t_s` seconds into the trial.
+    pub fn from_decision(t_s: f64, d: &scaler::Decision) -> DecisionRecord {
+        DecisionRecord {
+            t_s,
+            controller: d.controller.clone(),
+            current: d.current_replicas,
+            desired: d.desired_replicas,
+            reason: d.reason.clone(),
+            inputs_json: d.inputs.to_string(),
+        }
+    }
+}
+
 /// Everything one trial recorded.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TrialRecords {

@@ -239,7 +239,7 @@ pub fn run_campaign(
                     .map(|(rec, facts)| (rec, json!(facts)))
                 };
                 run_sequential(
-                    campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, "k8s", &mut trial,
+                    campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
                 )
             }
             None => {
@@ -248,7 +248,7 @@ pub fn run_campaign(
                         .map(|(rec, facts)| (rec, json!(facts)))
                 };
                 run_sequential(
-                    campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, "local", &mut trial,
+                    campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
                 )
             }
         };
@@ -365,7 +365,7 @@ fn prepare_k8s(
 }
 
 /// A trial of a real backend: its records and the facts stored under the
-/// backend's key in `params_json`.
+/// backend's name in `params_json`.
 type RealTrial<'a> =
     dyn FnMut(&TrialPlan, &(dyn Fn(&str) + Sync)) -> Result<(TrialRecords, serde_json::Value)> + 'a;
 
@@ -382,7 +382,6 @@ fn run_sequential(
     plan: &[TrialPlan],
     todo: &[(usize, i64)],
     bar: &ProgressBar,
-    key: &str,
     trial: &mut RealTrial<'_>,
 ) -> Result<(usize, usize)> {
     let (mut ran, mut rows) = (0, 0);
@@ -424,7 +423,8 @@ fn run_sequential(
             wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
         };
         let mut params = trial_params(campaign, p, &opts.backend);
-        params[key] = facts;
+        // Under the backend's name: `params_json.local`, `params_json.k8s`.
+        params[opts.backend.as_str()] = facts;
         rt.block_on(store.write_trial_with_params(id, &rec, &timing, &params.to_string()))?;
         rows += rec.row_count();
         ran += 1;

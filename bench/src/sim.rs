@@ -1295,14 +1295,9 @@ impl<'a> Sim<'a> {
             pods,
         };
         let d = self.policy.decide(&obs);
-        self.out.decisions.push(DecisionRecord {
-            t_s: secs(now),
-            controller: d.controller.clone(),
-            current: d.current_replicas,
-            desired: d.desired_replicas,
-            reason: d.reason.clone(),
-            inputs_json: d.inputs.to_string(),
-        });
+        self.out
+            .decisions
+            .push(DecisionRecord::from_decision(secs(now), &d));
         if d.desired_replicas != self.spec_replicas {
             self.out.scaling_events.push(ScalingEvent {
                 t_s: secs(now),

@@ -14,8 +14,6 @@ use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -62,7 +60,7 @@ struct Inner {
     /// Listener per pod name, kept for the whole trial.
     listeners: HashMap<String, (u32, SocketAddr)>,
     rr: usize,
-    rng: ChaCha8Rng,
+    rng: crate::rng::Stream,
 }
 
 /// One loopback listener per ready pod, each forwarding to that pod.
@@ -76,7 +74,12 @@ pub struct PortForwards {
 
 impl PortForwards {
     /// Forwards to `port` of the pods of `pods`; routing draws from `rng`.
-    pub fn new(pods: Api<Pod>, port: u16, routing: Routing, rng: ChaCha8Rng) -> PortForwards {
+    pub fn new(
+        pods: Api<Pod>,
+        port: u16,
+        routing: Routing,
+        rng: crate::rng::Stream,
+    ) -> PortForwards {
         PortForwards {
             pods,
             port,
@@ -150,13 +153,8 @@ impl Target for PortForwards {
         if n == 0 {
             return None;
         }
-        let i = match self.routing {
-            Routing::RoundRobin => {
-                inner.rr = inner.rr.wrapping_add(1);
-                inner.rr % n
-            }
-            Routing::Random | Routing::LeastOutstanding => inner.rng.gen_range(0..n),
-        };
+        let inner = &mut *inner;
+        let i = crate::local::route(self.routing, &mut inner.rr, &mut inner.rng, n);
         let (pod, addr) = inner.ready[i];
         Some((Some(pod), addr))
     }

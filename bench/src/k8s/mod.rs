@@ -420,7 +420,11 @@ async fn live_pods(pods: &Api<Pod>, selector: &str) -> Result<Vec<Pod>> {
         .list(&ListParams::default().labels(selector))
         .await
         .map_err(|e| Error::Cluster(format!("list pods -l {selector}: {e}")))?;
-    Ok(list.items.into_iter().filter(|p| !finished(p)).collect())
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|p| !scaler::cluster::pod_finished(p))
+        .collect())
 }
 
 /// Checks once a second until `check` answers `None` (done); `Some(status)`
@@ -497,14 +501,6 @@ async fn delete_hpa(client: &Client, ns: &str) -> Result<()> {
             "delete horizontalpodautoscaler/{HPA_NAME}: {e}"
         ))),
     }
-}
-
-/// Whether a pod has ended (phase Failed or Succeeded).
-fn finished(p: &Pod) -> bool {
-    matches!(
-        scaler::cluster::pod_phase(p),
-        scaler::PodPhase::Failed | scaler::PodPhase::Succeeded
-    )
 }
 
 /// Step 2: the arm's controller, fresh. Returns what it runs (for the
@@ -925,11 +921,10 @@ pub async fn run_trial(
                 failed: 0,
             });
             if arm.controller == "hpa" {
-                if let Ok(Ok(h)) =
-                tokio::time::timeout(Duration::from_millis(800), hpas.get(HPA_NAME)).await
-            {
-                    if let Some(d) = hpa_decision(&h, t_s, last_hpa.as_ref()) {
-                        last_hpa = h.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+                let read = Duration::from_millis(800);
+                if let Ok(Ok(h)) = tokio::time::timeout(read, hpas.get(HPA_NAME)).await {
+                    if let Some((d, status)) = hpa_decision(&h, t_s, last_hpa.as_ref()) {
+                        last_hpa = Some(status);
                         out.decisions.push(d);
                     }
                 }
@@ -968,14 +963,10 @@ pub async fn run_trial(
             (Vec::new(), None)
         };
         for d in &scaler_log {
-            out.decisions.push(DecisionRecord {
-                t_s: d.unix_s - t0_unix,
-                controller: d.decision.controller.clone(),
-                current: d.decision.current_replicas,
-                desired: d.decision.desired_replicas,
-                reason: d.decision.reason.clone(),
-                inputs_json: d.decision.inputs.to_string(),
-            });
+            out.decisions.push(DecisionRecord::from_decision(
+                d.unix_s - t0_unix,
+                &d.decision,
+            ));
         }
         stop_controller(client, &ns, &arm, fm, &backoff).await?;
         let snapshot = tracker.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -1097,12 +1088,13 @@ async fn scaler_record(
     Ok((log, failures))
 }
 
-/// A DecisionRecord for the HPA when its status changed since `last`.
+/// A DecisionRecord for the HPA when its status changed since `last`, with
+/// the status (as JSON) to compare the next one with.
 fn hpa_decision(
     h: &HorizontalPodAutoscaler,
     t_s: f64,
     last: Option<&serde_json::Value>,
-) -> Option<DecisionRecord> {
+) -> Option<(DecisionRecord, serde_json::Value)> {
     let st = h.status.as_ref()?;
     let v = serde_json::to_value(st).ok()?;
     if last == Some(&v) {
@@ -1126,7 +1118,7 @@ fn hpa_decision(
         })
         .collect::<Vec<_>>()
         .join("; ");
-    Some(DecisionRecord {
+    let record = DecisionRecord {
         t_s,
         controller: "hpa".into(),
         current: u32::try_from(st.current_replicas.unwrap_or(0)).unwrap_or(0),
@@ -1139,7 +1131,8 @@ fn hpa_decision(
         inputs_json:
             json!({"current_metrics": st.current_metrics, "last_scale_time": st.last_scale_time})
                 .to_string(),
-    })
+    };
+    Some((record, v))
 }
 
 /// (Unix seconds, reason, note) of the Events about the arm's Deployment or

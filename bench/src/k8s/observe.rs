@@ -130,10 +130,7 @@ impl Tracker {
             let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0) as f64;
             t.deleted.get_or_insert(unix_s(&d.0) - grace);
         }
-        if matches!(
-            status.and_then(|s| s.phase.as_deref()),
-            Some("Succeeded" | "Failed")
-        ) {
+        if scaler::cluster::pod_finished(pod) {
             t.exited.get_or_insert(now);
         }
         t.serving = pod_serving(pod);

@@ -666,14 +666,7 @@ pub fn run_trial(
                         }
                         let obs = observe(&c, now, t0, cpu_request_m);
                         let d = policy.decide(&obs);
-                        decisions.push(DecisionRecord {
-                            t_s,
-                            controller: d.controller.clone(),
-                            current: d.current_replicas,
-                            desired: d.desired_replicas,
-                            reason: d.reason.clone(),
-                            inputs_json: d.inputs.to_string(),
-                        });
+                        decisions.push(DecisionRecord::from_decision(t_s, &d));
                         if d.desired_replicas != c.spec_replicas {
                             events.push(ScalingEvent {
                                 t_s,
@@ -938,6 +931,25 @@ fn stop_all(cluster: &Mutex<Cluster>, setup: &Setup) {
     }
 }
 
+/// The index among `n` ready endpoints the scenario's routing picks:
+/// round-robin from `rr`, or random from `rng` (least-outstanding is
+/// refused before a real trial starts and falls back to random). The local
+/// and k8s backends share it.
+pub(crate) fn route(
+    routing: Routing,
+    rr: &mut usize,
+    rng: &mut crate::rng::Stream,
+    n: usize,
+) -> usize {
+    match routing {
+        Routing::RoundRobin => {
+            *rr = rr.wrapping_add(1);
+            *rr % n
+        }
+        Routing::Random | Routing::LeastOutstanding => rng.gen_range(0..n),
+    }
+}
+
 /// Picks a ready replica as the scenario's routing says; `None` when no
 /// replica is ready.
 fn pick(c: &mut Cluster) -> Option<(u32, SocketAddr)> {
@@ -951,13 +963,6 @@ fn pick(c: &mut Cluster) -> Option<(u32, SocketAddr)> {
     if ready.is_empty() {
         return None;
     }
-    let i = match c.routing {
-        Routing::RoundRobin => {
-            c.rr = c.rr.wrapping_add(1);
-            c.rr % ready.len()
-        }
-        // Least-outstanding is refused before a trial starts.
-        Routing::Random | Routing::LeastOutstanding => c.route_rng.gen_range(0..ready.len()),
-    };
+    let i = route(c.routing, &mut c.rr, &mut c.route_rng, ready.len());
     Some(ready[i])
 }

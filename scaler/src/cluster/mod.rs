@@ -148,6 +148,15 @@ pub fn pod_observation(pod: &Pod, origin_unix_s: f64) -> PodObservation {
     }
 }
 
+/// Whether a pod has ended: phase Succeeded or Failed (evicted, rejected
+/// at admission, or done); it holds nothing and waits for garbage collection.
+pub fn pod_finished(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
 /// Whether a pod takes traffic: running, Ready and not being deleted.
 pub fn pod_serving(pod: &Pod) -> bool {
     pod_phase(pod) == PodPhase::Running && pod_ready(pod).0 == Some(true)
