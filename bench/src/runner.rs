@@ -229,7 +229,7 @@ pub fn run_campaign(
         bar.set_message(format!("({skipped} already complete)"));
     }
 
-    if opts.backend != "sim" {
+    let counts = if opts.backend != "sim" {
         let result = match &cluster {
             Some((krt, conn)) => {
                 let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
@@ -252,24 +252,56 @@ pub fn run_campaign(
                 )
             }
         };
-        bar.finish_and_clear();
-        let (ran, rows) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = rt.block_on(store.close());
-                return Err(e);
-            }
-        };
-        rt.block_on(store.close())?;
-        return Ok(RunSummary {
-            campaign_id,
-            total: plan.len(),
-            skipped,
-            ran,
-            rows,
-            wall_s: started.elapsed().as_secs_f64(),
-        });
+        finish(result, rt, store, bar)
+    } else {
+        let result = run_simulated(campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar);
+        finish(result, rt, store, bar)
+    };
+    let (ran, rows) = counts?;
+    Ok(RunSummary {
+        campaign_id,
+        total: plan.len(),
+        skipped,
+        ran,
+        rows,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Ends a run on any backend: the progress bar cleared and the dataset
+/// closed, whether the trials succeeded or not.
+fn finish(
+    result: Result<(usize, usize)>,
+    rt: tokio::runtime::Runtime,
+    store: Store,
+    bar: ProgressBar,
+) -> Result<(usize, usize)> {
+    bar.finish_and_clear();
+    match result {
+        Ok(v) => {
+            rt.block_on(store.close())?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = rt.block_on(store.close());
+            Err(e)
+        }
     }
+}
+
+/// The simulator: trials on `opts.jobs` threads, each committed as it
+/// arrives.
+#[allow(clippy::too_many_arguments)]
+fn run_simulated(
+    campaign: &Campaign,
+    opts: &RunOptions,
+    clock: &dyn Clock,
+    rt: &tokio::runtime::Runtime,
+    store: &mut Store,
+    plan: &[TrialPlan],
+    todo: &[(usize, i64)],
+    bar: &ProgressBar,
+) -> Result<(usize, usize)> {
     let jobs = opts.jobs.max(1).min(todo.len().max(1));
     let next = AtomicUsize::new(0);
     let mut rows = 0usize;
@@ -315,17 +347,7 @@ pub fn run_campaign(
         }
         Ok(())
     });
-    bar.finish_and_clear();
-    result?;
-    rt.block_on(store.close())?;
-    Ok(RunSummary {
-        campaign_id,
-        total: plan.len(),
-        skipped,
-        ran,
-        rows,
-        wall_s: started.elapsed().as_secs_f64(),
-    })
+    result.map(|()| (ran, rows))
 }
 
 /// Connects to the cluster (a runtime of its own, with I/O and timers) and
