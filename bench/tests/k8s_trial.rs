@@ -350,23 +350,33 @@ fn campaign() -> Campaign {
     Campaign::parse(&text, &dir.join("k8s-smoke.toml"), &dir).unwrap()
 }
 
-/// Plays the arm's controller once the trial's watches are up: 1 -> 3
-/// replicas, with the Event (and, for UserScale, the decision) that says why.
+/// Plays the arm's controller once the trial's second sample has begun:
+/// 1 -> 3 replicas, with the Event (and, for UserScale, the decision) that
+/// says why.
 fn play_controller(state: Arc<Mutex<State>>, arm: &'static str) {
     tokio::spawn(async move {
+        // The rescale follows the trial's own progress, not the clock: it
+        // comes once the second per-second sample after the deployment
+        // watch began has asked for CPU metrics, so the first sample always
+        // sees one replica however slow the machine.
         loop {
-            let watching = state
-                .lock()
-                .unwrap()
-                .calls
-                .iter()
-                .any(|c| c.contains("deployments?") && c.contains("watch=true"));
-            if watching {
+            let samples_since_watch = {
+                let st = state.lock().unwrap();
+                st.calls
+                    .iter()
+                    .position(|c| c.contains("deployments?") && c.contains("watch=true"))
+                    .map(|w| {
+                        st.calls[w..]
+                            .iter()
+                            .filter(|c| c.starts_with("GET /apis/metrics.k8s.io/"))
+                            .count()
+                    })
+            };
+            if samples_since_watch.is_some_and(|n| n >= 2) {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        tokio::time::sleep(Duration::from_millis(1500)).await;
         let mut st = state.lock().unwrap();
         let deployment = format!("{arm}-app");
         st.scale(&deployment, 3);
@@ -381,7 +391,7 @@ fn play_controller(state: Arc<Mutex<State>>, arm: &'static str) {
                 unix_s: at,
                 patched: true,
                 decision: Decision {
-                    time: 1.5,
+                    time: 2.0,
                     controller: "userscale".into(),
                     current_replicas: 1,
                     desired_replicas: 3,

@@ -21,6 +21,11 @@ fn sigterm_drains_in_flight_work_and_exits_0() {
             "1",
             "--bind",
             "127.0.0.1:0",
+            // However slow the machine, the drain outlasts the request.
+            "--grace-s",
+            "600",
+            "--deadline-s",
+            "600",
         ])
         .stderr(Stdio::piped())
         .spawn()

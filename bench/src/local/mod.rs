@@ -227,10 +227,12 @@ fn clock_ticks() -> f64 {
 /// Housekeeping: addresses, exits, forced kills after the grace period and
 /// readiness probes.
 fn housekeeping(cluster: &Mutex<Cluster>, setup: &Setup) {
-    let now = Instant::now();
     let mut probes = Vec::new();
     {
         let mut c = lock(cluster);
+        // The clock is read under the lock, so an exit is never stamped
+        // before a kill that another thread recorded while holding it.
+        let now = Instant::now();
         for (i, p) in c.pods.iter_mut().enumerate() {
             if p.addr.is_none() {
                 p.addr = p.addr_rx.try_recv().ok();
