@@ -33,10 +33,11 @@ run-trials *args:
     cargo run --release --locked -p bench -- run --backend "$backend" --campaign "$campaign" --db "$db"
     echo "Dataset: $db  (try: sqlite3 $db 'SELECT * FROM arm_summary;'  schema: docs/dataset.md)"
 
-# The local backend's smoke campaign for real (CPU workload processes, 4 x 20 s trials).
+# The local backend's smoke campaign for real (CPU workload processes, 4 x 20 s trials), then its per-trial figures (utilisation, reaction to the step).
 smoke-local db="local-smoke.sqlite":
     cargo build --release --locked -p workload -p bench
-    ./target/release/bench run --backend local --workload-backend cpu --campaign data/campaigns/local-smoke.toml --db {{db}}
+    "${CARGO_TARGET_DIR:-target}/release/bench" run --backend local --workload-backend cpu --campaign data/campaigns/local-smoke.toml --db {{db}}
+    "${CARGO_TARGET_DIR:-target}/release/bench" summary --db {{db}}
 
 # Check a campaign file without running it.
 check-campaign campaign=campaign:
@@ -54,7 +55,7 @@ replay policy="data/policies/hpa-original.toml" observations="data/replay/exampl
 report db=db bind="127.0.0.1:8080":
     cargo build --release --locked -p report
     @echo "Open http://{{bind}}/ (Ctrl-C stops)"
-    ./target/release/report serve --db {{db}} --bind {{bind}}
+    "${CARGO_TARGET_DIR:-target}/release/report" serve --db {{db}} --bind {{bind}}
 
 # Write a static copy of the report (HTML + SVG + CSV) into a directory.
 render db=db out="report-out":
@@ -99,15 +100,18 @@ gpu-operator-timeslicing:
     kubectl apply --server-side --field-manager=userscale-bench -f k8s/gpu-operator/time-slicing-config.yaml
     kubectl apply --server-side --field-manager=userscale-bench -f k8s/gpu-operator/cluster-policy.yaml
 
-# Build the workload and scaler images and import them into k3s's containerd (on the k3s node).
+# Build the workload and scaler images and import them into k3s's containerd (on the k3s node; the tarballs go to the target dir).
 k3s-images:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    t="${CARGO_TARGET_DIR:-target}"
     docker build -f workload/Dockerfile -t userscale/workload:0.1.0 .
     docker build -f scaler/Dockerfile -t userscale/scaler:0.1.0 .
-    mkdir -p target
-    docker save userscale/workload:0.1.0 -o target/workload-image.tar
-    docker save userscale/scaler:0.1.0 -o target/scaler-image.tar
-    sudo k3s ctr images import target/workload-image.tar
-    sudo k3s ctr images import target/scaler-image.tar
+    mkdir -p "$t"
+    docker save userscale/workload:0.1.0 -o "$t/workload-image.tar"
+    docker save userscale/scaler:0.1.0 -o "$t/scaler-image.tar"
+    sudo k3s ctr images import "$t/workload-image.tar"
+    sudo k3s ctr images import "$t/scaler-image.tar"
 
 # A short campaign on the cluster (2 x 30 s trials): checks the k8s backend end to end.
 smoke-k8s db="k8s-smoke.sqlite":
@@ -137,7 +141,7 @@ bench-report:
 fmt:
     cargo fmt --all
 
-# CPU GEMM GFLOP/s of the workload engine next to numpy's (pip, in target/bench-venv).
+# CPU GEMM GFLOP/s of the workload engine next to numpy's, same thread count, OPENBLAS_CORETYPE/L2_SIZE unset for numpy (pip numpy + threadpoolctl in the target dir's bench-venv).
 bench-workload:
     cargo build --release --locked -p workload
     workload/scripts/bench-workload.sh
@@ -154,12 +158,15 @@ calibrate out="data/profiles/measured.toml":
 test-gpu:
     cargo test --locked -p workload --test gpu -- --ignored
 
-# Build the GPU-check bundle (release binary + scripts) in target/gpu-check.
+# Build the GPU-check bundle (release binary + scripts) in the target dir's gpu-check/ (target/gpu-check unless CARGO_TARGET_DIR is set).
 gpu-check-bundle:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    t="${CARGO_TARGET_DIR:-target}"
     cargo build --release --locked -p workload
-    mkdir -p target/gpu-check
-    cp target/release/workload workload/scripts/gpu-check.sh workload/scripts/gpu_check_summary.py bench/cupy_workload.py bench/numpy_gemm.py target/gpu-check/
+    mkdir -p "$t/gpu-check"
+    cp "$t/release/workload" workload/scripts/gpu-check.sh workload/scripts/gpu_check_summary.py bench/cupy_workload.py bench/numpy_gemm.py "$t/gpu-check/"
 
 # On a machine with an NVIDIA GPU: the GPU check (correctness, timings vs CuPy, NVML, calibrate).
 gpu-check out="gpu-check-out": gpu-check-bundle
-    target/gpu-check/gpu-check.sh target/gpu-check {{out}}
+    "${CARGO_TARGET_DIR:-target}/gpu-check/gpu-check.sh" "${CARGO_TARGET_DIR:-target}/gpu-check" {{out}}

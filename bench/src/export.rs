@@ -97,14 +97,7 @@ pub struct OriginalResult {
 
 /// Resolves the campaign id of a selection.
 pub async fn campaign_id(store: &mut Store, sel: &ExportSelection) -> Result<i64> {
-    match sel.campaign_id {
-        Some(id) => Ok(id),
-        None => sqlx::query("SELECT MAX(id) FROM campaigns")
-            .fetch_one(store.conn())
-            .await?
-            .try_get::<Option<i64>, _>(0)?
-            .ok_or_else(|| Error::NotFound("the dataset holds no campaign".into())),
-    }
+    store.campaign_id(sel.campaign_id).await
 }
 
 /// Computes the original-shaped result of every arm of the selection.

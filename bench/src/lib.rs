@@ -25,6 +25,7 @@ pub mod rng;
 pub mod runner;
 pub mod sim;
 pub mod store;
+pub mod summary;
 pub mod watch;
 
 use std::path::PathBuf;

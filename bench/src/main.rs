@@ -90,6 +90,16 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Per-trial figures of a campaign: utilisation and CPU before and
+    /// after the load step, first scale-ups, reaction, peak replicas, p95.
+    Summary {
+        /// Dataset file.
+        #[arg(long, default_value = "data/trials.sqlite")]
+        db: PathBuf,
+        /// Campaign id (default: the newest).
+        #[arg(long)]
+        campaign_id: Option<i64>,
+    },
     /// Export results.
     Export {
         /// Output format.
@@ -278,6 +288,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!();
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }
+        }
+        Command::Summary { db, campaign_id } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .context("starting the runtime")?;
+            let (id, figures) = rt.block_on(async {
+                let mut store = Store::open_read_only(&db).await?;
+                bench::summary::trial_figures(&mut store, campaign_id).await
+            })?;
+            println!("{}", bench::summary::format(id, &figures).join("\n"));
+            Ok(())
         }
         Command::Export {
             format: Format::OriginalJson,

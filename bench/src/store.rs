@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::record::TrialRecords;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Bound parameters per statement (SQLite's default limit is 32766).
 const MAX_PARAMS: usize = 32_000;
@@ -123,6 +123,29 @@ impl Store {
     /// The connection, for queries of other modules.
     pub fn conn(&mut self) -> &mut SqliteConnection {
         &mut self.conn
+    }
+
+    /// The campaign a reader asked for: `id` if the dataset holds it, the
+    /// newest campaign when `None`; [`Error::NotFound`] otherwise.
+    pub async fn campaign_id(&mut self, id: Option<i64>) -> Result<i64> {
+        let found: Option<i64> = match id {
+            Some(id) => sqlx::query("SELECT id FROM campaigns WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut self.conn)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+            None => sqlx::query("SELECT MAX(id) FROM campaigns")
+                .fetch_one(&mut self.conn)
+                .await?
+                .try_get(0)?,
+        };
+        found.ok_or_else(|| {
+            Error::NotFound(match id {
+                Some(id) => format!("the dataset holds no campaign with id {id}"),
+                None => "the dataset holds no campaign".into(),
+            })
+        })
     }
 
     /// The campaign's id, inserting the row if this (hash, backend) is new.
