@@ -105,6 +105,38 @@ fn latency_rule_and_the_larger_step() {
 }
 
 #[test]
+fn every_rule_takes_its_own_step() {
+    // Five different steps, so that a rule taking another rule's step shows
+    // (with the defaults the latency step equals the high tier's).
+    let config = UserScaleConfig {
+        max_replicas: 20,
+        step_high: 4,
+        step_mid: 3,
+        step_low: 2,
+        latency_step: 5,
+        scale_down_step: 2,
+        ..UserScaleConfig::default()
+    };
+    let cases = [
+        (fleet(2, 85.0, Some(100.0), 0), 14, "GpuHigh"),
+        (fleet(2, 70.0, Some(100.0), 0), 13, "GpuMid"),
+        (fleet(2, 55.0, Some(100.0), 0), 12, "GpuLow"),
+        (fleet(2, 30.0, Some(1500.0), 0), 15, "LatencyHigh"),
+        (fleet(2, 85.0, Some(1500.0), 0), 15, "LatencyHigh"),
+        (fleet(2, 10.0, Some(100.0), 0), 8, "Idle"),
+    ];
+    for (pods, desired, kw) in cases {
+        let d = run(&config, &[at_r(0.0, 10, pods)]);
+        assert_eq!(
+            (d[0].desired_replicas, keyword(&d[0])),
+            (desired, kw),
+            "{}",
+            d[0].reason
+        );
+    }
+}
+
+#[test]
 fn scale_down_needs_all_three_conditions_strictly() {
     check_one(2, fleet(2, 10.0, Some(499.9), 0), 1, "Idle");
     check_one(2, fleet(2, 10.0, Some(500.0), 0), 2, "Hold");
