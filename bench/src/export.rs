@@ -95,17 +95,12 @@ pub struct OriginalResult {
     pub timeline: Vec<TimelinePoint>,
 }
 
-/// Resolves the campaign id of a selection.
-pub async fn campaign_id(store: &mut Store, sel: &ExportSelection) -> Result<i64> {
-    store.campaign_id(sel.campaign_id).await
-}
-
 /// Computes the original-shaped result of every arm of the selection.
 pub async fn original_results(
     store: &mut Store,
     sel: &ExportSelection,
 ) -> Result<BTreeMap<String, OriginalResult>> {
-    let cid = campaign_id(store, sel).await?;
+    let cid = store.campaign_id(sel.campaign_id).await?;
     let rows = sqlx::query(
         "SELECT arm, COUNT(*), AVG(duration_s), AVG(pods_min), AVG(pods_max), AVG(pods_avg),
                 AVG(gpu_util_avg), AVG(gpu_util_max), AVG(cpu_util_avg),

@@ -109,6 +109,13 @@ struct Calibration {
 }
 
 impl Calibration {
+    /// This test binary's calibration, measured once (by the first test
+    /// that needs it, during its turn).
+    fn get() -> &'static Calibration {
+        static CAL: std::sync::OnceLock<Calibration> = std::sync::OnceLock::new();
+        CAL.get_or_init(Calibration::measure)
+    }
+
     fn measure() -> Calibration {
         let (lo, hi) = (10u32, 30u32);
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_workload"))
@@ -228,11 +235,7 @@ impl UserScaleOracle {
         if r < min || r > max {
             // A correction is a change too: it moves that direction's clock.
             let n = r.clamp(min, max);
-            if n > r {
-                self.last_up = Some(t_s);
-            } else {
-                self.last_down = Some(t_s);
-            }
+            self.changed(t_s, r, n);
             return (n, "OutOfBounds");
         }
         let Some(gpu) = inputs["gpu_utilization"].as_f64() else {
@@ -275,12 +278,18 @@ impl UserScaleOracle {
         } else if last.is_some_and(|l| t_s - l < cooldown) {
             (r, blocked)
         } else {
-            if n > r {
-                self.last_up = Some(t_s);
-            } else {
-                self.last_down = Some(t_s);
-            }
+            self.changed(t_s, r, n);
             (n, rule)
+        }
+    }
+
+    /// A change from `r` to `n` replicas at `t_s` restarts the clock of its
+    /// direction.
+    fn changed(&mut self, t_s: f64, r: u32, n: u32) {
+        if n > r {
+            self.last_up = Some(t_s);
+        } else {
+            self.last_down = Some(t_s);
         }
     }
 }
@@ -366,7 +375,7 @@ fn the_smoke_campaign_runs_for_real_and_its_rows_follow_the_rules() {
     let _turn = take_turn();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("local.sqlite");
-    let cal = Calibration::measure();
+    let cal = Calibration::get();
     // After the step every replica is saturated, so the GPU input is near
     // 100 %. One UserScale arm per rule puts that saturation into the rule
     // under test by lifting the tiers above it to 100 % (utilisation never
@@ -377,7 +386,7 @@ fn the_smoke_campaign_runs_for_real_and_its_rows_follow_the_rules() {
     // is six requests' work, which a saturated replica's queue passes and an
     // idle one does not, with a step of its own (2). One seed: every arm
     // replays the same schedule.
-    let campaign = sized_smoke(&cal, |doc, service_s| {
+    let campaign = sized_smoke(cal, |doc, service_s| {
         *at(doc, "seeds.count") = 1.into();
         *at(doc, "arms.userscale.latency_step") = 1.into();
         // A scale-up cooldown longer than one tick (3 s) and shorter than
@@ -576,8 +585,8 @@ fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
     // One HPA trial of 12 s at a steady 1.5x one replica's capacity: the
     // replica is busy, its queue full, when it is killed, so requests are
     // certainly lost with it, whatever the machine's speed.
-    let cal = Calibration::measure();
-    let campaign = sized_smoke(&cal, |doc, service_s| {
+    let cal = Calibration::get();
+    let campaign = sized_smoke(cal, |doc, service_s| {
         *at(doc, "duration_s") = 12.into();
         *at(doc, "seeds.count") = 1.into();
         *at(doc, "profiles.0.arrival.rate") = toml_table(&[
