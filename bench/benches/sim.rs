@@ -101,17 +101,6 @@ fn write_with_store(path: &Path, c: &Campaign, records: &[TrialRecords]) -> anyh
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
     rt.block_on(async {
         let mut store = Store::open(path).await?;
-        let cid = store
-            .ensure_campaign(&CampaignMeta {
-                name: "bench",
-                config_toml: &c.text,
-                config_sha256: &c.sha256,
-                backend: "sim",
-                tool_version: "bench",
-                host: "bench",
-                created_at: "1970-01-01T00:00:00.000Z",
-            })
-            .await?;
         let plan = c.plan();
         let trials: Vec<NewTrial<'_>> = plan
             .iter()
@@ -127,7 +116,20 @@ fn write_with_store(path: &Path, c: &Campaign, records: &[TrialRecords]) -> anyh
                 params_json: String::new(),
             })
             .collect();
-        let ids = store.ensure_trials(cid, &trials).await?;
+        let (_, ids) = store
+            .ensure_campaign(
+                &CampaignMeta {
+                    name: "bench",
+                    config_toml: &c.text,
+                    config_sha256: &c.sha256,
+                    backend: "sim",
+                    tool_version: "bench",
+                    host: "bench",
+                    created_at: "1970-01-01T00:00:00.000Z",
+                },
+                &trials,
+            )
+            .await?;
         let timing = TrialTiming {
             started_at: String::new(),
             finished_at: String::new(),

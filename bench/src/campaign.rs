@@ -344,15 +344,12 @@ impl Campaign {
             let mut t = table.clone();
             t.insert("min_replicas".into(), toml::Value::Integer(1));
             t.insert("max_replicas".into(), toml::Value::Integer(1));
-            let policy: scaler::PolicyConfig =
-                toml::Value::Table(t)
-                    .try_into()
-                    .map_err(|e: toml::de::Error| {
-                        invalid(format!("arms.{name}"), e.message().to_string())
-                    })?;
-            policy
-                .validate()
-                .map_err(|e| invalid(format!("arms.{name}"), e.to_string()))?;
+            let policy = scaler::PolicyConfig::from_table(t).map_err(|e| match e {
+                scaler::Error::InvalidPolicy { field, message } => {
+                    invalid(format!("arms.{name}.{field}"), message)
+                }
+                other => invalid(format!("arms.{name}"), other.to_string()),
+            })?;
             arms.insert(name.clone(), policy);
         }
 
@@ -389,6 +386,8 @@ impl Campaign {
                 gpu_profiles,
             });
         }
+
+        check_sizes(&file, &scenarios, &arms).map_err(|(f, m)| invalid(f, m))?;
 
         let mut h = Sha256::new();
         h.update(text.as_bytes());
@@ -453,6 +452,85 @@ impl Campaign {
     }
 }
 
+/// The largest campaigns `bench check` accepts. Each keeps one campaign's
+/// plan, or one trial's records, to a size that fits in memory on an
+/// ordinary machine; a larger study is several campaigns.
+pub mod limits {
+    /// Longest trial, seconds (one day).
+    pub const MAX_DURATION_S: f64 = 86_400.0;
+    /// Most seeds per cell.
+    pub const MAX_SEEDS: u32 = 100_000;
+    /// Most trials per campaign (scenario × profile × arm × seed).
+    pub const MAX_TRIALS: u64 = 1_000_000;
+    /// Most rows one trial can write, at worst (see
+    /// [`crate::sim::trial_bounds`]): requests, samples, decisions, pods.
+    pub const MAX_TRIAL_ROWS: f64 = 50_000_000.0;
+    /// Most nodes per scenario.
+    pub const MAX_NODES: u64 = 10_000;
+    /// Most GPUs per node.
+    pub const MAX_GPUS_PER_NODE: u32 = 64;
+    /// Most time-slicing replicas per GPU.
+    pub const MAX_TIME_SLICING_REPLICAS: u32 = 1_024;
+    /// Highest `max_replicas`.
+    pub const MAX_REPLICAS: u32 = 10_000;
+    /// Most worker threads per pod.
+    pub const MAX_WORKERS: u32 = 10_000;
+    /// Longest pod queue.
+    pub const MAX_QUEUE: u32 = 1_000_000;
+    /// Most closed-loop users.
+    pub const MAX_USERS: u32 = 1_000_000;
+}
+
+/// Checks what only the resolved campaign can tell: the size of its plan and
+/// the most rows one trial can write.
+fn check_sizes(
+    file: &CampaignFile,
+    scenarios: &[Scenario],
+    arms: &BTreeMap<String, scaler::PolicyConfig>,
+) -> std::result::Result<(), Invalid> {
+    let cells: u64 = file
+        .scenarios
+        .iter()
+        .map(|s| s.profiles.len() as u64)
+        .sum::<u64>()
+        * arms.len() as u64;
+    let trials = cells.saturating_mul(u64::from(file.seeds.count));
+    if trials > limits::MAX_TRIALS {
+        return Err((
+            "seeds.count".into(),
+            format!(
+                "{} seeds × {cells} scenario-profile-arm cells is {trials} trials, more than the limit of {} per campaign; split the study into several campaigns",
+                file.seeds.count,
+                limits::MAX_TRIALS
+            ),
+        ));
+    }
+    // The shortest controller period makes the most decisions.
+    let interval = arms
+        .values()
+        .map(|p| p.build().interval_s())
+        .fold(f64::INFINITY, f64::min);
+    for (si, sc) in scenarios.iter().enumerate() {
+        for pname in &sc.spec.profiles {
+            let Some(pi) = file.profiles.iter().position(|p| &p.name == pname) else {
+                continue;
+            };
+            let profile = &file.profiles[pi];
+            let b = crate::sim::trial_bounds(sc, profile, file.duration_s, interval, None);
+            if b.rows > limits::MAX_TRIAL_ROWS {
+                return Err((
+                    format!("profiles[{pi}].arrival"),
+                    format!(
+                        "a trial of profile `{}` on scenario `{}` (scenarios[{si}]) can write up to {:.3e} rows ({:.3e} requests), more than the limit of {:.0e} per trial; shorten duration_s, lower the rate or the users, or lengthen retry_backoff_s",
+                        profile.name, sc.spec.name, b.rows, b.requests, limits::MAX_TRIAL_ROWS
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -461,8 +539,15 @@ type Invalid = (String, String);
 
 fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
     let bad = |field: &str, m: String| Err((field.to_string(), m));
-    if !(f.duration_s > 0.0 && f.duration_s.is_finite()) {
-        return bad("duration_s", format!("must be > 0, got {}", f.duration_s));
+    if !(f.duration_s > 0.0 && f.duration_s <= limits::MAX_DURATION_S) {
+        return bad(
+            "duration_s",
+            format!(
+                "must be > 0 and at most {} s (one day), got {}",
+                limits::MAX_DURATION_S,
+                f.duration_s
+            ),
+        );
     }
     if !(f.warmup_s >= 0.0 && f.warmup_s < f.duration_s) {
         return bad(
@@ -473,8 +558,28 @@ fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
             ),
         );
     }
-    if f.seeds.count == 0 {
-        return bad("seeds.count", "must be at least 1".into());
+    if f.seeds.count == 0 || f.seeds.count > limits::MAX_SEEDS {
+        return bad(
+            "seeds.count",
+            format!(
+                "must be within 1..={}, got {}",
+                limits::MAX_SEEDS,
+                f.seeds.count
+            ),
+        );
+    }
+    if f.seeds
+        .first
+        .checked_add(u64::from(f.seeds.count))
+        .is_none()
+    {
+        return bad(
+            "seeds.first",
+            format!(
+                "{} + {} seeds runs past the largest seed",
+                f.seeds.first, f.seeds.count
+            ),
+        );
     }
     if f.arms.is_empty() {
         return bad("arms", "at least one arm is needed".into());
@@ -497,8 +602,15 @@ fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
         if f.scenarios[..i].iter().any(|q| q.name == s.name) {
             return bad(&at("name"), format!("duplicate scenario `{}`", s.name));
         }
-        if s.max_replicas == 0 {
-            return bad(&at("max_replicas"), "must be at least 1".into());
+        if s.max_replicas == 0 || s.max_replicas > limits::MAX_REPLICAS {
+            return bad(
+                &at("max_replicas"),
+                format!(
+                    "must be within 1..={}, got {}",
+                    limits::MAX_REPLICAS,
+                    s.max_replicas
+                ),
+            );
         }
         if s.max_replicas < s.min_replicas {
             return bad(
@@ -527,10 +639,39 @@ fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
             return bad(&at("nodes"), "at least one node group is needed".into());
         }
         let mut slots = 0u64;
+        let mut node_count = 0u64;
         for (ni, n) in s.nodes.iter().enumerate() {
             let nat = |k: &str| format!("scenarios[{i}].nodes[{ni}].{k}");
-            if n.count == 0 {
-                return bad(&nat("count"), "must be at least 1".into());
+            node_count += u64::from(n.count);
+            if n.count == 0 || node_count > limits::MAX_NODES {
+                return bad(
+                    &nat("count"),
+                    format!(
+                        "must be at least 1, and the scenario at most {} nodes in all, got {} ({node_count} so far)",
+                        limits::MAX_NODES,
+                        n.count
+                    ),
+                );
+            }
+            if n.gpus > limits::MAX_GPUS_PER_NODE {
+                return bad(
+                    &nat("gpus"),
+                    format!(
+                        "must be at most {}, got {}",
+                        limits::MAX_GPUS_PER_NODE,
+                        n.gpus
+                    ),
+                );
+            }
+            if n.time_slicing_replicas > limits::MAX_TIME_SLICING_REPLICAS {
+                return bad(
+                    &nat("time_slicing_replicas"),
+                    format!(
+                        "must be at most {}, got {}",
+                        limits::MAX_TIME_SLICING_REPLICAS,
+                        n.time_slicing_replicas
+                    ),
+                );
             }
             if !(n.cpu_cores > 0.0 && n.cpu_cores.is_finite()) {
                 return bad(
@@ -571,8 +712,27 @@ fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
                 ),
             );
         }
-        if pod.workers == 0 {
-            return bad(&at("pod.workers"), "must be at least 1".into());
+        if pod.workers == 0 || pod.workers > limits::MAX_WORKERS {
+            return bad(
+                &at("pod.workers"),
+                format!(
+                    "must be within 1..={}, got {}",
+                    limits::MAX_WORKERS,
+                    pod.workers
+                ),
+            );
+        }
+        // 0 is a pod with no waiting room: a request that finds every worker
+        // busy is answered 503 at once (`workload serve --queue 0`).
+        if pod.queue_capacity > limits::MAX_QUEUE {
+            return bad(
+                &at("pod.queue_capacity"),
+                format!(
+                    "must be at most {}, got {}",
+                    limits::MAX_QUEUE,
+                    pod.queue_capacity
+                ),
+            );
         }
         for (k, v) in [
             ("pre_cpu_ms", pod.pre_cpu_ms),

@@ -84,6 +84,15 @@ pub enum Error {
     /// The Kubernetes backend could not reach the cluster or run a trial.
     #[error("{0}")]
     Cluster(String),
+    /// The simulator stopped a trial.
+    #[error("trial {trial}: {source}")]
+    Simulation {
+        /// scenario / profile / arm / seed.
+        trial: String,
+        /// Why.
+        #[source]
+        source: crate::sim::SimError,
+    },
     /// The run was interrupted (Ctrl-C); the running trial was aborted.
     #[error("interrupted")]
     Interrupted,

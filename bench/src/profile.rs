@@ -15,7 +15,14 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::record::Outcome;
 use crate::rng::{self, Stream};
+
+/// The shortest retry back-off a closed-loop profile may set, seconds (one
+/// millisecond: a loopback round trip through a real HTTP stack takes tens
+/// of microseconds, a cluster Service hop about as long again, so no real
+/// client is faster than this by much).
+pub const MIN_RETRY_BACKOFF_S: f64 = 0.001;
 
 /// A load profile as written in a campaign file (`[[profiles]]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,7 +79,21 @@ pub enum Arrival {
         /// Users start evenly spread over this many seconds (0: all at t=0).
         #[serde(default)]
         ramp_s: f64,
+        /// Pause after an answer that is an error (503, connection refused,
+        /// a 5xx or a broken connection), before the think time, seconds.
+        /// Without it, a user whose request is refused at once would send
+        /// again at the same instant, forever. Default 0.025 s, the base
+        /// interval Envoy's router backs off by before a retry when none is
+        /// configured (router filter documentation, `x-envoy-max-retries`).
+        /// A time-out gets no extra pause: the user has already waited
+        /// `timeout_s`.
+        #[serde(default = "default_retry_backoff_s")]
+        retry_backoff_s: f64,
     },
+}
+
+fn default_retry_backoff_s() -> f64 {
+    0.025
 }
 
 /// Rate of an open-loop profile over trial time, requests per second.
@@ -291,16 +312,33 @@ impl LoadProfile {
                 users,
                 think_mean_s,
                 ramp_s,
+                retry_backoff_s,
             } => {
-                if *users == 0 {
-                    bad("arrival.users", "must be at least 1".into())
-                } else if !(*think_mean_s >= 0.0) {
+                if *users == 0 || *users > crate::campaign::limits::MAX_USERS {
+                    bad(
+                        "arrival.users",
+                        format!(
+                            "must be within 1..={}, got {users}",
+                            crate::campaign::limits::MAX_USERS
+                        ),
+                    )
+                } else if !(think_mean_s.is_finite() && *think_mean_s >= 0.0) {
                     bad(
                         "arrival.think_mean_s",
-                        format!("must be >= 0, got {think_mean_s}"),
+                        format!("must be finite and >= 0, got {think_mean_s}"),
                     )
-                } else if !(*ramp_s >= 0.0) {
-                    bad("arrival.ramp_s", format!("must be >= 0, got {ramp_s}"))
+                } else if !(ramp_s.is_finite() && *ramp_s >= 0.0) {
+                    bad(
+                        "arrival.ramp_s",
+                        format!("must be finite and >= 0, got {ramp_s}"),
+                    )
+                } else if !(*retry_backoff_s >= MIN_RETRY_BACKOFF_S && *retry_backoff_s <= 60.0) {
+                    bad(
+                        "arrival.retry_backoff_s",
+                        format!(
+                            "must be within {MIN_RETRY_BACKOFF_S}..=60 s (a user refused at once must pause before it sends again), got {retry_backoff_s}"
+                        ),
+                    )
                 } else {
                     Ok(())
                 }
@@ -373,6 +411,7 @@ pub struct UserScript {
     size: IntRange,
     iterations: IntRange,
     think_mean_s: f64,
+    retry_backoff_s: f64,
 }
 
 /// One closed-loop request: what to send and how long to think afterwards.
@@ -389,15 +428,32 @@ pub struct UserRequest {
 impl UserScript {
     /// The script of user `user` for `seed`.
     pub fn new(profile: &LoadProfile, seed: u64, user: u32) -> UserScript {
-        let think_mean_s = match profile.arrival {
-            Arrival::Closed { think_mean_s, .. } => think_mean_s,
-            Arrival::Open { .. } => 0.0,
+        let (think_mean_s, retry_backoff_s) = match profile.arrival {
+            Arrival::Closed {
+                think_mean_s,
+                retry_backoff_s,
+                ..
+            } => (think_mean_s, retry_backoff_s),
+            Arrival::Open { .. } => (0.0, default_retry_backoff_s()),
         };
         UserScript {
             rng: rng::stream(seed, "user", u64::from(user)),
             size: profile.size,
             iterations: profile.iterations,
             think_mean_s,
+            retry_backoff_s,
+        }
+    }
+
+    /// Seconds between the end of `request` (answered with `outcome`) and
+    /// the user's next send: its think time, after the retry back-off when
+    /// the answer was an error. Every backend's load generator uses this.
+    pub fn pause_s(&self, request: &UserRequest, outcome: Outcome) -> f64 {
+        match outcome {
+            Outcome::Ok | Outcome::Timeout => request.think_s,
+            Outcome::Rejected | Outcome::NoEndpoint | Outcome::Oom | Outcome::Killed => {
+                self.retry_backoff_s + request.think_s
+            }
         }
     }
 
@@ -506,6 +562,7 @@ mod tests {
             users: 20,
             think_mean_s: 0.5,
             ramp_s: 0.0,
+            retry_backoff_s: 0.025,
         };
         let mut a = UserScript::new(&p, 5, 3);
         let mut b = UserScript::new(&p, 5, 3);

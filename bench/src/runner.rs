@@ -138,7 +138,16 @@ pub fn simulate(c: &Campaign, plan: &TrialPlan) -> Result<TrialRecords> {
         plan.seed,
         c.file.duration_s,
     );
-    Ok(run_trial(&input))
+    run_trial(&input).map_err(|e| Error::Simulation {
+        trial: format!(
+            "{} / {} / {} / seed {}",
+            c.scenarios[plan.scenario].spec.name,
+            c.profile(plan.profile).name,
+            plan.arm,
+            plan.seed
+        ),
+        source: e,
+    })
 }
 
 /// Runs `campaign` into the dataset, skipping complete trials.
@@ -175,17 +184,6 @@ pub fn run_campaign(
             source: e,
         })?;
     }
-    let mut store = rt.block_on(Store::open(&opts.db))?;
-    let created_at = clock.now_rfc3339();
-    let campaign_id = rt.block_on(store.ensure_campaign(&CampaignMeta {
-        name: &campaign.file.name,
-        config_toml: &campaign.text,
-        config_sha256: &campaign.sha256,
-        backend: &opts.backend,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        host: &opts.host,
-        created_at: &created_at,
-    }))?;
     let plan = campaign.plan();
     let new_trials: Vec<NewTrial<'_>> = plan
         .iter()
@@ -204,7 +202,20 @@ pub fn run_campaign(
             }
         })
         .collect();
-    let ids = rt.block_on(store.ensure_trials(campaign_id, &new_trials))?;
+    let mut store = rt.block_on(Store::open(&opts.db))?;
+    let created_at = clock.now_rfc3339();
+    let (campaign_id, ids) = rt.block_on(store.ensure_campaign(
+        &CampaignMeta {
+            name: &campaign.file.name,
+            config_toml: &campaign.text,
+            config_sha256: &campaign.sha256,
+            backend: &opts.backend,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            host: &opts.host,
+            created_at: &created_at,
+        },
+        &new_trials,
+    ))?;
     let todo: Vec<(usize, i64)> = ids
         .iter()
         .enumerate()
@@ -332,8 +343,10 @@ fn run_simulated(
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
-                    // Stop the workers: nothing more is taken.
+                    // Stop the workers: nothing more is taken. The trial
+                    // stays pending, its abort recorded with the reason.
                     next.store(usize::MAX / 2, Ordering::Relaxed);
+                    rt.block_on(store.record_abort(id, &clock.now_rfc3339(), &e.to_string()))?;
                     return Err(e);
                 }
             };

@@ -33,7 +33,7 @@ use rand::Rng;
 
 use crate::campaign::{NoEndpoint, Routing, Scenario, Scheduling, WaitMode};
 use crate::gpu::GpuProfile;
-use crate::profile::{self, Arrival, LoadProfile, ScheduledRequest, UserScript};
+use crate::profile::{self, Arrival, LoadProfile, ScheduledRequest, UserRequest, UserScript};
 use crate::record::*;
 use crate::rng::{self, Stream};
 use scaler::{Observation, PodObservation, PodPhase, Policy, PolicyConfig};
@@ -68,6 +68,9 @@ pub struct TrialInput<'a> {
     pub service: ServiceModel,
     /// Open-loop schedule to use instead of the profile's (for checks).
     pub schedule: Option<Vec<ScheduledRequest>>,
+    /// Event budget to use instead of the one [`trial_bounds`] derives
+    /// (for checks).
+    pub event_budget: Option<u64>,
 }
 
 impl<'a> TrialInput<'a> {
@@ -87,6 +90,7 @@ impl<'a> TrialInput<'a> {
             duration_s,
             service: ServiceModel::Profile,
             schedule: None,
+            event_budget: None,
         }
     }
 }
@@ -124,6 +128,23 @@ enum Event {
 }
 
 impl Event {
+    /// What the event is, for the event-budget message.
+    fn name(self) -> &'static str {
+        match self {
+            Event::FluidWake(_) => "work completions",
+            Event::ContainerStarted(..) | Event::AppReady(..) | Event::ReadyObserved(..) => {
+                "pod start-ups"
+            }
+            Event::EndpointAdd(_) | Event::EndpointRemove(_) | Event::Kill(_) => "endpoint changes",
+            Event::Arrival(_) => "open-loop arrivals",
+            Event::UserSend(_) => "closed-loop sends",
+            Event::ClientTimeout(_) => "client time-outs",
+            Event::Scrape => "metrics scrapes",
+            Event::SampleTick => "samples",
+            Event::ControllerTick => "controller ticks",
+        }
+    }
+
     fn class(self) -> u8 {
         match self {
             Event::FluidWake(_) => 0,
@@ -258,7 +279,7 @@ struct Sim<'a> {
     waiting: VecDeque<u32>,
     users: Vec<UserScript>,
     user_seq: Vec<u32>,
-    user_think: Vec<f64>,
+    user_next: Vec<UserRequest>,
     routing_rng: Stream,
     service_rng: Stream,
     rr_next: usize,
@@ -271,13 +292,121 @@ struct Sim<'a> {
     out: TrialRecords,
 }
 
+/// A trial the simulator could not finish.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    /// The trial handled more events than its inputs can explain: it was
+    /// stopped before it could eat the machine's memory.
+    #[error(
+        "the trial was stopped after {events} simulator events at simulated t = {at_s:.3} s: \
+         its budget is {budget} ({EVENTS_PER_UNIT} events for each request its load can send \
+         (at most {requests:.0}), each periodic tick and each pod change); {busiest_pct:.0} % \
+         of the events were {busiest}"
+    )]
+    EventBudget {
+        /// Events handled.
+        events: u64,
+        /// The trial's budget.
+        budget: u64,
+        /// Simulated time reached, seconds.
+        at_s: f64,
+        /// The bound on requests the budget was derived from.
+        requests: f64,
+        /// The most frequent kind of event.
+        busiest: &'static str,
+        /// Its share of the events, percent.
+        busiest_pct: f64,
+    },
+}
+
+/// Events the budget allows per request, periodic tick and pod change: a
+/// request needs about six (send, time-out, three phase completions and the
+/// stale completions that rate changes leave behind), so this is slack, not
+/// a tight fit.
+pub const EVENTS_PER_UNIT: u64 = 32;
+
+/// Upper bounds on what one trial can produce, from its inputs alone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrialBounds {
+    /// Requests the load can send.
+    pub requests: f64,
+    /// Rows the trial can write (requests, samples, decisions, pods).
+    pub rows: f64,
+    /// Events the simulator may handle before it stops the trial.
+    pub events: f64,
+}
+
+/// The bounds of a trial of `profile` on `scenario` under a policy that
+/// runs every `interval_s`. `open_requests` is the length of the open-loop
+/// schedule when it is known; otherwise the rate's maximum over the trial
+/// (with six standard deviations of Poisson slack) stands in for it. A
+/// closed loop's users cannot send faster than their shortest cycle: the
+/// shortest service (pre- and post-request CPU at one core, the smallest
+/// request on the fastest GPU), the retry back-off, or the time-out.
+pub fn trial_bounds(
+    scenario: &Scenario,
+    profile: &LoadProfile,
+    duration_s: f64,
+    interval_s: f64,
+    open_requests: Option<usize>,
+) -> TrialBounds {
+    let spec = &scenario.spec;
+    let requests = match &profile.arrival {
+        Arrival::Open { rate } => match open_requests {
+            Some(n) => n as f64,
+            None => {
+                let mean = rate.max_rate() * duration_s;
+                mean + 6.0 * mean.sqrt() + 1.0
+            }
+        },
+        Arrival::Closed {
+            users,
+            retry_backoff_s,
+            ..
+        } => {
+            let fastest_device = scenario
+                .gpu_profiles
+                .values()
+                .map(|g| {
+                    spec.work
+                        .device_seconds(g, profile.size.min, profile.iterations.min)
+                })
+                .fold(f64::INFINITY, f64::min);
+            let cpu = (spec.pod.pre_cpu_ms + spec.pod.post_cpu_ms) / 1000.0;
+            // Three phases of at least one microsecond each.
+            let service = (cpu + fastest_device.min(1e9)).max(3e-6);
+            let cycle = service.min(*retry_backoff_s).min(profile.timeout_s);
+            f64::from(*users) * (1.0 + duration_s / cycle)
+        }
+    };
+    let gpus: f64 = spec
+        .nodes
+        .iter()
+        .map(|n| f64::from(n.count) * f64::from(n.gpus))
+        .sum();
+    let pods = f64::from(spec.max_replicas);
+    let ticks = duration_s / interval_s.max(1e-3) + 1.0;
+    // Pods a controller can create: all of them at every tick, at worst.
+    let pod_changes = pods * ticks;
+    let seconds = duration_s.ceil() + 1.0;
+    let rows = requests + seconds * (1.0 + pods + gpus) + ticks + pod_changes;
+    let periodic = seconds + ticks + duration_s / spec.sim.metric_resolution_s + 1.0;
+    let events = EVENTS_PER_UNIT as f64 * (requests + periodic + 8.0 * pod_changes);
+    TrialBounds {
+        requests,
+        rows,
+        events,
+    }
+}
+
 /// Runs one trial to completion: arrivals stop at the trial's duration, then
 /// the requests still out are allowed to finish or time out, so every request
-/// has a terminal outcome.
-pub fn run_trial(input: &TrialInput<'_>) -> TrialRecords {
+/// has a terminal outcome. A trial that handles more events than
+/// [`trial_bounds`] allows is stopped with [`SimError::EventBudget`].
+pub fn run_trial(input: &TrialInput<'_>) -> Result<TrialRecords, SimError> {
     let mut sim = Sim::new(input);
-    sim.run();
-    sim.finish()
+    sim.run()?;
+    Ok(sim.finish())
 }
 
 impl<'a> Sim<'a> {
@@ -349,7 +478,7 @@ impl<'a> Sim<'a> {
             waiting: VecDeque::new(),
             users: Vec::new(),
             user_seq: Vec::new(),
-            user_think: Vec::new(),
+            user_next: Vec::new(),
             routing_rng: rng::stream(seed, "routing", 0),
             service_rng: rng::stream(seed, "service", 0),
             rr_next: 0,
@@ -432,7 +561,11 @@ impl<'a> Sim<'a> {
                     self.users
                         .push(UserScript::new(self.input.profile, self.input.seed, u));
                     self.user_seq.push(0);
-                    self.user_think.push(0.0);
+                    self.user_next.push(UserRequest {
+                        size: 0,
+                        iterations: 0,
+                        think_s: 0.0,
+                    });
                     let at = us(profile::user_start(u, *users, *ramp_s));
                     if at < self.end {
                         self.push(at, Event::UserSend(u));
@@ -487,11 +620,54 @@ impl<'a> Sim<'a> {
         id
     }
 
-    fn run(&mut self) {
+    fn run(&mut self) -> Result<(), SimError> {
+        let open = match self.input.profile.arrival {
+            Arrival::Open { .. } => Some(self.reqs.len()),
+            Arrival::Closed { .. } => None,
+        };
+        let bounds = trial_bounds(
+            self.input.scenario,
+            self.input.profile,
+            self.input.duration_s,
+            self.policy.interval_s(),
+            open,
+        );
+        let budget = self
+            .input
+            .event_budget
+            .unwrap_or(bounds.events.min(u64::MAX as f64) as u64);
+        let mut events = 0u64;
+        let mut by_kind: Vec<(&'static str, u64)> = Vec::new();
         while let Some(Reverse((t, _, _, ev))) = self.queue.pop() {
             // Past the end nobody sends again; stop once nobody waits.
             if t > self.end && self.outstanding == 0 {
                 break;
+            }
+            events += 1;
+            // Counting by kind costs a little; only the last stretch before
+            // the budget runs out is counted, to name the cause.
+            if events + (budget / 10) > budget {
+                let name = ev.name();
+                match by_kind.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, c)) => *c += 1,
+                    None => by_kind.push((name, 1)),
+                }
+            }
+            if events > budget {
+                let counted: u64 = by_kind.iter().map(|(_, c)| c).sum();
+                let (busiest, n) = by_kind
+                    .iter()
+                    .copied()
+                    .max_by_key(|(_, c)| *c)
+                    .unwrap_or(("events", 0));
+                return Err(SimError::EventBudget {
+                    events,
+                    budget,
+                    at_s: secs(t),
+                    requests: bounds.requests,
+                    busiest,
+                    busiest_pct: 100.0 * n as f64 / counted.max(1) as f64,
+                });
             }
             self.now = t;
             self.advance();
@@ -500,6 +676,7 @@ impl<'a> Sim<'a> {
                 self.recompute();
             }
         }
+        Ok(())
     }
 
     /// Moves all fluid work and the CPU, GPU and energy integrals to `now`.
@@ -670,7 +847,7 @@ impl<'a> Sim<'a> {
                     return false;
                 }
                 let next = self.users[u as usize].next_request();
-                self.user_think[u as usize] = next.think_s;
+                self.user_next[u as usize] = next;
                 let k = self.user_seq[u as usize];
                 self.user_seq[u as usize] += 1;
                 let r = self.new_req(Some(u), Some(k), self.now, next.size, next.iterations);
@@ -893,7 +1070,8 @@ impl<'a> Sim<'a> {
             self.failed_in_second += 1;
         }
         if let Some(u) = req.user {
-            let at = now + us(self.user_think[u as usize]);
+            let pause = self.users[u as usize].pause_s(&self.user_next[u as usize], outcome);
+            let at = now + us(pause);
             if at < self.end {
                 self.push(at, Event::UserSend(u));
             }

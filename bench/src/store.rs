@@ -148,43 +148,40 @@ impl Store {
         })
     }
 
-    /// The campaign's id, inserting the row if this (hash, backend) is new.
-    pub async fn ensure_campaign(&mut self, m: &CampaignMeta<'_>) -> Result<i64> {
-        if let Some(row) =
+    /// The campaign's id (its row inserted if this (hash, backend) is new)
+    /// and its missing trial rows (status `pending`), all in one
+    /// transaction: a run killed at any point leaves either both or
+    /// neither. Returns, in the order given, each trial's id and whether it
+    /// is already complete.
+    pub async fn ensure_campaign(
+        &mut self,
+        m: &CampaignMeta<'_>,
+        trials: &[NewTrial<'_>],
+    ) -> Result<(i64, Vec<(i64, bool)>)> {
+        let mut tx = self.conn.begin().await?;
+        let existing =
             sqlx::query("SELECT id FROM campaigns WHERE config_sha256 = ? AND backend = ?")
                 .bind(m.config_sha256)
                 .bind(m.backend)
-                .fetch_optional(&mut self.conn)
-                .await?
-        {
-            return Ok(row.try_get(0)?);
-        }
-        let id = sqlx::query(
-            "INSERT INTO campaigns (name, config_toml, config_sha256, backend, tool_version, host, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(m.name)
-        .bind(m.config_toml)
-        .bind(m.config_sha256)
-        .bind(m.backend)
-        .bind(m.tool_version)
-        .bind(m.host)
-        .bind(m.created_at)
-        .fetch_one(&mut self.conn)
-        .await?
-        .try_get(0)?;
-        Ok(id)
-    }
-
-    /// Creates the missing trial rows (status `pending`) in one transaction
-    /// and returns, in the order given, each trial's id and whether it is
-    /// already complete.
-    pub async fn ensure_trials(
-        &mut self,
-        campaign_id: i64,
-        trials: &[NewTrial<'_>],
-    ) -> Result<Vec<(i64, bool)>> {
-        let mut tx = self.conn.begin().await?;
+                .fetch_optional(&mut *tx)
+                .await?;
+        let campaign_id: i64 = match existing {
+            Some(row) => row.try_get(0)?,
+            None => sqlx::query(
+                "INSERT INTO campaigns (name, config_toml, config_sha256, backend, tool_version, host, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(m.name)
+            .bind(m.config_toml)
+            .bind(m.config_sha256)
+            .bind(m.backend)
+            .bind(m.tool_version)
+            .bind(m.host)
+            .bind(m.created_at)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?,
+        };
         let mut out = Vec::with_capacity(trials.len());
         for t in trials {
             sqlx::query(
@@ -220,7 +217,7 @@ impl Store {
             out.push((row.try_get(0)?, status == "complete"));
         }
         tx.commit().await?;
-        Ok(out)
+        Ok((campaign_id, out))
     }
 
     /// Writes every row of one trial and marks it complete, in one

@@ -524,3 +524,107 @@ fn summary_prints_each_trial_around_its_load_step() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no campaign with id 99"), "{err}");
 }
+
+#[test]
+fn absurd_sizes_and_bad_arm_values_are_rejected_with_line_and_field_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = std::fs::read_to_string(small_campaign(d, 1)).unwrap();
+    let line = |pattern: &str| {
+        format!(
+            ":{}:",
+            text.lines().position(|l| l.starts_with(pattern)).unwrap() + 1
+        )
+    };
+    // A trial of 31 years.
+    rejects(
+        d,
+        |t| t.replace("duration_s = 90", "duration_s = 1e9"),
+        &[&line("duration_s"), "`duration_s`", "at most 86400"],
+    );
+    // A billion seeds: refused before the plan is built.
+    rejects(
+        d,
+        |t| t.replace("count = 1 }", "count = 1000000000 }"),
+        &[&line("seeds"), "`seeds.count`", "1..=100000"],
+    );
+    // Allowed seeds, too many trials in all.
+    rejects(
+        d,
+        |t| t.replace("count = 1 }", "count = 100000 }"),
+        &["`seeds.count`", "trials, more than the limit of 1000000"],
+    );
+    // An open loop that would send about 9e10 requests per trial.
+    rejects(
+        d,
+        |t| t.replacen("to_rps = 1.0", "to_rps = 1e9", 1),
+        &["`profiles[1].arrival`", "rows", "per trial"],
+    );
+    // An unknown key inside an arm's table, on its own line.
+    let add_key = |t: String| {
+        t.replace(
+            "sync_period_s = 15\n",
+            "sync_period_s = 15\nsync_periods = 15\n",
+        )
+    };
+    let at = add_key(text.clone())
+        .lines()
+        .position(|l| l == "sync_periods = 15")
+        .unwrap()
+        + 1;
+    rejects(
+        d,
+        add_key,
+        &[
+            &format!(":{at}:"),
+            "`arms.hpa.sync_periods`",
+            "unknown field",
+        ],
+    );
+    // An unknown kind names the field and the known kinds.
+    rejects(
+        d,
+        |t| t.replacen("kind = \"hpa\"", "kind = \"magic\"", 1),
+        &[
+            &line("kind = \"hpa\""),
+            "`arms.hpa.kind`",
+            "unknown kind `magic`",
+            "`hpa`, `userscale`",
+        ],
+    );
+    // A value the policy refuses, on its line.
+    rejects(
+        d,
+        |t| t.replace("target_cpu_utilization = 40", "target_cpu_utilization = 0"),
+        &[
+            &line("target_cpu_utilization"),
+            "`arms.hpa.target_cpu_utilization`",
+        ],
+    );
+    // A nested value, on its line inside the sub-table.
+    rejects(
+        d,
+        |t| t.replacen("stabilization_window_s = 0", "stabilization_window_s = -5", 1),
+        &[
+            &line("stabilization_window_s = 0"),
+            "`arms.hpa.behavior.scale_up.stabilization_window_s`",
+        ],
+    );
+    // A closed loop must pause after a refusal.
+    rejects(
+        d,
+        |t| {
+            t.replace(
+                "think_mean_s = 0.0, ramp_s = 0.0 }",
+                "think_mean_s = 0.0, ramp_s = 0.0, retry_backoff_s = 0 }",
+            )
+        },
+        &["`profiles[0].arrival.retry_backoff_s`", "must be within"],
+    );
+    // Users beyond the stated limit.
+    rejects(
+        d,
+        |t| t.replace("users = 20,", "users = 2000000,"),
+        &["`profiles[0].arrival.users`", "1..=1000000"],
+    );
+}

@@ -61,6 +61,45 @@ impl PolicyConfig {
         Ok(config)
     }
 
+    /// The `kind`s a policy can have.
+    pub const KINDS: &'static [&'static str] = &["hpa", "userscale"];
+
+    /// Reads a policy from a TOML table that is part of a larger document
+    /// (a campaign's `[arms.NAME]`) and validates it. Errors are
+    /// [`Error::InvalidPolicy`] with the dotted path of the offending field
+    /// inside the table (`kind`, `behavior.scale_up.policies[0].value`,
+    /// an unknown key's own name), for the caller to place in its file.
+    pub fn from_table(mut table: toml::Table) -> Result<PolicyConfig> {
+        let known = Self::KINDS
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let kind = match table.remove("kind") {
+            Some(toml::Value::String(k)) => k,
+            Some(v) => {
+                return Err(invalid(
+                    "kind",
+                    format!("must be a string, one of {known}; got {v}"),
+                ))
+            }
+            None => return Err(invalid("kind", format!("missing; one of {known}"))),
+        };
+        let body = toml::Value::Table(table);
+        let config = match kind.as_str() {
+            "hpa" => PolicyConfig::Hpa(from_value(body)?),
+            "userscale" => PolicyConfig::Userscale(from_value(body)?),
+            other => {
+                return Err(invalid(
+                    "kind",
+                    format!("unknown kind `{other}`; the known kinds are {known}"),
+                ))
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Reads, parses and validates a policy file.
     pub fn load(path: impl AsRef<Path>) -> Result<PolicyConfig> {
         Self::from_toml_str(&std::fs::read_to_string(path)?)
@@ -177,6 +216,34 @@ struct KindProbe {
 enum Kind {
     Hpa,
     Userscale,
+}
+
+fn invalid(field: &str, message: String) -> Error {
+    Error::InvalidPolicy {
+        field: field.into(),
+        message,
+    }
+}
+
+/// Deserializes a TOML value into `T`; an error names the field's dotted
+/// path (for an unknown key, the key itself).
+fn from_value<T: DeserializeOwned>(v: toml::Value) -> Result<T> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.message().to_string();
+        // An unknown key is reported at its table; name the key itself.
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+            .map(str::to_string);
+        let field = match (path.as_str(), unknown) {
+            (".", Some(k)) => k,
+            (p, Some(k)) if !p.ends_with(&k) => format!("{p}.{k}"),
+            (p, _) => p.to_string(),
+        };
+        invalid(&field, message)
+    })
 }
 
 /// Deserializes a TOML document into `T`, skipping its top-level `kind` key,

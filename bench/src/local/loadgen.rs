@@ -234,12 +234,13 @@ pub fn replay(
                                 size: r.size,
                                 iterations: r.iterations,
                             };
-                            done.push(
-                                send(req, t0, timeout, Arc::clone(&target), live.clone()).await,
-                            );
+                            let rec =
+                                send(req, t0, timeout, Arc::clone(&target), live.clone()).await;
+                            let pause = script.pause_s(&r, rec.outcome);
+                            done.push(rec);
                             seq += 1;
-                            if r.think_s > 0.0 {
-                                tokio::time::sleep(Duration::from_secs_f64(r.think_s)).await;
+                            if pause > 0.0 {
+                                tokio::time::sleep(Duration::from_secs_f64(pause)).await;
                             }
                         }
                         done

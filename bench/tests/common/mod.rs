@@ -80,7 +80,7 @@ pub fn trial(
         duration_s,
     );
     input.service = service;
-    run_trial(&input)
+    run_trial(&input).expect("the trial stays within its event budget")
 }
 
 /// Runs one trial with an explicit scenario (e.g. an edited GPU profile).
@@ -96,7 +96,7 @@ pub fn trial_with(
     let mut input = TrialInput::new(scenario, profile, policy, seed, duration_s);
     input.service = service;
     input.schedule = schedule;
-    run_trial(&input)
+    run_trial(&input).expect("the trial stays within its event budget")
 }
 
 /// Mean of `xs`.
