@@ -254,13 +254,34 @@ pub fn run_campaign(
                 )
             }
             None => {
+                // Replicas an earlier, crashed run left behind go first.
+                let registry = crate::local::reaper::registry_path(&opts.db);
+                let leftovers = crate::local::reaper::sweep(&registry).map_err(|e| Error::Io {
+                    path: registry.clone(),
+                    source: e,
+                })?;
+                if !leftovers.is_empty() {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "stopped {} workload replica(s) an earlier run left behind (pids {leftovers:?})",
+                            leftovers.len()
+                        )
+                    });
+                }
+                let local = crate::local::LocalOptions {
+                    replica_registry: Some(registry.clone()),
+                    ..opts.local.clone()
+                };
                 let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
-                    crate::local::run_trial(campaign, p, &opts.local, &opts.stop, show)
+                    crate::local::run_trial(campaign, p, &local, &opts.stop, show)
                         .map(|(rec, facts)| (rec, json!(facts)))
                 };
-                run_sequential(
+                let result = run_sequential(
                     campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
-                )
+                );
+                // Every trial stops its replicas before it returns.
+                let _ = crate::local::reaper::remove(&registry);
+                result
             }
         };
         finish(result, rt, store, bar)

@@ -658,9 +658,11 @@ fn a_killed_replica_is_replaced_and_its_requests_fail_visibly() {
     );
 }
 
-#[test]
-fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
-    let _turn = take_turn();
+/// Starts `bench run --backend local` on the smoke campaign into `db` and
+/// returns once its first trial is under way: the live status file appears
+/// once the trial's replicas are up and its load has started. The bound
+/// only catches a hang.
+fn start_local_run(db: &Path) -> std::process::Child {
     // `cargo test --workspace` builds the bench binary beside this one.
     let bench = Path::new(env!("CARGO_BIN_EXE_workload")).with_file_name("bench");
     assert!(
@@ -668,8 +670,6 @@ fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
         "{} is missing: run the workspace's tests (`just test` builds it)",
         bench.display()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ctrlc.sqlite");
     let mut child = std::process::Command::new(&bench)
         .args([
             "run",
@@ -686,13 +686,11 @@ fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
             SMOKE,
         ])
         .arg("--db")
-        .arg(&db)
+        .arg(db)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Into the first trial: its live status file appears once its replicas
-    // are up and its load has started. The bound only catches a hang.
-    let live = bench::watch::live_path(&db);
+    let live = bench::watch::live_path(db);
     let deadline = Instant::now() + Duration::from_secs(120);
     while !live.exists() {
         assert!(
@@ -702,6 +700,103 @@ fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
         assert!(Instant::now() < deadline, "no trial started in 120 s");
         std::thread::sleep(Duration::from_millis(50));
     }
+    child
+}
+
+/// `/proc/PID/stat`: (parent pid, state), None once the pid is gone.
+fn proc_stat(pid: u32) -> Option<(u32, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    Some((f.next()?.parse().ok()?, state))
+}
+
+/// Live (not zombie) processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| proc_stat(pid).is_some_and(|(pp, st)| pp == parent && st != 'Z'))
+        .collect()
+}
+
+/// True while `pid` runs (a zombie waiting to be reaped has exited).
+fn running(pid: u32) -> bool {
+    proc_stat(pid).is_some_and(|(_, st)| st != 'Z')
+}
+
+#[test]
+fn kill_9_of_a_local_run_leaves_no_replica_and_a_resumed_run_stops_leftovers() {
+    let _turn = take_turn();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kill9.sqlite");
+    let registry = bench::local::reaper::registry_path(&db);
+    let mut child = start_local_run(&db);
+    let replicas = children_of(child.id());
+    assert!(!replicas.is_empty(), "the trial runs replicas");
+    // Every replica is registered beside the dataset.
+    let text = std::fs::read_to_string(&registry).unwrap();
+    let registered: Vec<u32> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    for pid in &replicas {
+        assert!(registered.contains(pid), "replica {pid} not in {text}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The kernel kills them with the bench; the bound only catches a hang.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while registered.iter().any(|&p| running(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "replicas outlived a kill -9 of the bench: {:?}",
+            registered
+                .iter()
+                .filter(|&&p| running(p))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A leftover the kernel could not have killed (here: a replica whose
+    // parent is this test), registered as a crashed run would have left it.
+    let mut leftover = std::process::Command::new(env!("CARGO_BIN_EXE_workload"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--backend", "cpu"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ticks = bench::local::reaper::start_ticks(leftover.id()).unwrap();
+    std::fs::write(&registry, format!("{} {ticks}\n", leftover.id())).unwrap();
+    let resumed = start_local_run(&db);
+    // The sweep ran before the first trial: the leftover is gone.
+    let status = leftover.wait().unwrap();
+    assert!(status.code().is_none(), "killed by a signal: {status}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(resumed.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = resumed.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "stopped 1 workload replica(s) an earlier run left behind (pids [{}])",
+            leftover.id()
+        )),
+        "{stderr}"
+    );
+    assert!(!registry.exists(), "the registry goes with the run");
+}
+
+#[test]
+fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
+    let _turn = take_turn();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ctrlc.sqlite");
+    let child = start_local_run(&db);
+    let live = bench::watch::live_path(&db);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,

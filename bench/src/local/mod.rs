@@ -19,6 +19,7 @@
 
 pub use scaler::cluster::http;
 pub mod loadgen;
+pub mod reaper;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -55,6 +56,10 @@ pub struct LocalOptions {
     /// Fault injection: kill (SIGKILL) one ready replica this many seconds
     /// into each trial; the replica set replaces it.
     pub kill_replica_at_s: Option<f64>,
+    /// Where every replica's pid is registered (see [`reaper`]); the run
+    /// sets it beside the dataset.
+    #[serde(skip)]
+    pub replica_registry: Option<PathBuf>,
 }
 
 impl Default for LocalOptions {
@@ -66,6 +71,7 @@ impl Default for LocalOptions {
             startup_timeout_s: 60.0,
             settle_s: 1.0,
             kill_replica_at_s: None,
+            replica_registry: None,
         }
     }
 }
@@ -132,6 +138,7 @@ struct Setup {
     args: Vec<String>,
     probe_period: Duration,
     grace: Duration,
+    registry: Option<PathBuf>,
 }
 
 fn lock(c: &Mutex<Cluster>) -> MutexGuard<'_, Cluster> {
@@ -148,18 +155,28 @@ fn secs(t: Instant, t0: Instant) -> f64 {
 
 impl Setup {
     fn spawn(&self, pod: u32) -> Result<Pod> {
-        let mut child = Command::new(&self.bin)
-            .args(&self.args)
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
+            .stderr(Stdio::piped());
+        let mut child = reaper::spawn_tied(cmd).map_err(|e| {
                 Error::Local(format!(
                     "local: cannot start {} ({e}); build it with `cargo build --release -p workload` or pass --workload-bin",
                     self.bin.display()
                 ))
             })?;
+        if let Some(registry) = &self.registry {
+            if let Err(e) = reaper::register(registry, child.id()) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Local(format!(
+                    "local: cannot register replica {} in {}: {e}",
+                    child.id(),
+                    registry.display()
+                )));
+            }
+        }
         let (tx, rx) = mpsc::channel();
         if let Some(stderr) = child.stderr.take() {
             // Reads the listening address, then drains the log so the
@@ -390,6 +407,7 @@ pub fn run_trial(
         .collect(),
         probe_period: Duration::from_secs_f64(spec.sim.probe_period_s.max(0.05)),
         grace: Duration::from_secs_f64(spec.sim.grace_period_s.max(0.0)),
+        registry: opts.replica_registry.clone(),
     };
     if spec.sim.routing == Routing::LeastOutstanding {
         return Err(Error::Local(
