@@ -604,7 +604,13 @@ fn absurd_sizes_and_bad_arm_values_are_rejected_with_line_and_field_and_write_no
     // A nested value, on its line inside the sub-table.
     rejects(
         d,
-        |t| t.replacen("stabilization_window_s = 0", "stabilization_window_s = -5", 1),
+        |t| {
+            t.replacen(
+                "stabilization_window_s = 0",
+                "stabilization_window_s = -5",
+                1,
+            )
+        },
         &[
             &line("stabilization_window_s = 0"),
             "`arms.hpa.behavior.scale_up.stabilization_window_s`",

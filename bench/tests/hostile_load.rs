@@ -57,7 +57,10 @@ fn check_pauses(requests: &[RequestRecord], backoff_s: f64) -> usize {
                     );
                 }
                 Outcome::Ok | Outcome::Timeout => {
-                    assert!(gap.abs() < 1e-6, "user {u} waited {gap} s with no think time")
+                    assert!(
+                        gap.abs() < 1e-6,
+                        "user {u} waited {gap} s with no think time"
+                    )
                 }
             }
         }
