@@ -100,7 +100,7 @@ gpu-operator-timeslicing:
     kubectl apply --server-side --field-manager=userscale-bench -f k8s/gpu-operator/time-slicing-config.yaml
     kubectl apply --server-side --field-manager=userscale-bench -f k8s/gpu-operator/cluster-policy.yaml
 
-# Build the workload and scaler images and import them into k3s's containerd (on the k3s node; the tarballs go to the target dir).
+# Build the workload and scaler images, import them into k3s's containerd (on the k3s node; the tarballs go to the target dir) and print their digests as a kustomize `images` block, to pin them.
 k3s-images:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -112,6 +112,14 @@ k3s-images:
     docker save userscale/scaler:0.1.0 -o "$t/scaler-image.tar"
     sudo k3s ctr images import "$t/workload-image.tar"
     sudo k3s ctr images import "$t/scaler-image.tar"
+    # The digests containerd holds: to run exactly these images, add this
+    # block to k8s/base/kustomization.yaml (the bench's renderer and
+    # `kubectl apply -k` both apply it).
+    echo "images:"
+    for img in workload scaler; do
+      d=$(sudo k3s ctr images ls "name==docker.io/userscale/$img:0.1.0" | awk 'NR == 2 { print $3 }')
+      printf '  - name: userscale/%s\n    digest: %s\n' "$img" "$d"
+    done
 
 # A short campaign on the cluster (2 x 30 s trials): checks the k8s backend end to end.
 smoke-k8s db="k8s-smoke.sqlite":

@@ -53,6 +53,9 @@ fn the_base_renders_every_object_into_the_namespace() {
             "Deployment/userscale-scaler",
             "HorizontalPodAutoscaler/hpa-app",
             "Namespace/userscale",
+            "NetworkPolicy/default-deny-ingress",
+            "NetworkPolicy/scaler-from-api-server",
+            "NetworkPolicy/userscale-app-from-scaler",
             "Role/userscale-scaler",
             "RoleBinding/userscale-scaler",
             "Service/hpa-app",
@@ -123,8 +126,9 @@ fn every_pod_is_locked_down() {
     }
 }
 
-/// The scaler may read pods, read and patch its Deployment's scale, and
-/// create Events: nothing more.
+/// The scaler may list pods (it never gets or watches one: see the calls
+/// `scaler/tests/cluster.rs` records), read and patch its Deployment's
+/// scale, and create Events: nothing more.
 #[test]
 fn the_scaler_role_is_least_privilege() {
     let r = base();
@@ -132,7 +136,7 @@ fn the_scaler_role_is_least_privilege() {
     assert_eq!(
         role["rules"],
         json!([
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
             {"apiGroups": ["apps"], "resources": ["deployments/scale"],
              "resourceNames": ["userscale-app"], "verbs": ["get", "patch"]},
             {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
@@ -621,4 +625,82 @@ fn the_time_slicing_config_and_its_reference_agree() {
         unreachable!()
     };
     assert!(hpa.max_replicas <= 6);
+}
+
+/// Ingress is denied by default; the one opening lets the scaler's pods
+/// reach its arm's workload on the workload's port, and nothing reaches the
+/// scaler's endpoints from a pod.
+#[test]
+fn network_policies_admit_only_the_scaler_to_its_workload() {
+    let r = base();
+    let deny = r.find("NetworkPolicy", "default-deny-ingress").unwrap();
+    assert_eq!(deny["spec"]["podSelector"], json!({}));
+    assert_eq!(deny["spec"]["policyTypes"], json!(["Ingress"]));
+    assert!(deny["spec"]["ingress"].is_null());
+    let app = r
+        .find("NetworkPolicy", "userscale-app-from-scaler")
+        .unwrap();
+    let scaler = r.find("Deployment", "userscale-scaler").unwrap();
+    let workload = r.find("Deployment", "userscale-app").unwrap();
+    assert_eq!(
+        app["spec"]["podSelector"]["matchLabels"],
+        workload["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(
+        app["spec"]["ingress"],
+        json!([{
+            "from": [{"podSelector": {"matchLabels": scaler["spec"]["selector"]["matchLabels"]}}],
+            "ports": [{"protocol": "TCP", "port": bench::k8s::WORKLOAD_PORT}],
+        }])
+    );
+    let s = r.find("NetworkPolicy", "scaler-from-api-server").unwrap();
+    assert_eq!(
+        s["spec"]["podSelector"]["matchLabels"],
+        scaler["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(s["spec"]["ingress"], json!([]));
+    // The hpa arm's pods are reached by port-forward only: no policy opens them.
+    for o in r.objects.iter().filter(|o| o["kind"] == "NetworkPolicy") {
+        assert_ne!(o["spec"]["podSelector"]["matchLabels"]["app"], "hpa-app");
+    }
+}
+
+/// An `images` entry pins a container's image by digest (or retags it), as
+/// kustomize's image transformer does; a malformed digest is refused.
+#[test]
+fn images_in_the_kustomization_pin_containers_by_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = repo().join("k8s/base");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let k = dir.path().join("kustomization.yaml");
+    let text = std::fs::read_to_string(&k).unwrap();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    std::fs::write(
+        &k,
+        format!("{text}images:\n  - name: userscale/workload\n    digest: {digest}\n  - name: userscale/scaler\n    newName: images.test/scaler\n    newTag: \"0.2.0\"\n"),
+    )
+    .unwrap();
+    let r = manifests::render(dir.path()).unwrap();
+    let image = |name: &str| {
+        r.find("Deployment", name).unwrap()["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(image("hpa-app"), format!("userscale/workload@{digest}"));
+    assert_eq!(
+        image("userscale-app"),
+        format!("userscale/workload@{digest}")
+    );
+    assert_eq!(image("userscale-scaler"), "images.test/scaler:0.2.0");
+    std::fs::write(
+        &k,
+        format!("{text}images:\n  - name: userscale/workload\n    digest: sha256:123\n"),
+    )
+    .unwrap();
+    let err = manifests::render(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("images[0].digest"), "{err}");
 }

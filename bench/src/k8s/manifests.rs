@@ -2,9 +2,11 @@
 //! applied with server-side apply.
 //!
 //! Only what the base uses is supported: a `kustomization.yaml` with
-//! `namespace`, `labels` (metadata labels, `includeSelectors: false`) and
-//! `resources` naming YAML files. Anything else is refused by name, so the
-//! bench never applies something other than what `kubectl apply -k` would.
+//! `namespace`, `labels` (metadata labels, `includeSelectors: false`),
+//! `resources` naming YAML files and `images` (`name` with `newName`,
+//! `newTag` or `digest`, to pin images by digest). Anything else is refused
+//! by name, so the bench never applies something other than what
+//! `kubectl apply -k` would.
 
 use std::path::{Path, PathBuf};
 
@@ -63,7 +65,16 @@ pub fn render(dir: &Path) -> Result<Rendered> {
         return Err(bad(&kpath, "not a mapping"));
     };
     for key in k.keys() {
-        if !["apiVersion", "kind", "namespace", "labels", "resources"].contains(&key.as_str()) {
+        if ![
+            "apiVersion",
+            "kind",
+            "namespace",
+            "labels",
+            "resources",
+            "images",
+        ]
+        .contains(&key.as_str())
+        {
             return Err(bad(
                 &kpath,
                 format!(
@@ -96,6 +107,7 @@ pub fn render(dir: &Path) -> Result<Rendered> {
             labels.extend(pairs.clone());
         }
     }
+    let images = image_overrides(&kpath, k.get("images"))?;
     let resources = k
         .get("resources")
         .and_then(Value::as_array)
@@ -138,10 +150,111 @@ pub fn render(dir: &Path) -> Result<Rendered> {
                     }
                 }
             }
+            for list in ["containers", "initContainers"] {
+                // `get_mut`, not indexing: indexing would insert nulls.
+                let Some(cs) = doc
+                    .get_mut("spec")
+                    .and_then(|v| v.get_mut("template"))
+                    .and_then(|v| v.get_mut("spec"))
+                    .and_then(|v| v.get_mut(list))
+                    .and_then(Value::as_array_mut)
+                else {
+                    continue;
+                };
+                for c in cs {
+                    let Some(image) = c["image"].as_str() else {
+                        continue;
+                    };
+                    if let Some(new) = override_image(&images, image) {
+                        c["image"] = json!(new);
+                    }
+                }
+            }
             objects.push(doc);
         }
     }
     Ok(Rendered { namespace, objects })
+}
+
+/// One `images` entry: containers whose image is `name` (any tag or
+/// digest) get `new_name` and then the digest, else the tag.
+#[derive(Clone, Debug)]
+struct ImageOverride {
+    name: String,
+    new_name: Option<String>,
+    new_tag: Option<String>,
+    digest: Option<String>,
+}
+
+fn image_overrides(kpath: &Path, images: Option<&Value>) -> Result<Vec<ImageOverride>> {
+    let Some(images) = images else {
+        return Ok(Vec::new());
+    };
+    let list = images
+        .as_array()
+        .ok_or_else(|| bad(kpath, "`images` is not a list"))?;
+    let mut out = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        let m = e
+            .as_object()
+            .ok_or_else(|| bad(kpath, format!("images[{i}] is not a mapping")))?;
+        let text = |key: &str| -> Result<Option<String>> {
+            match m.get(key) {
+                None => Ok(None),
+                Some(Value::String(v)) => Ok(Some(v.clone())),
+                Some(v) => Err(bad(kpath, format!("images[{i}].{key} is not text: {v}"))),
+            }
+        };
+        for key in m.keys() {
+            if !["name", "newName", "newTag", "digest"].contains(&key.as_str()) {
+                return Err(bad(
+                    kpath,
+                    format!("images[{i}]: `{key}` is not supported by the bench's renderer"),
+                ));
+            }
+        }
+        let name =
+            text("name")?.ok_or_else(|| bad(kpath, format!("images[{i}]: `name` missing")))?;
+        let digest = text("digest")?;
+        if let Some(d) = &digest {
+            let hex = d.strip_prefix("sha256:").unwrap_or_default();
+            if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad(
+                    kpath,
+                    format!("images[{i}].digest must be `sha256:` and 64 hex digits, got `{d}`"),
+                ));
+            }
+        }
+        out.push(ImageOverride {
+            name,
+            new_name: text("newName")?,
+            new_tag: text("newTag")?,
+            digest,
+        });
+    }
+    Ok(out)
+}
+
+/// The image `image` becomes under `overrides`, if one matches its name.
+fn override_image(overrides: &[ImageOverride], image: &str) -> Option<String> {
+    // The name is what precedes `@digest`, or `:tag` after the last `/`.
+    let name = match image.split_once('@') {
+        Some((n, _)) => n,
+        None => match image.rfind(':') {
+            Some(i) if !image[i..].contains('/') => &image[..i],
+            _ => image,
+        },
+    };
+    let o = overrides.iter().find(|o| o.name == name)?;
+    let base = o.new_name.as_deref().unwrap_or(name);
+    Some(match (&o.digest, &o.new_tag) {
+        (Some(d), _) => format!("{base}@{d}"),
+        (None, Some(t)) => format!("{base}:{t}"),
+        (None, None) => match image.strip_prefix(name) {
+            Some(rest) => format!("{base}{rest}"),
+            None => base.to_string(),
+        },
+    })
 }
 
 /// Applies `object` server-side as `field_manager`, taking ownership of
@@ -194,6 +307,7 @@ fn known_kind(gvk: &GroupVersionKind) -> Option<(ApiResource, bool)> {
         ("autoscaling", "v2", "HorizontalPodAutoscaler") => ("horizontalpodautoscalers", true),
         ("rbac.authorization.k8s.io", "v1", "Role") => ("roles", true),
         ("rbac.authorization.k8s.io", "v1", "RoleBinding") => ("rolebindings", true),
+        ("networking.k8s.io", "v1", "NetworkPolicy") => ("networkpolicies", true),
         _ => return None,
     };
     Some((ApiResource::from_gvk_with_plural(gvk, plural), namespaced))
