@@ -3,6 +3,9 @@
 //! The report depends only on the schema in `migrations/` (the dataset
 //! contract), never on the bench's code. The connection is opened with
 //! `SQLITE_OPEN_READONLY`, so nothing the report does can change the file.
+//! [`connect_read_only`] checks the file first (a database, from a bench
+//! no newer than this build, with the tables the report reads) and says
+//! what is wrong, naming the file.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -13,34 +16,123 @@ use sqlx::{ConnectOptions, Row, SqliteConnection};
 
 use crate::{Error, Result};
 
-/// Opens the dataset read-only. Fails with a clear error when the file does
-/// not exist or is not a bench dataset.
+/// The migrations of `migrations/`, as this build knows them.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The newest migration this build knows.
+pub fn known_migration() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The tables the report reads. A dataset without one of them is refused
+/// at once, naming the missing ones.
+pub const REQUIRED_TABLES: [&str; 7] = [
+    "campaigns",
+    "trials",
+    "requests",
+    "samples",
+    "pod_samples",
+    "scaling_events",
+    "decisions",
+];
+
+/// Opens the dataset read-only, after checking that it is one this build
+/// can read. Each failure names the file: [`Error::NoDataset`],
+/// [`Error::IsDirectory`], [`Error::Unreadable`] (not an SQLite database,
+/// truncated, or not readable; SQLite's reason), [`Error::NewerSchema`] or
+/// [`Error::UnknownMigration`] (its `_sqlx_migrations` records a migration
+/// not in this build's `migrations/`), [`Error::MissingTables`] (lacks some
+/// of [`REQUIRED_TABLES`]).
 pub async fn connect_read_only(path: &Path) -> Result<SqliteConnection> {
-    if !path.is_file() {
-        return Err(Error::Dataset(format!(
-            "{}: no such dataset file",
-            path.display()
-        )));
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoDataset {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => {
+            return Err(Error::Unreadable {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+        }
+        Ok(m) if m.is_dir() => {
+            return Err(Error::IsDirectory {
+                path: path.to_path_buf(),
+            })
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(Error::Unreadable {
+                path: path.to_path_buf(),
+                reason: "not a regular file".into(),
+            })
+        }
+        Ok(_) => {}
     }
-    let mut conn = SqliteConnectOptions::from_str("sqlite:")?
+    let unreadable = |e: sqlx::Error| Error::Unreadable {
+        path: path.to_path_buf(),
+        reason: match &e {
+            sqlx::Error::Database(db) => db.message().to_owned(),
+            other => other.to_string(),
+        },
+    };
+    let mut conn = SqliteConnectOptions::from_str("sqlite:")
+        .map_err(unreadable)?
         .filename(path)
         .read_only(true)
         .connect()
-        .await?;
-    let tables: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'view')
-         AND name IN ('campaigns', 'trials', 'requests', 'samples', 'trial_summary')",
-    )
-    .fetch_one(&mut conn)
-    .await?
-    .try_get(0)?;
-    if tables < 5 {
-        return Err(Error::Dataset(format!(
-            "{}: not a bench dataset (missing the campaigns/trials/requests/samples tables)",
-            path.display()
-        )));
+        .await
+        .map_err(unreadable)?;
+    // The first read of the file: SQLite finds here that it is not a
+    // database, or that it is shorter than its header says.
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(unreadable)?;
+    if tables.iter().any(|t| t == "_sqlx_migrations") {
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(unreadable)?;
+        check_migrations(path, &versions)?;
+    }
+    let missing: Vec<String> = REQUIRED_TABLES
+        .iter()
+        .filter(|r| !tables.iter().any(|t| t == *r))
+        .map(|r| (*r).to_owned())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::MissingTables {
+            path: path.to_path_buf(),
+            tables: missing,
+        });
     }
     Ok(conn)
+}
+
+/// Refuses a dataset that records a migration this build does not have.
+fn check_migrations(path: &Path, versions: &[i64]) -> Result<()> {
+    let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+    let newest = known_migration();
+    let unknown = versions.iter().copied().filter(|v| !known.contains(v));
+    match unknown.max() {
+        None => Ok(()),
+        Some(version) if version > newest => Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            version,
+            known: newest,
+        }),
+        Some(version) => Err(Error::UnknownMigration {
+            path: path.to_path_buf(),
+            version,
+            known: known
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
 }
 
 /// One campaign row with its trial counts.

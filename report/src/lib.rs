@@ -30,9 +30,59 @@ pub mod twin;
 /// Errors of the report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The dataset is missing, not a bench dataset, or inconsistent.
+    /// The dataset is inconsistent (or a campaign asked for is not in it).
     #[error("{0}")]
     Dataset(String),
+    /// There is no file at the dataset's path.
+    #[error("{}: no such dataset file", .path.display())]
+    NoDataset {
+        /// The path given.
+        path: std::path::PathBuf,
+    },
+    /// The dataset's path is a directory.
+    #[error("{} is a directory, not a dataset file", .path.display())]
+    IsDirectory {
+        /// The path given.
+        path: std::path::PathBuf,
+    },
+    /// The file cannot be opened or read as an SQLite database (not a
+    /// database, truncated, unreadable, not a regular file).
+    #[error("{} is not a readable bench dataset: {reason}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why, in SQLite's or the system's words.
+        reason: String,
+    },
+    /// The file is a database without some of the tables the report reads.
+    #[error("{} is not a bench dataset: missing table(s) {}", .path.display(), .tables.join(", "))]
+    MissingTables {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The tables it lacks.
+        tables: Vec<String>,
+    },
+    /// The dataset records a migration newer than any this build knows.
+    #[error("{} was written by a newer bench (migration {version}); this report reads datasets up to migration {known}", .path.display())]
+    NewerSchema {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The newest migration it records.
+        version: i64,
+        /// The newest migration this build knows.
+        known: i64,
+    },
+    /// The dataset records a migration this build does not know, though
+    /// not a newer one (a bench from another line of development).
+    #[error("{} records migration {version}, which this report does not know (it knows {known})", .path.display())]
+    UnknownMigration {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The unknown migration.
+        version: i64,
+        /// The migrations this build knows, comma-separated.
+        known: String,
+    },
     /// SQLite failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
@@ -54,6 +104,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// Whether the error is about the dataset given (missing, not a
+    /// dataset, from a newer bench, inconsistent) rather than a failure
+    /// while working on a good one.
+    pub fn is_bad_dataset(&self) -> bool {
+        matches!(
+            self,
+            Error::Dataset(_)
+                | Error::NoDataset { .. }
+                | Error::IsDirectory { .. }
+                | Error::Unreadable { .. }
+                | Error::MissingTables { .. }
+                | Error::NewerSchema { .. }
+                | Error::UnknownMigration { .. }
+        )
+    }
 }
 
 /// Result alias of this crate.

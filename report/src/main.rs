@@ -1,4 +1,9 @@
 //! `report`: serve or render the notebook-style report of a bench dataset.
+//!
+//! Exit status: 0 on success; 2 when the dataset given is not one it can
+//! read (missing, a directory, not a database, truncated, lacking tables,
+//! written by a newer bench, inconsistent), the message naming the file;
+//! 1 on any other failure.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -96,13 +101,28 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             let input = e
                 .downcast_ref::<report::Error>()
-                .is_some_and(|e| matches!(e, report::Error::Dataset(_)));
+                .is_some_and(report::Error::is_bad_dataset);
             ExitCode::from(if input { 2 } else { 1 })
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text an
+/// outer message already includes (the library's errors embed their source,
+/// and so do sqlx's).
+fn describe(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 fn check_slo(slo_ms: f64) -> anyhow::Result<()> {

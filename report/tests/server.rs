@@ -183,3 +183,166 @@ fn the_report_connection_cannot_write() {
         assert!(err.to_string().contains("readonly"), "{err}");
     });
 }
+
+/// Status and headers of `method uri`.
+async fn head_of(db: &Path, method: &str, uri: &str) -> (StatusCode, axum::http::HeaderMap) {
+    let state = AppState::new(
+        db.to_path_buf(),
+        ReportOptions {
+            slo_ms: 1000.0,
+            charts: true,
+        },
+    );
+    let res = app(state)
+        .oneshot(
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    (res.status(), res.headers().clone())
+}
+
+/// The security headers every response must carry, as (name, value).
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        report::server::CONTENT_SECURITY_POLICY,
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];
+
+fn assert_security_headers(what: &str, headers: &axum::http::HeaderMap) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(
+            headers.get(name).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{what}: {name}"
+        );
+    }
+}
+
+#[test]
+fn every_response_carries_the_security_headers() {
+    let f = fixture();
+    block_on(async {
+        for (method, uri, status) in [
+            ("GET", "/", StatusCode::OK),
+            ("GET", "/campaign/1/", StatusCode::OK),
+            ("GET", "/campaign/1/report.json", StatusCode::OK),
+            (
+                "GET",
+                "/campaign/1/csv/c0-gpu_util_mean.csv",
+                StatusCode::OK,
+            ),
+            ("GET", "/campaign/1/trial/1", StatusCode::OK),
+            ("GET", "/campaign/1", StatusCode::PERMANENT_REDIRECT),
+            ("GET", "/campaign/99/", StatusCode::NOT_FOUND),
+            ("GET", "/campaign/1/csv/nope.csv", StatusCode::NOT_FOUND),
+            ("GET", "/nothing", StatusCode::NOT_FOUND),
+            ("POST", "/", StatusCode::METHOD_NOT_ALLOWED),
+        ] {
+            let (s, headers) = head_of(&f.db, method, uri).await;
+            assert_eq!(s, status, "{method} {uri}");
+            assert_security_headers(&format!("{method} {uri}"), &headers);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, b"this is not a database").unwrap();
+        let (s, headers) = head_of(&junk, "GET", "/").await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_security_headers("500", &headers);
+    });
+}
+
+#[test]
+fn the_pages_use_nothing_the_content_security_policy_forbids() {
+    // The policy allows inline style elements, data: images and nothing
+    // else. A page that gained a script, a style attribute or anything
+    // loaded from elsewhere needs the policy changed with it.
+    let csp = report::server::CONTENT_SECURITY_POLICY;
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "{csp}");
+    let f = fixture();
+    block_on(async {
+        for uri in [
+            "/",
+            "/campaign/1/",
+            "/campaign/1/trial/1",
+            "/campaign/99/",
+            "/nothing",
+        ] {
+            let (_, ctype, page) = get(&f.db, uri).await;
+            assert!(ctype.starts_with("text/html"), "{uri}");
+            let lower = page.to_ascii_lowercase();
+            assert!(!lower.contains("<script"), "{uri}: a script");
+            for attr in [
+                " style=",
+                " onload=",
+                " onclick=",
+                " onerror=",
+                "javascript:",
+            ] {
+                assert!(!lower.contains(attr), "{uri}: {attr}");
+            }
+            for tag in [
+                "<img", "<iframe", "<object", "<embed", "<form", "<image", "@import", "url(",
+            ] {
+                assert!(!lower.contains(tag), "{uri}: {tag}");
+            }
+            // Only same-page or relative links, and only the data: favicon
+            // is loaded.
+            assert!(!lower.contains("src=\""), "{uri}: something loaded by src");
+            for link in lower.split("<link").skip(1) {
+                assert!(link.contains("href=\"data:"), "{uri}: <link{link}");
+            }
+            assert_eq!(lower.matches("<style").count(), 1, "{uri}");
+        }
+    });
+}
+
+#[test]
+fn the_loopback_server_sends_the_security_headers() {
+    let f = fixture();
+    block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState::new(
+            f.db.clone(),
+            ReportOptions {
+                slo_ms: 1000.0,
+                charts: true,
+            },
+        );
+        let server = tokio::spawn(report::server::serve(listener, state, async {
+            let _ = stopped.await;
+        }));
+        for path in ["/", "/nothing"] {
+            let head = tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                let request =
+                    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+                s.write_all(request.as_bytes()).unwrap();
+                let mut raw = Vec::new();
+                s.read_to_end(&mut raw).unwrap();
+                let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+                text.split("\r\n\r\n").next().unwrap().to_owned()
+            })
+            .await
+            .unwrap();
+            for (name, value) in SECURITY_HEADERS {
+                let line = format!("{name}: {}", value.to_ascii_lowercase());
+                assert!(head.lines().any(|l| l == line), "{path}: {line}\n{head}");
+            }
+        }
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    });
+}

@@ -23,6 +23,38 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// An observation line is not valid UTF-8.
+    #[error("observation line {line}: not valid UTF-8: {source}")]
+    NotUtf8 {
+        /// 1-based line number in the input.
+        line: usize,
+        /// Where the bad bytes are.
+        #[source]
+        source: std::str::Utf8Error,
+    },
+    /// An observation line is longer than
+    /// [`MAX_LINE_BYTES`](crate::observation::MAX_LINE_BYTES); it was not
+    /// parsed.
+    #[error("observation line {line}: longer than {max} bytes, the most one observation may take")]
+    LineTooLong {
+        /// 1-based line number in the input.
+        line: usize,
+        /// The limit, bytes.
+        max: usize,
+    },
+    /// An observation parsed but a value is outside its range
+    /// ([`Observation::validate`](crate::Observation::validate)).
+    #[error("observation line {line}: {source}")]
+    InvalidObservation {
+        /// 1-based line number in the input.
+        line: usize,
+        /// The field and what is wrong with it.
+        #[source]
+        source: crate::observation::InvalidObservation,
+    },
+    /// The input holds no observation (it is empty or only blank lines).
+    #[error("no observations")]
+    NoObservations,
     /// Observations went backwards in time.
     #[error("observation line {line}: time {time} is earlier than the previous line's {previous}")]
     TimeWentBack {

@@ -2,8 +2,10 @@
 //!
 //! `scaler replay --policy FILE [--observations FILE|-]` reads JSON-lines
 //! observations and prints one JSON decision per line. Exit status: 0 on
-//! success, 2 when the policy file or the observations are invalid, 1 on
-//! any other failure (for example a file that cannot be read).
+//! success, 2 when the policy file or the observations are invalid (a line
+//! that is not UTF-8, too long, not an observation, out of range or earlier
+//! than the line before; or no observation at all), 1 on any other failure
+//! (for example a file that cannot be read).
 //!
 //! `scaler run` is the in-cluster UserScale controller
 //! ([`scaler::cluster::controller`]): flags, or the `SCALER_*` environment
@@ -98,16 +100,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("loading policy file {}", policy.display()))?;
             let mut policy = config.build();
             let stdout = io::stdout().lock();
-            if observations == "-" {
-                replay(policy.as_mut(), io::stdin().lock(), stdout)
-                    .context("replaying observations from stdin")?;
+            let (name, result) = if observations == "-" {
+                ("stdin", replay(policy.as_mut(), io::stdin().lock(), stdout))
             } else {
                 let file = File::open(&observations)
                     .with_context(|| format!("opening observations {observations}"))?;
-                replay(policy.as_mut(), BufReader::new(file), stdout)
-                    .with_context(|| format!("replaying observations from {observations}"))?;
+                (
+                    observations.as_str(),
+                    replay(policy.as_mut(), BufReader::new(file), stdout),
+                )
+            };
+            match result {
+                Ok(_) => Ok(()),
+                Err(Error::NoObservations) => Err(anyhow::Error::new(Error::NoObservations)
+                    .context(format!(
+                        "no observations in {name} (it is empty or holds only blank lines)"
+                    ))),
+                Err(e) => Err(e).with_context(|| format!("replaying observations from {name}")),
             }
-            Ok(())
         }
         Command::Run(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -221,6 +231,10 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             Error::PolicyToml(_)
             | Error::InvalidPolicy { .. }
             | Error::Observation { .. }
+            | Error::NotUtf8 { .. }
+            | Error::LineTooLong { .. }
+            | Error::InvalidObservation { .. }
+            | Error::NoObservations
             | Error::TimeWentBack { .. },
         ) => 2,
         _ if matches!(

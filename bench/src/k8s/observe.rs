@@ -362,7 +362,11 @@ pub async fn read_once(
     let metrics = serving
         .iter()
         .zip(bodies)
-        .filter_map(|(p, b)| Some((p.clone(), PodMetrics::parse(b?.as_bytes())?)))
+        // A reading outside its physical range counts as no reading.
+        .filter_map(|(p, b)| {
+            let m = PodMetrics::parse(b?.as_bytes())?;
+            m.check().is_ok().then(|| (p.clone(), m))
+        })
         .collect();
     let gpu = gpu_text.and_then(|t| crate::local::gpu_families(&t));
     Reading {

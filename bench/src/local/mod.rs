@@ -308,19 +308,20 @@ fn read_metrics(addr: SocketAddr) -> Option<PodMetrics> {
     if r.status != 200 {
         return None;
     }
-    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
-    let window_requests = v["window_requests"].as_u64().unwrap_or(0);
+    // The reader `scaler run` and the k8s backend use; a reading outside
+    // its physical range counts as no reading.
+    let m = scaler::cluster::PodMetrics::parse(&r.body)?;
+    m.check().ok()?;
     Some(PodMetrics {
-        gpu_utilization: v["gpu_utilization"].as_f64().unwrap_or(0.0),
-        gpu_source: v["gpu_utilization_source"]
-            .as_str()
-            .unwrap_or("unknown")
-            .to_string(),
-        avg_latency_ms: (window_requests > 0)
-            .then(|| v["avg_latency_ms"].as_f64())
-            .flatten(),
-        in_flight: v["in_flight"].as_u64().unwrap_or(0) as u32,
-        queued: v["queued"].as_u64().unwrap_or(0) as u32,
+        gpu_utilization: m.gpu_utilization,
+        gpu_source: if m.gpu_utilization_source.is_empty() {
+            "unknown".into()
+        } else {
+            m.gpu_utilization_source
+        },
+        avg_latency_ms: (m.window_requests > 0).then_some(m.avg_latency_ms),
+        in_flight: u32::try_from(m.in_flight).unwrap_or(u32::MAX),
+        queued: u32::try_from(m.queued).unwrap_or(u32::MAX),
     })
 }
 

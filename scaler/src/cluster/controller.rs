@@ -12,8 +12,11 @@
 //!    decision's keyword changed since the last Event (a steady hold is
 //!    logged, not repeated as Events).
 //!
-//! When a ready pod does not answer its metrics, the tick holds
-//! (`MetricsMissing`): the controller never scales on a guess. API calls are
+//! When a ready pod does not answer its metrics, or answers values outside
+//! their physical range (a GPU utilisation of 150 %, a negative latency:
+//! [`PodObservation::validate`](crate::PodObservation::validate)), the tick
+//! holds (`MetricsMissing`, the pod named on stderr): the controller never
+//! scales on a guess. API calls are
 //! retried with back-off ([`super::kube_api`]); a tick that still fails is
 //! counted and logged, and the loop goes on at the next interval, so a
 //! transient outage never crash-loops the pod.
@@ -131,7 +134,7 @@ pub fn plan(policy: &mut dyn Policy, obs: &Observation, missing: &[String]) -> D
             current_replicas: obs.spec_replicas,
             desired_replicas: obs.spec_replicas,
             reason: format!(
-                "MetricsMissing: no /metrics.json from ready pod(s) {}; holding",
+                "MetricsMissing: no usable /metrics.json from ready pod(s) {}; holding",
                 missing.join(", ")
             ),
             inputs: serde_json::json!({ "missing": missing }),
@@ -269,7 +272,15 @@ impl<M: MetricsSource, C: Clock> Controller<M, C> {
             let mut o = pod_observation(pod, self.origin_unix_s);
             if let Some(k) = serving.iter().position(|p| std::ptr::eq(*p, pod)) {
                 match &read[k] {
-                    Some(m) => m.fill(&mut o),
+                    Some(m) => {
+                        if let Err(e) = m.fill_checked(&mut o) {
+                            eprintln!(
+                                "scaler: pod {}: metrics treated as missing, out of range: {e}",
+                                o.name
+                            );
+                            missing.push(o.name.clone());
+                        }
+                    }
                     None => missing.push(o.name.clone()),
                 }
             }
@@ -379,6 +390,119 @@ impl<M: MetricsSource, C: Clock> Controller<M, C> {
                 }
             }
             lock(&self.status).last_tick_unix_s = Some(now);
+        }
+    }
+}
+
+#[cfg(all(test, feature = "test-support"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::cluster::testing;
+    use crate::PolicyConfig;
+
+    const NS: &str = "userscale";
+
+    /// Metrics by pod name; a pod not in the map does not answer.
+    struct Fake(HashMap<String, PodMetrics>);
+
+    impl MetricsSource for Fake {
+        async fn fetch(&self, pod: &Pod) -> Option<PodMetrics> {
+            self.0.get(pod.metadata.name.as_deref()?).cloned()
+        }
+    }
+
+    struct Fixed;
+
+    impl Clock for Fixed {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH)
+        }
+    }
+
+    fn metrics(gpu: f64, latency: f64) -> PodMetrics {
+        PodMetrics {
+            gpu_utilization: gpu,
+            gpu_utilization_source: "nvml".into(),
+            avg_latency_ms: latency,
+            window_requests: 10,
+            concurrent_requests: 4,
+            in_flight: 4,
+            queued: 0,
+        }
+    }
+
+    fn pod(name: &str) -> Value {
+        json!({
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"containers": [{"name": "w", "resources": {"requests": {"cpu": "500m"}}}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1", "startTime": "2026-01-01T00:00:00Z",
+                       "conditions": [{"type": "Ready", "status": "True",
+                                       "lastTransitionTime": "2026-01-01T00:00:05Z"}]}
+        })
+    }
+
+    /// One tick with pods `a` and `b` answering `a` and `b`; what the
+    /// controller decided and the API calls it made.
+    async fn tick(a: PodMetrics, b: PodMetrics) -> (DecisionLog, Vec<testing::Seen>) {
+        let (client, handle) = testing::mock_client(NS);
+        let answers = [
+            json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+                   "metadata": {"name": "userscale-app", "namespace": NS},
+                   "spec": {"replicas": 2}, "status": {"replicas": 2}}),
+            json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
+                   "items": [pod("a"), pod("b")]}),
+            json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+                   "metadata": {"name": "userscale-app", "namespace": NS},
+                   "spec": {"replicas": 5}, "status": {"replicas": 2}}),
+            json!({}),
+        ];
+        let server = testing::serve(handle, answers.len(), move |i, _| (200, answers[i].clone()));
+        let fake = Fake(HashMap::from([("a".to_owned(), a), ("b".to_owned(), b)]));
+        let mut c = Controller::new(
+            Apis::new(client, NS),
+            ControllerConfig::new(NS),
+            PolicyConfig::original_userscale().build(),
+            fake,
+            Fixed,
+        );
+        let log = c.tick().await.unwrap();
+        drop(c);
+        (log, server.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_out_of_range_reading_holds_like_a_missing_one() {
+        // Both in range and high: a scale-up, patched.
+        let (log, seen) = tick(metrics(95.0, 100.0), metrics(90.0, 100.0)).await;
+        assert!(log.patched, "{}", log.decision.reason);
+        assert_eq!(seen[2].method, "PATCH");
+
+        for bad in [
+            metrics(150.0, 100.0),
+            metrics(-50.0, 100.0),
+            metrics(1e308, 100.0),
+            metrics(90.0, -1e9),
+        ] {
+            let (log, seen) = tick(metrics(95.0, 100.0), bad.clone()).await;
+            assert!(!log.patched, "{bad:?}: {}", log.decision.reason);
+            assert_eq!(log.decision.desired_replicas, 2, "{bad:?}");
+            assert!(
+                log.decision
+                    .reason
+                    .starts_with("MetricsMissing: no usable /metrics.json from ready pod(s) b;"),
+                "{bad:?}: {}",
+                log.decision.reason
+            );
+            assert_eq!(log.decision.inputs, json!({"missing": ["b"]}));
+            // No patch: the third call is the Event, a warning.
+            assert_eq!(seen[2].method, "POST", "{bad:?}");
+            assert_eq!(seen[2].body["reason"], "MetricsMissing");
+            assert_eq!(seen[2].body["type"], "Warning");
         }
     }
 }

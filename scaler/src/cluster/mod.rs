@@ -202,6 +202,44 @@ impl PodMetrics {
         obs.avg_latency_ms =
             (self.window_requests > 0 || self.avg_latency_ms > 0.0).then_some(self.avg_latency_ms);
     }
+
+    /// Whether every value is within its physical range (the rules of
+    /// [`PodObservation::validate`]); the error names the field.
+    pub fn check(&self) -> Result<(), crate::observation::InvalidObservation> {
+        let mut probe = PodObservation {
+            name: "pod".into(),
+            phase: PodPhase::Running,
+            ready: Some(true),
+            ready_transition_time: None,
+            start_time: None,
+            cpu_request_m: None,
+            cpu_usage_m: None,
+            metric_timestamp: None,
+            metric_window: None,
+            gpu_utilization: None,
+            in_flight: None,
+            avg_latency_ms: None,
+        };
+        self.fill(&mut probe);
+        probe.validate()
+    }
+
+    /// [`fill`](Self::fill), then [`PodObservation::validate`]. When a value
+    /// is out of range the metric fields are left empty again, as for a pod
+    /// that did not answer, and the error names the field.
+    pub fn fill_checked(
+        &self,
+        obs: &mut PodObservation,
+    ) -> Result<(), crate::observation::InvalidObservation> {
+        self.fill(obs);
+        let checked = obs.validate();
+        if checked.is_err() {
+            obs.gpu_utilization = None;
+            obs.in_flight = None;
+            obs.avg_latency_ms = None;
+        }
+        checked
+    }
 }
 
 #[cfg(test)]
@@ -256,5 +294,54 @@ mod tests {
         );
         assert!(PodMetrics::parse(br#"{"gpu_utilization": 1}"#).is_none());
         assert!(PodMetrics::parse(b"not json").is_none());
+    }
+
+    #[test]
+    fn check_names_the_field_out_of_range() {
+        let m = |gpu: f64, latency: f64| PodMetrics {
+            gpu_utilization: gpu,
+            gpu_utilization_source: String::new(),
+            avg_latency_ms: latency,
+            window_requests: 1,
+            concurrent_requests: 0,
+            in_flight: 0,
+            queued: 0,
+        };
+        assert!(m(100.0, 0.0).check().is_ok());
+        assert_eq!(m(100.5, 0.0).check().unwrap_err().field, "gpu_utilization");
+        assert_eq!(m(50.0, -1.0).check().unwrap_err().field, "avg_latency_ms");
+    }
+
+    #[test]
+    fn out_of_range_metrics_are_refused_and_left_empty() {
+        let pod: Pod =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}})).unwrap();
+        let body = |gpu: &str, latency: &str| {
+            format!(
+                r#"{{"gpu_utilization": {gpu}, "avg_latency_ms": {latency}, "window_requests": 3, "concurrent_requests": 2}}"#
+            )
+        };
+        let m = PodMetrics::parse(body("100", "0").as_bytes()).unwrap();
+        let mut o = pod_observation(&pod, 0.0);
+        m.fill_checked(&mut o).unwrap();
+        assert_eq!(
+            (o.gpu_utilization, o.in_flight, o.avg_latency_ms),
+            (Some(100.0), Some(2), Some(0.0))
+        );
+        for (gpu, latency, field) in [
+            ("150", "10", "gpu_utilization"),
+            ("-50", "10", "gpu_utilization"),
+            ("1e308", "10", "gpu_utilization"),
+            ("50", "-1e9", "avg_latency_ms"),
+        ] {
+            let m = PodMetrics::parse(body(gpu, latency).as_bytes()).unwrap();
+            let mut o = pod_observation(&pod, 0.0);
+            let e = m.fill_checked(&mut o).unwrap_err();
+            assert_eq!(e.field, field, "{gpu} {latency}");
+            assert_eq!(
+                (o.gpu_utilization, o.in_flight, o.avg_latency_ms),
+                (None, None, None)
+            );
+        }
     }
 }
