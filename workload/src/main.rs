@@ -83,6 +83,23 @@ struct ServeArgs {
     /// Window of avg_latency_ms in /metrics.json, seconds.
     #[arg(long, env = "WORKLOAD_LATENCY_WINDOW_S", default_value_t = 10.0)]
     latency_window_s: f64,
+    /// A request head must be complete this long after its first byte
+    /// (else the connection is closed), and a /compute body this long after
+    /// its head (else 408), seconds.
+    #[arg(long, env = "WORKLOAD_HEADER_TIMEOUT_S", default_value_t = 10.0)]
+    header_timeout_s: f64,
+    /// A connection receiving no byte for this long, since it opened or
+    /// since its last response, is closed, seconds.
+    #[arg(long, env = "WORKLOAD_IDLE_TIMEOUT_S", default_value_t = 20.0)]
+    idle_timeout_s: f64,
+    /// Most connections open at once; one more is closed on arrival (lowered
+    /// to fit the open-file limit, which is raised to its hard limit first).
+    #[arg(long, env = "WORKLOAD_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Working memory the requests' matrices may hold at once, MiB (CPU
+    /// backend: 4 n×n float32 matrices per request; GPU backend: none).
+    #[arg(long, env = "WORKLOAD_MEMORY_BUDGET_MIB", default_value_t = 3072)]
+    memory_budget_mib: u64,
 }
 
 #[derive(Args)]
@@ -182,9 +199,40 @@ fn backend_options(d: &DeviceArgs, workers: usize) -> BackendOptions {
     }
 }
 
+/// File descriptors kept free of connections: the listener, the standard
+/// streams, the GPU libraries' and the runtime's own.
+const RESERVED_FDS: u64 = 64;
+
+/// Raises the soft open-file limit to the hard one and returns the soft
+/// limit then in force (`None` if it cannot be read).
+fn raise_open_file_limit() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        return Some(hard);
+    }
+    Some(soft)
+}
+
 fn cmd_serve(a: ServeArgs) -> Result<()> {
     if a.workers == 0 {
         bail!("`--workers` must be at least 1");
+    }
+    if a.max_connections == 0 {
+        bail!("`--max-connections` must be at least 1");
+    }
+    if a.memory_budget_mib == 0 {
+        bail!("`--memory-budget-mib` must be at least 1");
+    }
+    let mut max_connections = a.max_connections;
+    if let Some(files) = raise_open_file_limit() {
+        let room = files.saturating_sub(RESERVED_FDS).max(1);
+        if (max_connections as u64) > room {
+            eprintln!(
+                "workload: the open-file limit is {files}: at most {room} connections (not {max_connections}); raise it with `ulimit -n`"
+            );
+            max_connections = usize::try_from(room).unwrap_or(usize::MAX);
+        }
     }
     let config = ServeConfig {
         max_size: a.max_size,
@@ -194,6 +242,13 @@ fn cmd_serve(a: ServeArgs) -> Result<()> {
         deadline: seconds("deadline-s", a.deadline_s)?,
         grace: seconds("grace-s", a.grace_s)?,
         latency_window: seconds("latency-window-s", a.latency_window_s)?,
+        header_timeout: seconds("header-timeout-s", a.header_timeout_s)?,
+        idle_timeout: seconds("idle-timeout-s", a.idle_timeout_s)?,
+        max_connections,
+        memory_budget: a
+            .memory_budget_mib
+            .checked_mul(1 << 20)
+            .context("`--memory-budget-mib` is too large")?,
         ..ServeConfig::default()
     };
     let opts = backend_options(&a.device, a.workers);

@@ -31,11 +31,15 @@ pub enum Outcome {
     OutOfMemory,
     /// Any other device failure (500).
     DeviceError,
+    /// The memory budget had no room for the request's matrices yet (503).
+    MemoryBusy,
+    /// The client went away and its job was stopped (no answer).
+    Cancelled,
 }
 
 impl Outcome {
     /// Every outcome, in label order.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Ok,
         Outcome::Invalid,
         Outcome::QueueFull,
@@ -44,6 +48,8 @@ impl Outcome {
         Outcome::Timeout,
         Outcome::OutOfMemory,
         Outcome::DeviceError,
+        Outcome::MemoryBusy,
+        Outcome::Cancelled,
     ];
 
     /// The label value.
@@ -57,6 +63,8 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::OutOfMemory => "out_of_memory",
             Outcome::DeviceError => "device_error",
+            Outcome::MemoryBusy => "memory_busy",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }
@@ -151,11 +159,44 @@ pub struct ScalerView {
     pub ready: bool,
 }
 
+/// Why the server closed a connection without an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionClose {
+    /// More connections were open than allowed; closed on arrival.
+    OverLimit,
+    /// No byte arrived within the idle time-out.
+    Idle,
+    /// A request head was not complete within the header time-out.
+    HeaderTimeout,
+}
+
+impl ConnectionClose {
+    /// Every reason, in label order.
+    pub const ALL: [ConnectionClose; 3] = [
+        ConnectionClose::OverLimit,
+        ConnectionClose::Idle,
+        ConnectionClose::HeaderTimeout,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionClose::OverLimit => "over_limit",
+            ConnectionClose::Idle => "idle",
+            ConnectionClose::HeaderTimeout => "header_timeout",
+        }
+    }
+}
+
 /// Shared measurement state.
 pub struct Metrics {
     requests: [AtomicU64; Outcome::ALL.len()],
     in_flight: AtomicU64,
     queued: AtomicU64,
+    open_connections: AtomicU64,
+    closed_connections: [AtomicU64; ConnectionClose::ALL.len()],
+    memory_budget: AtomicU64,
+    memory_reserved: AtomicU64,
     inner: Mutex<Inner>,
     latency_window: Duration,
 }
@@ -182,6 +223,10 @@ impl Metrics {
             requests: Default::default(),
             in_flight: AtomicU64::new(0),
             queued: AtomicU64::new(0),
+            open_connections: AtomicU64::new(0),
+            closed_connections: Default::default(),
+            memory_budget: AtomicU64::new(0),
+            memory_reserved: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 duration: Histogram::default(),
                 queue_wait: Histogram::default(),
@@ -210,6 +255,45 @@ impl Metrics {
             .position(|o| *o == outcome)
             .unwrap_or_default();
         self.requests[i].load(Ordering::Relaxed)
+    }
+
+    /// A connection was accepted (and is served).
+    pub fn connection_opened(&self) {
+        self.open_connections.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A served connection ended.
+    pub fn connection_ended(&self) {
+        self.open_connections.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The server closed a connection without an answer, for `why`.
+    pub fn connection_closed(&self, why: ConnectionClose) {
+        let i = ConnectionClose::ALL
+            .iter()
+            .position(|c| *c == why)
+            .unwrap_or_default();
+        self.closed_connections[i].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Connections open and served now.
+    pub fn open_connections(&self) -> u64 {
+        self.open_connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections the server closed without an answer, for `why`.
+    pub fn closed_connections(&self, why: ConnectionClose) -> u64 {
+        let i = ConnectionClose::ALL
+            .iter()
+            .position(|c| *c == why)
+            .unwrap_or_default();
+        self.closed_connections[i].load(Ordering::SeqCst)
+    }
+
+    /// Records the memory budget and how much of it is reserved, bytes.
+    pub fn set_memory(&self, budget: u64, reserved: u64) {
+        self.memory_budget.store(budget, Ordering::SeqCst);
+        self.memory_reserved.store(reserved, Ordering::SeqCst);
     }
 
     /// A request entered the queue.
@@ -427,6 +511,49 @@ impl Metrics {
         let _ = writeln!(o, "workload_queue_capacity {}", info.queue_capacity);
         header(
             &mut o,
+            "workload_memory_budget_bytes",
+            "gauge",
+            "Working memory that requests' matrices may hold in this process.",
+        );
+        let _ = writeln!(
+            o,
+            "workload_memory_budget_bytes {}",
+            self.memory_budget.load(Ordering::SeqCst)
+        );
+        header(
+            &mut o,
+            "workload_memory_reserved_bytes",
+            "gauge",
+            "Working memory reserved by queued and running requests (GPU backend: none).",
+        );
+        let _ = writeln!(
+            o,
+            "workload_memory_reserved_bytes {}",
+            self.memory_reserved.load(Ordering::SeqCst)
+        );
+        header(
+            &mut o,
+            "workload_open_connections",
+            "gauge",
+            "HTTP connections open and served.",
+        );
+        let _ = writeln!(o, "workload_open_connections {}", self.open_connections());
+        header(
+            &mut o,
+            "workload_connections_closed_total",
+            "counter",
+            "Connections the server closed without an answer, by reason.",
+        );
+        for (i, why) in ConnectionClose::ALL.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "workload_connections_closed_total{{reason=\"{}\"}} {}",
+                why.as_str(),
+                self.closed_connections[i].load(Ordering::SeqCst)
+            );
+        }
+        header(
+            &mut o,
             "workload_device_busy_seconds_total",
             "counter",
             "Seconds during which at least one request was being computed.",
@@ -570,7 +697,11 @@ mod tests {
         let m = Metrics::new(Duration::from_secs(10));
         let t0 = Instant::now();
         m.count(Outcome::Ok);
+        m.count(Outcome::Cancelled);
         m.completed(t0, Duration::from_millis(30));
+        m.set_memory(3 << 30, 1 << 30);
+        m.connection_opened();
+        m.connection_closed(ConnectionClose::Idle);
         let text = m.prometheus(t0, &info(), true, 1.5);
         for family in [
             "workload_info{",
@@ -581,6 +712,13 @@ mod tests {
             "workload_in_flight_requests 0",
             "workload_queued_requests 0",
             "process_cpu_seconds_total 1.5",
+            "workload_requests_total{outcome=\"cancelled\"} 1",
+            "workload_requests_total{outcome=\"memory_busy\"} 0",
+            "workload_memory_budget_bytes 3221225472",
+            "workload_memory_reserved_bytes 1073741824",
+            "workload_open_connections 1",
+            "workload_connections_closed_total{reason=\"idle\"} 1",
+            "workload_connections_closed_total{reason=\"header_timeout\"} 0",
             "device=\"test \\\"cpu\\\"\"",
         ] {
             assert!(text.contains(family), "missing {family} in\n{text}");

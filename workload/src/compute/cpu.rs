@@ -3,6 +3,14 @@
 //!
 //! faer was chosen over `gemm` and `matrixmultiply` on measured numbers;
 //! `just bench-workload` prints its GFLOP/s next to numpy's.
+//!
+//! A job checks its stop condition before every GEMM, and a large GEMM is
+//! computed in column panels of at most about [`PANEL_FLOP`] each with a
+//! check before every panel, so a stopped job (deadline, or the client
+//! left) frees its worker within one panel rather than one iteration.
+//! Buffers are kept for the next job only while they are small
+//! ([`RETAIN_BYTES`]); larger ones are freed when the job ends, so their
+//! memory goes back to the system.
 
 use super::{
     init_value, scale, sigmoid, BackendKind, ComputeError, Engine, Job, Output, StopCheck,
@@ -15,6 +23,35 @@ use std::time::Instant;
 
 /// Elements per rayon task in the element-wise passes.
 const CHUNK: usize = 1 << 14;
+
+/// Floating-point operations per GEMM panel, about: the most work done
+/// between two stop checks (a fraction of a second on one core).
+pub const PANEL_FLOP: f64 = 17_179_869_184.0; // 2^34
+
+/// Narrowest panel, columns: each panel packs the whole left operand again,
+/// and at n = 4096 panels of 512 columns cost about a fifth of the GEMM
+/// rate on the 2-core development machine, panels of 1024 nothing
+/// measurable.
+const MIN_PANEL_COLUMNS: usize = 1024;
+
+/// Working buffers (all four matrices) up to this size stay allocated for
+/// the next job; larger ones are freed when their job ends.
+pub const RETAIN_BYTES: usize = 64 << 20;
+
+/// Columns per GEMM panel at size `n`: whole multiples of 64 giving about
+/// [`PANEL_FLOP`] per panel, at least [`MIN_PANEL_COLUMNS`], at most `n`.
+pub fn panel_columns(n: usize) -> usize {
+    if n == 0 {
+        return 1;
+    }
+    let per_column = 2.0 * (n as f64) * (n as f64);
+    let w = ((PANEL_FLOP / per_column) as usize) / 64 * 64;
+    w.max(MIN_PANEL_COLUMNS).min(n)
+}
+
+/// A stop check fired: the job stops.
+#[derive(Debug)]
+struct StopNow;
 
 /// A CPU worker: its thread pool and its reused buffers.
 pub struct CpuEngine {
@@ -70,22 +107,72 @@ impl CpuEngine {
         Ok(())
     }
 
-    /// C = A·B for column-major n×n slices, on this engine's threads.
-    fn gemm(&self, out: &mut [f32], a: &[f32], b: &[f32]) {
-        let n = self.n;
-        let par = if self.threads > 1 {
+    fn par(&self) -> Par {
+        if self.threads > 1 {
             Par::rayon(self.threads)
         } else {
             Par::Seq
-        };
+        }
+    }
+
+    /// C = A·B for column-major n×n slices, on this engine's threads.
+    fn gemm(&self, out: &mut [f32], a: &[f32], b: &[f32]) {
+        let n = self.n;
         matmul(
             MatMut::from_column_major_slice_mut(out, n, n),
             Accum::Replace,
             MatRef::from_column_major_slice(a, n, n),
             MatRef::from_column_major_slice(b, n, n),
             1.0f32,
-            par,
+            self.par(),
         );
+    }
+
+    /// C = A·B like [`CpuEngine::gemm`], in panels of `columns` columns of
+    /// C and B (each its own product with the whole of A), checking `stop`
+    /// before each panel.
+    fn gemm_checked(
+        &self,
+        out: &mut [f32],
+        a: &[f32],
+        b: &[f32],
+        columns: usize,
+        stop: &dyn StopCheck,
+    ) -> Result<(), StopNow> {
+        let n = self.n;
+        let step = columns.max(1) * n;
+        if n == 0 {
+            return Ok(());
+        }
+        for (c, bp) in out.chunks_mut(step).zip(b.chunks(step)) {
+            if stop.should_stop() {
+                return Err(StopNow);
+            }
+            let w = c.len() / n;
+            matmul(
+                MatMut::from_column_major_slice_mut(c, n, w),
+                Accum::Replace,
+                MatRef::from_column_major_slice(a, n, n),
+                MatRef::from_column_major_slice(bp, n, w),
+                1.0f32,
+                self.par(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Frees the buffers if they are larger than [`RETAIN_BYTES`].
+    fn release_if_large(&mut self) {
+        let held: usize = [&self.x, &self.w, &self.a, &self.b]
+            .iter()
+            .map(|v| v.capacity() * std::mem::size_of::<f32>())
+            .sum();
+        if held > RETAIN_BYTES {
+            for buf in [&mut self.x, &mut self.w, &mut self.a, &mut self.b] {
+                *buf = Vec::new();
+            }
+            self.n = 0;
+        }
     }
 
     /// Throughput of one n×n SGEMM on this engine, flop/s (for calibration
@@ -170,28 +257,64 @@ impl CpuEngine {
 impl Engine for CpuEngine {
     fn run(&mut self, job: &Job, stop: &dyn StopCheck) -> Result<Output, ComputeError> {
         let start = Instant::now();
-        self.ensure(job.size as usize)?;
+        let stopped = |done| ComputeError::Stopped {
+            done,
+            total: job.iterations,
+        };
+        // A job stopped while it waited allocates nothing.
+        if stop.should_stop() {
+            return Err(stopped(0));
+        }
+        let result = self.run_inner(job, stop);
+        self.release_if_large();
+        let checksum = result.map_err(|e| match e {
+            Interrupted::Stopped(done) => stopped(done),
+            Interrupted::Failed(e) => e,
+        })?;
+        Ok(Output {
+            checksum,
+            compute_s: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Cpu
+    }
+}
+
+/// Why [`CpuEngine::run_inner`] did not finish.
+enum Interrupted {
+    /// Stopped after this many whole iterations.
+    Stopped(u32),
+    /// The buffers could not be allocated.
+    Failed(ComputeError),
+}
+
+impl CpuEngine {
+    fn run_inner(&mut self, job: &Job, stop: &dyn StopCheck) -> Result<f64, Interrupted> {
+        self.ensure(job.size as usize)
+            .map_err(Interrupted::Failed)?;
         let s = scale(job.size);
+        let columns = panel_columns(self.n);
         let (mut x, mut w) = (std::mem::take(&mut self.x), std::mem::take(&mut self.w));
         let (mut a, mut b) = (std::mem::take(&mut self.a), std::mem::take(&mut self.b));
         let result = self.pool.install(|| {
             fill(&mut x, job.seed, MATRIX_X);
             fill(&mut w, job.seed, MATRIX_W);
             for done in 0..job.iterations {
-                if stop.should_stop() {
-                    return Err(ComputeError::Stopped {
-                        done,
-                        total: job.iterations,
-                    });
-                }
-                self.gemm(&mut a, &x, &w);
+                let at = |_: StopNow| Interrupted::Stopped(done);
+                self.gemm_checked(&mut a, &x, &w, columns, stop)
+                    .map_err(at)?;
                 map_in_place(&mut a, |v| (s * v).tanh());
-                self.gemm(&mut b, &a, &w);
+                self.gemm_checked(&mut b, &a, &w, columns, stop)
+                    .map_err(at)?;
                 scale_add(&mut b, &a, s);
                 // C = B·W into A's storage, D = C·W into B's.
-                self.gemm(&mut a, &b, &w);
+                self.gemm_checked(&mut a, &b, &w, columns, stop)
+                    .map_err(at)?;
                 map_in_place(&mut a, |v| sigmoid(s * v));
-                self.gemm(&mut b, &a, &w);
+                self.gemm_checked(&mut b, &a, &w, columns, stop)
+                    .map_err(at)?;
                 x.par_chunks_mut(CHUNK)
                     .zip(b.par_chunks(CHUNK))
                     .for_each(|(x, d)| {
@@ -207,15 +330,7 @@ impl Engine for CpuEngine {
                 .sum::<f64>())
         });
         (self.x, self.w, self.a, self.b) = (x, w, a, b);
-        let checksum = result?;
-        Ok(Output {
-            checksum,
-            compute_s: start.elapsed().as_secs_f64(),
-        })
-    }
-
-    fn kind(&self) -> BackendKind {
-        BackendKind::Cpu
+        result
     }
 }
 
@@ -315,23 +430,119 @@ mod tests {
         assert!(out.checksum.abs() <= 32.0 * 32.0);
     }
 
+    /// Stops at its `k`-th check (0-based) and counts the checks.
+    struct AfterCalls(std::sync::atomic::AtomicU32, u32);
+    impl StopCheck for AfterCalls {
+        fn should_stop(&self) -> bool {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.1
+        }
+    }
+
     #[test]
     fn stops_between_iterations() {
-        struct AfterCalls(std::sync::atomic::AtomicU32);
-        impl StopCheck for AfterCalls {
-            fn should_stop(&self) -> bool {
-                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2
-            }
-        }
         let mut e = CpuEngine::new(1).unwrap();
         let job = Job {
             size: 8,
             iterations: 10,
             seed: 0,
         };
-        match e.run(&job, &AfterCalls(0.into())) {
+        // One check before the job, then one before each of the 4 GEMMs
+        // (a single panel at this size): the 9th check opens iteration 2.
+        match e.run(&job, &AfterCalls(0.into(), 9)) {
             Err(ComputeError::Stopped { done: 2, total: 10 }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn stops_inside_an_iteration() {
+        let mut e = CpuEngine::new(1).unwrap();
+        let job = Job {
+            size: 8,
+            iterations: 1,
+            seed: 0,
+        };
+        // Checked before the job and before the first GEMM; stopped before
+        // the second, in the middle of the only iteration.
+        match e.run(&job, &AfterCalls(0.into(), 2)) {
+            Err(ComputeError::Stopped { done: 0, total: 1 }) => {}
+            other => panic!("{other:?}"),
+        }
+        // A job stopped before it starts allocates nothing.
+        let mut fresh = CpuEngine::new(1).unwrap();
+        assert!(matches!(
+            fresh.run(&job, &AfterCalls(0.into(), 0)),
+            Err(ComputeError::Stopped { done: 0, total: 1 })
+        ));
+        assert_eq!(fresh.x.capacity(), 0);
+    }
+
+    #[test]
+    fn panels_split_large_products_and_check_before_each() {
+        assert_eq!(panel_columns(1000), 1000);
+        assert_eq!(panel_columns(2048), 2048);
+        assert_eq!(panel_columns(3000), 1024);
+        assert_eq!(panel_columns(4096), 1024);
+        assert_eq!(panel_columns(8192), 1024);
+        // Panelled products equal the whole one, with a ragged last panel.
+        let mut e = CpuEngine::new(2).unwrap();
+        let n = 100;
+        e.ensure(n).unwrap();
+        fill(&mut e.x, 3, MATRIX_X);
+        fill(&mut e.w, 3, MATRIX_W);
+        let (x, w) = (e.x.clone(), e.w.clone());
+        let mut whole = vec![0.0f32; n * n];
+        let mut panels = vec![0.0f32; n * n];
+        e.gemm(&mut whole, &x, &w);
+        let checks = AfterCalls(0.into(), u32::MAX);
+        e.gemm_checked(&mut panels, &x, &w, 32, &checks).unwrap();
+        assert_eq!(
+            checks.0.into_inner(),
+            4,
+            "one check per panel of 32, 32, 32, 4"
+        );
+        for (p, q) in whole.iter().zip(&panels) {
+            assert!((p - q).abs() <= 1e-4 * (1.0 + p.abs()), "{p} vs {q}");
+        }
+        // A stop between panels leaves the rest of the product undone.
+        let mut part = vec![0.0f32; n * n];
+        assert!(e
+            .gemm_checked(&mut part, &x, &w, 32, &AfterCalls(0.into(), 1))
+            .is_err());
+        assert!(part[..32 * n].iter().any(|v| *v != 0.0));
+        assert!(part[32 * n..].iter().all(|v| *v == 0.0));
+    }
+
+    #[test]
+    fn large_buffers_are_freed_after_the_job_and_small_ones_kept() {
+        let mut e = CpuEngine::new(2).unwrap();
+        let small = Job {
+            size: 64,
+            iterations: 1,
+            seed: 1,
+        };
+        e.run(&small, &NeverStop).unwrap();
+        assert_eq!(e.x.capacity(), 64 * 64);
+        // 4 matrices of 2100² floats: above RETAIN_BYTES.
+        let large = Job {
+            size: 2100,
+            iterations: 1,
+            seed: 1,
+        };
+        const { assert!(4 * 2100 * 2100 * 4 > RETAIN_BYTES) };
+        e.run(&large, &AfterCalls(0.into(), 1)).unwrap_err();
+        assert_eq!(
+            (
+                e.x.capacity(),
+                e.w.capacity(),
+                e.a.capacity(),
+                e.b.capacity()
+            ),
+            (0, 0, 0, 0)
+        );
+        // And the engine still computes afterwards.
+        let again = e.run(&small, &NeverStop).unwrap().checksum;
+        let want = CpuEngine::new(2).unwrap().run(&small, &NeverStop).unwrap();
+        assert_eq!(again.to_bits(), want.checksum.to_bits());
     }
 }

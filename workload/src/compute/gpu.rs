@@ -14,13 +14,20 @@
 //! checksum is reduced on the device in float64: per request only a few KiB
 //! cross the bus. Buffers are kept per worker and reused while the size
 //! stays the same.
+//!
+//! Launches are asynchronous, so a job's iterations would all be queued on
+//! the stream at once and a stop could not reach them. Instead, before it
+//! launches iteration i the host waits for iteration i − 2 to finish (an
+//! event per slot of two) and checks the stop condition: the device always
+//! has the next iteration queued, and a stopped job leaves at most two
+//! iterations running.
 #![allow(unsafe_code)]
 
 use super::{BackendKind, ComputeError, Engine, Job, Output, StopCheck};
 use cudarc::cublas::{sys as blas_sys, CudaBlas, Gemm, GemmConfig};
 use cudarc::driver::{
-    sys as drv, CudaContext, CudaFunction, CudaSlice, CudaStream, DriverError, LaunchConfig,
-    PushKernelArg,
+    sys as drv, CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DriverError,
+    LaunchConfig, PushKernelArg,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -303,12 +310,24 @@ impl GpuDevice {
         let stream = self.ctx.new_stream().map_err(driver("creating a stream"))?;
         let blas = CudaBlas::new(stream.clone())
             .map_err(|e| GpuUnavailable(format!("cuBLAS initialisation: {e:?}")))?;
+        // Waiting on an event sleeps only if the event says so; in the
+        // other modes it polls, as the context's own waits do.
+        let flags = match self.wait_mode {
+            WaitMode::BlockingSync => drv::CUevent_flags::CU_EVENT_BLOCKING_SYNC,
+            _ => drv::CUevent_flags::CU_EVENT_DISABLE_TIMING,
+        };
+        let event = || {
+            self.ctx
+                .new_event(Some(flags))
+                .map_err(driver("creating an event"))
+        };
         Ok(GpuEngine {
             stream,
             blas,
             functions: self.functions.clone(),
             grid: self.sm_count * 8,
             bufs: None,
+            done: [event()?, event()?],
         })
     }
 
@@ -373,6 +392,8 @@ pub struct GpuEngine {
     functions: Functions,
     grid: u32,
     bufs: Option<Buffers>,
+    /// Recorded after iterations of even and odd index, for the stop check.
+    done: [CudaEvent; 2],
 }
 
 fn device_error(e: DriverError) -> ComputeError {
@@ -711,7 +732,18 @@ impl Engine for GpuEngine {
             .bufs
             .as_mut()
             .ok_or_else(|| ComputeError::Device("buffers not allocated".into()))?;
-        for _ in 0..job.iterations {
+        for i in 0..job.iterations {
+            let slot = &self.done[(i % 2) as usize];
+            if i >= 2 {
+                // Iteration i − 2 is finished; i − 1 keeps the device busy.
+                slot.synchronize().map_err(device_error)?;
+            }
+            if stop.should_stop() {
+                return Err(ComputeError::Stopped {
+                    done: i,
+                    total: job.iterations,
+                });
+            }
             gemm(&self.blas, n, &bufs.x, &bufs.w, &mut bufs.a)?;
             launch_step(&stream, &fns, bufs, cfg, Step::TanhA, s)?;
             gemm(&self.blas, n, &bufs.a, &bufs.w, &mut bufs.b)?;
@@ -721,6 +753,7 @@ impl Engine for GpuEngine {
             launch_step(&stream, &fns, bufs, cfg, Step::SigmoidA, s)?;
             gemm(&self.blas, n, &bufs.a, &bufs.w, &mut bufs.b)?;
             launch_step(&stream, &fns, bufs, cfg, Step::TanhIntoX, s)?;
+            slot.record(&stream).map_err(device_error)?;
         }
         let reduce = LaunchConfig {
             grid_dim: (REDUCE_BLOCKS, 1, 1),

@@ -79,10 +79,10 @@ pub enum ComputeError {
     /// Any other failure of the device or its libraries.
     #[error("device error: {0}")]
     Device(String),
-    /// The job was stopped between iterations (deadline or the client left).
+    /// The job was stopped (deadline or the client left).
     #[error("stopped after {done} of {total} iterations")]
     Stopped {
-        /// Iterations completed.
+        /// Whole iterations completed (on the GPU: launched).
         done: u32,
         /// Iterations asked for.
         total: u32,
@@ -109,7 +109,8 @@ impl BackendKind {
     }
 }
 
-/// Tells a running job whether to stop; checked between iterations.
+/// Tells a running job whether to stop: checked before a job starts, and
+/// while it runs before every GEMM panel (CPU) or iteration (GPU).
 pub trait StopCheck: Sync {
     /// True when the job should stop.
     fn should_stop(&self) -> bool;
