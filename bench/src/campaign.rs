@@ -230,8 +230,18 @@ pub struct SimParams {
     pub probe_period_s: f64,
     /// metrics-server `--metric-resolution` (k3s: 15 s).
     pub metric_resolution_s: f64,
-    /// Offset of the first metrics-server scrape after the trial start.
-    pub metric_scrape_offset_s: f64,
+    /// Offset of the first metrics-server scrape after the trial start;
+    /// unset (the default): drawn per seed, uniform within one resolution
+    /// (see [`crate::clocks`]).
+    pub metric_scrape_offset_s: Option<f64>,
+    /// Offset of the controller's first tick after the trial start; unset
+    /// (the default): drawn per trial from the arm's stream, uniform within
+    /// the controller's period.
+    pub controller_offset_s: Option<f64>,
+    /// Delay of each pod's first readiness probe after its container start
+    /// plus the initial delay (the phase of the kubelet's probe ticker);
+    /// unset (the default): drawn per pod, uniform within one probe period.
+    pub probe_phase_s: Option<f64>,
     /// CPU a thread burns while yielding to the GPU, cores (measured 0.997
     /// s/s on Linux, gpu-facts §4).
     pub yield_cpu_fraction: f64,
@@ -254,7 +264,9 @@ impl Default for SimParams {
             probe_initial_delay_s: 0.0,
             probe_period_s: 10.0,
             metric_resolution_s: 15.0,
-            metric_scrape_offset_s: 5.0,
+            metric_scrape_offset_s: None,
+            controller_offset_s: None,
+            probe_phase_s: None,
             yield_cpu_fraction: 0.997,
             blocking_cpu_fraction: 0.0,
             latency_window_s: 10.0,
@@ -750,7 +762,17 @@ fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
             ("probe_initial_delay_s", sim.probe_initial_delay_s, false),
             ("probe_period_s", sim.probe_period_s, true),
             ("metric_resolution_s", sim.metric_resolution_s, true),
-            ("metric_scrape_offset_s", sim.metric_scrape_offset_s, false),
+            (
+                "metric_scrape_offset_s",
+                sim.metric_scrape_offset_s.unwrap_or(0.0),
+                false,
+            ),
+            (
+                "controller_offset_s",
+                sim.controller_offset_s.unwrap_or(0.0),
+                false,
+            ),
+            ("probe_phase_s", sim.probe_phase_s.unwrap_or(0.0), false),
             ("latency_window_s", sim.latency_window_s, true),
             ("restart_backoff_s", sim.restart_backoff_s, true),
         ] {

@@ -15,6 +15,7 @@
 //! * [`export`]: the original experiment's JSON files.
 
 pub mod campaign;
+pub mod clocks;
 pub mod export;
 pub mod gpu;
 pub mod k8s;

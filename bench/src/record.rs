@@ -173,6 +173,9 @@ pub struct PodRecord {
     pub exited_s: Option<f64>,
     /// Container restarts (failed CUDA context creation).
     pub restarts: u32,
+    /// Phase of the pod's readiness-probe ticker (see [`crate::clocks`]);
+    /// `None` where the backend does not set it.
+    pub probe_phase_s: Option<f64>,
 }
 
 /// A change of the replica count (table `scaling_events`).
@@ -238,6 +241,9 @@ pub struct TrialRecords {
     pub scaling_events: Vec<ScalingEvent>,
     /// Every controller decision.
     pub decisions: Vec<DecisionRecord>,
+    /// The phases of the trial's clocks (none where the backend cannot set
+    /// them).
+    pub clocks: Vec<crate::clocks::ClockRecord>,
 }
 
 impl TrialRecords {
@@ -250,5 +256,6 @@ impl TrialRecords {
             + self.pods.len()
             + self.scaling_events.len()
             + self.decisions.len()
+            + self.clocks.len()
     }
 }

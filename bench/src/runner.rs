@@ -134,6 +134,7 @@ pub fn simulate(c: &Campaign, plan: &TrialPlan) -> Result<TrialRecords> {
     let input = TrialInput::new(
         &c.scenarios[plan.scenario],
         c.profile(plan.profile),
+        &plan.arm,
         policy,
         plan.seed,
         c.file.duration_s,

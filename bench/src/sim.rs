@@ -32,6 +32,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use rand::Rng;
 
 use crate::campaign::{NoEndpoint, Routing, Scenario, Scheduling, WaitMode};
+use crate::clocks::TrialClocks;
 use crate::gpu::GpuProfile;
 use crate::profile::{self, Arrival, LoadProfile, ScheduledRequest, UserRequest, UserScript};
 use crate::record::*;
@@ -71,18 +72,25 @@ pub struct TrialInput<'a> {
     /// Event budget to use instead of the one [`trial_bounds`] derives
     /// (for checks).
     pub event_budget: Option<u64>,
+    /// The phases of the trial's clocks (drawn by [`TrialInput::new`]).
+    pub clocks: TrialClocks,
 }
 
 impl<'a> TrialInput<'a> {
-    /// A normal trial.
+    /// A normal trial of the arm named `arm` (the name keys the stream of
+    /// its controller's phase, see [`crate::clocks`]).
     pub fn new(
         scenario: &'a Scenario,
         profile: &'a LoadProfile,
+        arm: &str,
         policy: PolicyConfig,
         seed: u64,
         duration_s: f64,
     ) -> Self {
+        let period = policy.build().interval_s();
+        let clocks = TrialClocks::draw(seed, arm, period, &scenario.spec.sim);
         TrialInput {
+            clocks,
             scenario,
             profile,
             policy,
@@ -520,7 +528,7 @@ impl<'a> Sim<'a> {
             let g = pod.gpu;
             let idle = spec.pod.idle_cpu_m / 1000.0;
             let res = us(sim.metric_resolution_s);
-            let s1 = us(sim.metric_scrape_offset_s) - res;
+            let s1 = us(self.input.clocks.scrape.first_s) - res;
             let s0 = s1 - res;
             pod.scrapes = vec![
                 (s0, idle * secs(s0 - before)),
@@ -574,7 +582,7 @@ impl<'a> Sim<'a> {
             }
         }
         // Observation and control.
-        let mut t = us(sim.metric_scrape_offset_s);
+        let mut t = us(self.input.clocks.scrape.first_s);
         while t < self.end {
             self.push(t, Event::Scrape);
             t += us(sim.metric_resolution_s);
@@ -585,7 +593,7 @@ impl<'a> Sim<'a> {
             t += us(1.0);
         }
         let interval = us(self.policy.interval_s()).max(1);
-        let mut t = 0;
+        let mut t = us(self.input.clocks.controller.first_s);
         while t < self.end {
             self.push(t, Event::ControllerTick);
             t += interval;
@@ -1243,8 +1251,11 @@ impl<'a> Sim<'a> {
             return false;
         }
         pod.state = PodState::Running;
-        // The kubelet probes on a fixed ticker from container start.
-        let first = pod.container_started.unwrap_or(self.now) + us(sim.probe_initial_delay_s);
+        // The kubelet probes on a fixed ticker whose phase is the pod's own
+        // (see `crate::clocks`); probes before the initial delay are skipped.
+        let first = pod.container_started.unwrap_or(self.now)
+            + us(sim.probe_initial_delay_s)
+            + us(self.input.clocks.probe_phase_s(p));
         let period = us(sim.probe_period_s).max(1);
         let k = if self.now <= first {
             0
@@ -1645,8 +1656,10 @@ impl<'a> Sim<'a> {
                 deleted_s: p.deleted.map(secs),
                 exited_s: p.exited.map(secs),
                 restarts: p.restarts,
+                probe_phase_s: Some(self.input.clocks.probe_phase_s(i as u32)),
             });
         }
+        self.out.clocks = self.input.clocks.records();
         self.out
     }
 }

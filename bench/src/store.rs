@@ -17,7 +17,7 @@ use crate::{Error, Result};
 const MAX_PARAMS: usize = 32_000;
 
 /// The tables holding a trial's records (each keyed by `trial_id`).
-pub const TRIAL_TABLES: [&str; 7] = [
+pub const TRIAL_TABLES: [&str; 8] = [
     "requests",
     "samples",
     "pod_samples",
@@ -25,6 +25,7 @@ pub const TRIAL_TABLES: [&str; 7] = [
     "pods",
     "scaling_events",
     "decisions",
+    "trial_clocks",
 ];
 
 /// An open dataset.
@@ -366,8 +367,8 @@ impl Store {
         .await?;
         insert_rows(
             &mut tx,
-            "pods (trial_id, pod, name, node, gpu, created_s, scheduled_s, started_s, ready_s, deleted_s, exited_s, restarts)",
-            12,
+            "pods (trial_id, pod, name, node, gpu, created_s, scheduled_s, started_s, ready_s, deleted_s, exited_s, restarts, probe_phase_s)",
+            13,
             &rec.pods,
             |b, p| {
                 b.push_bind(trial_id)
@@ -381,7 +382,22 @@ impl Store {
                     .push_bind(p.ready_s)
                     .push_bind(p.deleted_s)
                     .push_bind(p.exited_s)
-                    .push_bind(p.restarts);
+                    .push_bind(p.restarts)
+                    .push_bind(p.probe_phase_s);
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "trial_clocks (trial_id, clock, scope, period_s, first_s)",
+            5,
+            &rec.clocks,
+            |b, c| {
+                b.push_bind(trial_id)
+                    .push_bind(c.clock)
+                    .push_bind(c.scope.as_str())
+                    .push_bind(c.period_s)
+                    .push_bind(c.first_s);
             },
         )
         .await?;

@@ -87,6 +87,7 @@ fn more_zero_think_users_than_workers_and_queue_complete_with_their_refusals_rec
         let input = TrialInput::new(
             &c.scenarios[0],
             c.profile(0),
+            arm,
             c.policy(arm, 0).unwrap(),
             1,
             c.file.duration_s,
@@ -126,6 +127,7 @@ fn a_pod_without_a_queue_refuses_what_its_workers_cannot_take() {
     let input = TrialInput::new(
         &c.scenarios[0],
         c.profile(0),
+        "hpa",
         c.policy("hpa", 0).unwrap(),
         1,
         c.file.duration_s,
@@ -166,6 +168,7 @@ fn a_trial_over_its_event_budget_stops_with_an_error_naming_the_cause() {
     let mut input = TrialInput::new(
         &c.scenarios[0],
         c.profile(0),
+        "hpa",
         c.policy("hpa", 0).unwrap(),
         1,
         c.file.duration_s,

@@ -449,8 +449,11 @@ fn scale_up_starts_pods_that_become_ready_on_probe_ticks_and_scale_down_drains()
     {
         let started = p.started_s.unwrap();
         let ready = p.ready_s.unwrap();
-        // Probes tick every 10 s from container start (initial delay 0).
-        let k = (ready - started) / 10.0;
+        // Probes tick every 10 s from container start (initial delay 0)
+        // plus the pod's recorded phase.
+        let phase = p.probe_phase_s.unwrap();
+        assert!((0.0..10.0).contains(&phase), "{phase}");
+        let k = (ready - started - phase) / 10.0;
         assert!(
             (k - k.round()).abs() < 1e-6,
             "pod {} ready at {ready}, started {started}",
@@ -468,8 +471,21 @@ fn scale_up_starts_pods_that_become_ready_on_probe_ticks_and_scale_down_drains()
 
 #[test]
 fn hpa_sees_cpu_only_through_metrics_server_scrapes() {
-    let c = default_campaign();
+    let mut c = default_campaign();
+    // One pinned alignment: the controller at 0, the scrapes at 5 s.
+    for s in &mut c.scenarios {
+        s.spec.sim.controller_offset_s = Some(0.0);
+        s.spec.sim.metric_scrape_offset_s = Some(5.0);
+    }
     let rec = cell(&c, "original-gtx1650", "closed-20", "hpa", 1);
+    let first = |clock: &str| {
+        rec.clocks
+            .iter()
+            .find(|k| k.clock == clock)
+            .and_then(|k| k.first_s)
+    };
+    assert_eq!(first("controller"), Some(0.0));
+    assert_eq!(first("metrics_scrape"), Some(5.0));
     // Ticks every 15 s from t = 0.
     let times: Vec<f64> = rec.decisions.iter().map(|d| d.t_s).collect();
     assert_eq!(
@@ -480,4 +496,59 @@ fn hpa_sees_cpu_only_through_metrics_server_scrapes() {
     assert_eq!(rec.decisions[0].desired, 1);
     // Load arrives at t = 0 and the first scrape at 5 s sees it: scale up at 15 s.
     assert!(rec.decisions[1].desired > 1, "{:?}", rec.decisions[1]);
+}
+
+/// Unpinned, every trial draws its clock phases: they differ across seeds,
+/// are recorded, and the cluster's (scrapes, probes) are the same in both
+/// arms of a seed while each controller has its own; the controller ticks
+/// at its recorded phase.
+#[test]
+fn clock_phases_differ_by_seed_are_recorded_and_shared_where_the_cluster_owns_them() {
+    let c = default_campaign();
+    let clocks = |rec: &bench::record::TrialRecords, clock: &str| {
+        rec.clocks
+            .iter()
+            .find(|k| k.clock == clock)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {clock} clock recorded"))
+    };
+    let mut controller_phases = Vec::new();
+    let mut scrape_phases = Vec::new();
+    for seed in 1..=4 {
+        let hpa = cell(&c, "multi-gpu-t4", "cluster-spike", "hpa", seed);
+        let us = cell(&c, "multi-gpu-t4", "cluster-spike", "userscale", seed);
+        for rec in [&hpa, &us] {
+            let ctl = clocks(rec, "controller");
+            let first = ctl.first_s.unwrap();
+            assert!((0.0..ctl.period_s).contains(&first), "{ctl:?}");
+            assert_eq!(ctl.scope, bench::clocks::Scope::Arm);
+            for (k, d) in rec.decisions.iter().enumerate() {
+                let want = first + k as f64 * ctl.period_s;
+                assert!(
+                    (d.t_s - want).abs() < 1e-6,
+                    "tick {k} at {}, want {want}",
+                    d.t_s
+                );
+            }
+        }
+        assert_eq!(
+            clocks(&hpa, "metrics_scrape"),
+            clocks(&us, "metrics_scrape")
+        );
+        assert_eq!(
+            clocks(&hpa, "metrics_scrape").scope,
+            bench::clocks::Scope::Seed
+        );
+        assert_ne!(clocks(&hpa, "controller"), clocks(&us, "controller"));
+        // The k-th pod has the same probe phase in both arms.
+        for (a, b) in hpa.pods.iter().zip(&us.pods) {
+            assert_eq!(a.probe_phase_s, b.probe_phase_s, "pod {}", a.pod);
+        }
+        controller_phases.push(clocks(&hpa, "controller").first_s.unwrap());
+        scrape_phases.push(clocks(&hpa, "metrics_scrape").first_s.unwrap());
+    }
+    controller_phases.dedup();
+    scrape_phases.dedup();
+    assert_eq!(controller_phases.len(), 4, "{controller_phases:?}");
+    assert_eq!(scrape_phases.len(), 4, "{scrape_phases:?}");
 }

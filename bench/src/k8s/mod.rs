@@ -1009,6 +1009,8 @@ pub async fn run_trial(
                 deleted_s: p.deleted.map(|x| x - t0_unix),
                 exited_s: p.exited.map(|x| x - t0_unix),
                 restarts: p.restarts,
+                // The kubelet's probe ticker is the cluster's; not observed.
+                probe_phase_s: None,
             })
             .collect();
         let mut nodes: Vec<String> = snapshot

@@ -35,6 +35,7 @@ use scaler::{Observation, PodObservation, PodPhase};
 use serde::Serialize;
 
 use crate::campaign::{Campaign, Routing, TrialPlan, WaitMode};
+use crate::clocks::TrialClocks;
 use crate::record::{
     DecisionRecord, GpuSample, Outcome, PodRecord, PodSample, Sample, ScalingEvent, TrialRecords,
 };
@@ -139,6 +140,9 @@ struct Setup {
     probe_period: Duration,
     grace: Duration,
     registry: Option<PathBuf>,
+    probe_initial_delay_s: f64,
+    /// The trial's clock phases (the probe ticker's per pod).
+    clocks: TrialClocks,
 }
 
 fn lock(c: &Mutex<Cluster>) -> MutexGuard<'_, Cluster> {
@@ -154,6 +158,11 @@ fn secs(t: Instant, t0: Instant) -> f64 {
 }
 
 impl Setup {
+    fn probe_offset(&self, pod: u32) -> Duration {
+        Duration::try_from_secs_f64(self.probe_initial_delay_s + self.clocks.probe_phase_s(pod))
+            .unwrap_or(Duration::ZERO)
+    }
+
     fn spawn(&self, pod: u32) -> Result<Pod> {
         let mut cmd = Command::new(&self.bin);
         cmd.args(&self.args)
@@ -200,7 +209,9 @@ impl Setup {
             addr_rx: rx,
             created: now,
             ready: None,
-            next_probe: now,
+            // The first probe after the initial delay and the pod's own
+            // ticker phase, as in the simulator.
+            next_probe: now + self.probe_offset(pod),
             deleted: None,
             exited: None,
             kill_at: None,
@@ -376,6 +387,7 @@ pub fn run_trial(
         .policy(&plan.arm, plan.scenario)
         .ok_or_else(|| Error::Dataset(format!("no arm `{}`", plan.arm)))?;
     let mut policy = policy_cfg.build();
+    let clocks = TrialClocks::draw(plan.seed, &plan.arm, policy.interval_s(), &spec.sim);
     let duration = c.file.duration_s;
     let wait_mode = match spec.pod.wait_mode {
         WaitMode::Spin => "spin",
@@ -409,6 +421,8 @@ pub fn run_trial(
         probe_period: Duration::from_secs_f64(spec.sim.probe_period_s.max(0.05)),
         grace: Duration::from_secs_f64(spec.sim.grace_period_s.max(0.0)),
         registry: opts.replica_registry.clone(),
+        probe_initial_delay_s: spec.sim.probe_initial_delay_s,
+        clocks,
     };
     if spec.sim.routing == Routing::LeastOutstanding {
         return Err(Error::Local(
@@ -491,9 +505,9 @@ pub fn run_trial(
         let sampler = {
             let (cluster, gpu_source, live) = (&cluster, &gpu_source, &live);
             let resolution = spec.sim.metric_resolution_s.max(1.0);
-            // metrics-server's scrapes: at the offset, then every resolution
-            // (as the simulator places them).
-            let scrape_offset = spec.sim.metric_scrape_offset_s.max(0.0);
+            // metrics-server's scrapes: at the trial's phase, then every
+            // resolution (as the simulator places them).
+            let scrape_offset = setup.clocks.scrape.first_s;
             let cpu_request_m = f64::from(spec.pod.cpu_request_m);
             scope.spawn(move || {
                 let mut samples = Vec::new();
@@ -648,15 +662,16 @@ pub fn run_trial(
         let controller = {
             let (cluster, setup) = (&cluster, &setup);
             let interval = policy.interval_s().max(0.1);
+            let first = setup.clocks.controller.first_s;
             let cpu_request_m = u64::from(spec.pod.cpu_request_m);
             let policy = &mut policy;
             scope.spawn(
                 move || -> Result<(Vec<DecisionRecord>, Vec<ScalingEvent>)> {
                     let mut decisions = Vec::new();
                     let mut events = Vec::new();
-                    let mut k = 1u32;
+                    let mut k = 0u32;
                     loop {
-                        let at = t0 + Duration::from_secs_f64(interval * f64::from(k));
+                        let at = t0 + Duration::from_secs_f64(first + interval * f64::from(k));
                         if at > end || stop.load(Ordering::SeqCst) {
                             break;
                         }
@@ -783,8 +798,10 @@ pub fn run_trial(
             deleted_s: p.deleted.map(|d| secs(d, t0)),
             exited_s: p.exited.map(|e| secs(e, t0)),
             restarts: 0,
+            probe_phase_s: Some(setup.clocks.probe_phase_s(i as u32)),
         })
         .collect();
+    out.clocks = setup.clocks.records();
     let faults = faults_seen;
     let source = gpu_source
         .lock()

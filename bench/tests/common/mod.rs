@@ -75,6 +75,7 @@ pub fn trial(
     let mut input = TrialInput::new(
         &c.scenarios[0],
         c.profile(0),
+        arm,
         c.policy(arm, 0).unwrap(),
         seed,
         duration_s,
@@ -93,7 +94,8 @@ pub fn trial_with(
     service: ServiceModel,
     schedule: Option<Vec<bench::profile::ScheduledRequest>>,
 ) -> TrialRecords {
-    let mut input = TrialInput::new(scenario, profile, policy, seed, duration_s);
+    let arm = policy.name();
+    let mut input = TrialInput::new(scenario, profile, arm, policy, seed, duration_s);
     input.service = service;
     input.schedule = schedule;
     run_trial(&input).expect("the trial stays within its event budget")
