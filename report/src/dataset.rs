@@ -26,7 +26,7 @@ pub fn known_migration() -> i64 {
 
 /// The tables the report reads. A dataset without one of them is refused
 /// at once, naming the missing ones.
-pub const REQUIRED_TABLES: [&str; 7] = [
+pub const REQUIRED_TABLES: [&str; 8] = [
     "campaigns",
     "trials",
     "requests",
@@ -34,6 +34,7 @@ pub const REQUIRED_TABLES: [&str; 7] = [
     "pod_samples",
     "scaling_events",
     "decisions",
+    "pods",
 ];
 
 /// Opens the dataset read-only, after checking that it is one this build
@@ -224,6 +225,10 @@ pub struct Trial {
     pub load_steps_s: Vec<f64>,
     /// GPU models of the scenario (from `params_json`).
     pub gpus: Vec<GpuModel>,
+    /// The scenario's replica bounds (from `params_json`).
+    pub min_replicas: Option<i64>,
+    /// Upper bound.
+    pub max_replicas: Option<i64>,
     /// The trial's parameters as stored.
     pub params_json: String,
 }
@@ -246,9 +251,31 @@ pub struct CampaignData {
     pub decisions: DataFrame,
     /// GPU-slot-seconds per trial after warm-up (from `pod_samples`).
     pub slot_seconds: Vec<(i64, f64)>,
+    /// Every pod's life, in trial order.
+    pub pods: Vec<PodLife>,
 }
 
-fn parse_params(params: &str) -> (Vec<f64>, Vec<GpuModel>) {
+/// When a pod was created and when its readiness probe first saw it ready
+/// (table `pods`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PodLife {
+    /// Trial id.
+    pub trial_id: i64,
+    /// Created, seconds.
+    pub created_s: f64,
+    /// Ready observed, seconds.
+    pub ready_s: Option<f64>,
+}
+
+/// What the report reads from a trial's `params_json`.
+struct Params {
+    load_steps_s: Vec<f64>,
+    gpus: Vec<GpuModel>,
+    min_replicas: Option<i64>,
+    max_replicas: Option<i64>,
+}
+
+fn parse_params(params: &str) -> Params {
     let v: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
     let steps = v["load_steps_s"]
         .as_array()
@@ -265,7 +292,12 @@ fn parse_params(params: &str) -> (Vec<f64>, Vec<GpuModel>) {
             });
         }
     }
-    (steps, gpus)
+    Params {
+        load_steps_s: steps,
+        gpus,
+        min_replicas: v["scenario"]["min_replicas"].as_i64(),
+        max_replicas: v["scenario"]["max_replicas"].as_i64(),
+    }
 }
 
 /// The columns [`trial_from_row`] reads, in its order.
@@ -275,7 +307,7 @@ pub(crate) const TRIAL_COLUMNS: &str =
 /// A [`Trial`] from a row selecting [`TRIAL_COLUMNS`].
 pub(crate) fn trial_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Trial> {
     let params: String = r.try_get(8)?;
-    let (load_steps_s, gpus) = parse_params(&params);
+    let p = parse_params(&params);
     Ok(Trial {
         id: r.try_get(0)?,
         scenario: r.try_get(1)?,
@@ -285,8 +317,10 @@ pub(crate) fn trial_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Trial> {
         duration_s: r.try_get(5)?,
         warmup_s: r.try_get(6)?,
         wait_mode: r.try_get(7)?,
-        load_steps_s,
-        gpus,
+        load_steps_s: p.load_steps_s,
+        gpus: p.gpus,
+        min_replicas: p.min_replicas,
+        max_replicas: p.max_replicas,
         params_json: params,
     })
 }
@@ -479,6 +513,24 @@ pub async fn load_campaign(
     .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)? as f64)))
     .collect::<Result<Vec<_>>>()?;
 
+    let pods = sqlx::query(
+        "SELECT p.trial_id, p.created_s, p.ready_s
+         FROM pods p JOIN trials t ON t.id = p.trial_id
+         WHERE t.campaign_id = ? AND t.status = 'complete' ORDER BY p.trial_id, p.pod",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(PodLife {
+            trial_id: r.try_get(0)?,
+            created_s: r.try_get(1)?,
+            ready_s: r.try_get(2)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+
     Ok(Some(CampaignData {
         info,
         trials,
@@ -487,5 +539,6 @@ pub async fn load_campaign(
         events,
         decisions,
         slot_seconds,
+        pods,
     }))
 }

@@ -1,7 +1,7 @@
 //! Per-trial metrics, one observation per trial, computed with polars from
 //! the loaded campaign. Every metric excludes the warm-up its trial recorded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use polars::prelude::*;
 use serde::Serialize;
@@ -17,8 +17,42 @@ pub enum Better {
     Lower,
     /// Higher values are better (utilisation, attainment).
     Higher,
-    /// Neither (descriptive).
+    /// Neither (descriptive): no better/worse verdict.
     Neither,
+}
+
+/// What kind of observation a metric gives per trial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// One number per trial.
+    Value,
+    /// Time from the load change to an event, censored at the trial's end
+    /// when the event never came (see [`TrialMetrics::censored`]).
+    TimeToEvent,
+}
+
+/// The smallest difference that matters for a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "value")]
+pub enum Margin {
+    /// In the metric's unit.
+    Absolute(f64),
+    /// A share of the baseline's median (0.05: 5 %).
+    Relative(f64),
+}
+
+impl Margin {
+    /// The margin in the metric's unit, given the baseline's median (a
+    /// relative margin of a zero or unknown median is undefined).
+    pub fn resolve(self, baseline_median: Option<f64>) -> Option<f64> {
+        match self {
+            Margin::Absolute(x) => Some(x),
+            Margin::Relative(f) => baseline_median
+                .map(|m| f * m.abs())
+                .filter(|x| *x > 0.0 && x.is_finite()),
+        }
+    }
 }
 
 /// A metric's definition.
@@ -34,16 +68,26 @@ pub struct MetricDef {
     pub unit: &'static str,
     /// Which way is better.
     pub better: Better,
+    /// Value or time to event.
+    pub kind: Kind,
+    /// The question's declared primary endpoint (one per question).
+    pub primary: bool,
+    /// Smallest difference that matters.
+    pub margin: Margin,
     /// Definition shown in the report.
     pub definition: &'static str,
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn m(
     key: &'static str,
     question: u8,
     label: &'static str,
     unit: &'static str,
     better: Better,
+    kind: Kind,
+    primary: bool,
+    margin: Margin,
     definition: &'static str,
 ) -> MetricDef {
     MetricDef {
@@ -52,49 +96,59 @@ const fn m(
         label,
         unit,
         better,
+        kind,
+        primary,
+        margin,
         definition,
     }
 }
 
-/// Every metric the report compares, in display order.
+use Better::{Higher, Lower, Neither};
+use Kind::{TimeToEvent, Value};
+use Margin::{Absolute, Relative};
+
+/// Every metric the report compares, in display order. The first of each
+/// question is its declared primary endpoint (`docs/report.md` says why).
 pub const METRICS: &[MetricDef] = &[
-    m("gpu_util_mean", 1, "mean GPU utilisation", "%", Better::Higher,
+    m("gpu_util_mean", 1, "mean GPU utilisation", "%", Higher, Value, true, Absolute(1.0),
       "Mean over the trial's seconds after warm-up of samples.gpu_util_mean (NVML-style busy share, averaged over the cluster's GPUs)."),
-    m("gpu_util_max", 1, "max GPU utilisation", "%", Better::Neither,
+    m("gpu_util_max", 1, "max GPU utilisation", "%", Neither, Value, false, Absolute(1.0),
       "Highest samples.gpu_util_max after warm-up."),
-    m("react_s", 2, "time to first scale-up", "s", Better::Lower,
-      "Seconds from the profile's first load step to the first scaling event that adds replicas (trials that never scale up are left out)."),
-    m("ready_s", 2, "time to ready capacity", "s", Better::Lower,
-      "Seconds from the first load step to the first sample with more ready pods than at the step (left out if never)."),
-    m("ticks_before_react", 2, "controller ticks before reacting", "ticks", Better::Lower,
-      "Controller decisions from the load step up to, not including, the first scale-up (left out if none)."),
-    m("latency_p50_ms", 3, "p50 latency", "ms", Better::Lower,
-      "Nearest-rank median of latency_ms over requests answered OK and scheduled after warm-up."),
-    m("latency_p95_ms", 3, "p95 latency", "ms", Better::Lower,
-      "Nearest-rank 95th percentile of the same latencies."),
-    m("latency_p99_ms", 3, "p99 latency", "ms", Better::Lower,
+    m("react_s", 2, "time to first scale-up", "s", Lower, TimeToEvent, true, Absolute(1.0),
+      "Seconds from the load change (the profile's first load step; t = 0, when the users start, for a closed loop) to the first scale-up order issued after it; censored at the trial's end if none came. Trials already at max replicas when the load changed are left out and counted."),
+    m("ready_s", 2, "time to ready capacity", "s", Lower, TimeToEvent, false, Absolute(1.0),
+      "Seconds from the load change to the first moment a pod created after it was seen ready by its readiness probe; censored at the trial's end. Left out at max replicas."),
+    m("ticks_before_react", 2, "controller ticks before reacting", "ticks", Lower, TimeToEvent, false, Absolute(0.5),
+      "Controller decisions after the load change and before the first scale-up order; censored (all decisions to the trial's end) if none came. Left out at max replicas."),
+    m("latency_p95_ms", 3, "p95 latency", "ms", Lower, Value, true, Relative(0.05),
+      "Nearest-rank 95th percentile of latency_ms over requests answered OK and scheduled after warm-up."),
+    m("latency_p50_ms", 3, "p50 latency", "ms", Lower, Value, false, Relative(0.05),
+      "Nearest-rank median of the same latencies."),
+    m("latency_p99_ms", 3, "p99 latency", "ms", Lower, Value, false, Relative(0.05),
       "Nearest-rank 99th percentile of the same latencies."),
-    m("slo_attainment", 3, "SLO attainment", "share", Better::Higher,
+    m("slo_attainment", 3, "SLO attainment", "share", Higher, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up that were answered OK within the SLO threshold."),
-    m("failure_rate", 3, "failure rate", "share", Better::Lower,
+    m("failure_rate", 3, "failure rate", "share", Lower, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up whose outcome is not ok (any failure, time-outs included)."),
-    m("timeout_rate", 3, "time-out rate", "share", Better::Lower,
+    m("timeout_rate", 3, "time-out rate", "share", Lower, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up that hit the client time-out."),
-    m("pod_seconds", 4, "pod-seconds", "pod·s", Better::Lower,
+    m("slot_s_per_ok", 4, "GPU-slot-seconds per successful request", "slot·s", Lower, Value, true, Relative(0.05),
+      "GPU-slot-seconds after warm-up divided by the requests answered OK in the same seconds (answers after the trial's end are not counted)."),
+    m("pod_seconds", 4, "pod-seconds", "pod·s", Lower, Value, false, Relative(0.05),
       "Sum over seconds after warm-up of the pods that exist (ready + pending + terminating)."),
-    m("slot_seconds", 4, "GPU-slot-seconds", "slot·s", Better::Lower,
+    m("slot_seconds", 4, "GPU-slot-seconds", "slot·s", Lower, Value, false, Relative(0.05),
       "Sum over seconds after warm-up of the pods holding a GPU slot (scheduled and not yet gone)."),
-    m("served_per_pod_s", 4, "requests served per pod-second", "req/(pod·s)", Better::Higher,
-      "Requests answered OK (scheduled after warm-up) divided by pod-seconds."),
-    m("energy_per_ok_j", 4, "GPU energy per successful request", "J", Better::Lower,
-      "GPU energy from the warm-up's end to the trial's end divided by the requests answered OK."),
-    m("scaling_events", 5, "scaling events", "events", Better::Neither,
+    m("served_per_pod_s", 4, "requests served per pod-second", "req/(pod·s)", Higher, Value, false, Relative(0.05),
+      "Requests answered OK in the seconds after warm-up up to the trial's end divided by pod-seconds."),
+    m("energy_per_ok_j", 4, "GPU energy per successful request", "J", Lower, Value, false, Relative(0.05),
+      "GPU energy from the warm-up's end to the trial's end divided by the requests answered OK in those seconds."),
+    m("direction_changes", 5, "direction changes", "changes", Lower, Value, true, Absolute(0.5),
+      "Times a replica change at or after warm-up went the other way than the previous one (oscillation)."),
+    m("scaling_events", 5, "scaling events", "events", Neither, Value, false, Absolute(0.5),
       "Replica changes at or after warm-up."),
-    m("direction_changes", 5, "direction changes", "changes", Better::Lower,
-      "Times a replica change went the other way than the previous one (oscillation)."),
-    m("overshoot", 5, "overshoot", "replicas", Better::Lower,
+    m("overshoot", 5, "overshoot", "replicas", Lower, Value, false, Absolute(0.5),
       "Highest desired replicas after warm-up minus the final desired replicas."),
-    m("replicas_mean", 5, "mean ready replicas", "pods", Better::Neither,
+    m("replicas_mean", 5, "mean ready replicas", "pods", Neither, Value, false, Absolute(0.5),
       "Mean over seconds after warm-up of samples.ready."),
 ];
 
@@ -118,12 +172,24 @@ pub struct TrialMetrics {
     pub seed: i64,
     /// Metric values by key (`None`: not defined for this trial).
     pub values: BTreeMap<&'static str, Option<f64>>,
+    /// Time-to-event metrics whose value is the censoring time: the event
+    /// had not come by the trial's end.
+    pub censored: BTreeSet<&'static str>,
+    /// Whether the replicas were already at the maximum when the load
+    /// changed (`None`: unknown bounds); such a trial has no
+    /// responsiveness values.
+    pub at_max_at_change: Option<bool>,
 }
 
 impl TrialMetrics {
     /// Value of metric `key`.
     pub fn get(&self, key: &str) -> Option<f64> {
         self.values.get(key).copied().flatten()
+    }
+
+    /// Whether the value of time-to-event metric `key` is a censoring time.
+    pub fn is_censored(&self, key: &str) -> bool {
+        self.censored.contains(key)
     }
 }
 
@@ -157,7 +223,28 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
     let warm = df!(
         "trial_id" => data.trials.iter().map(|t| t.id).collect::<Vec<_>>(),
         "warmup_s" => data.trials.iter().map(|t| t.warmup_s).collect::<Vec<_>>(),
+        "duration_s" => data.trials.iter().map(|t| t.duration_s).collect::<Vec<_>>(),
     )?;
+    // Answers OK in the seconds the samples cover after warm-up: the sample
+    // at t_s = sec covers an answer (see `dataset::load_requests`).
+    let served = data
+        .requests
+        .clone()
+        .lazy()
+        .join(
+            warm.clone().lazy(),
+            [col("trial_id")],
+            [col("trial_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(
+            col("ok")
+                .and(col("sec").cast(DataType::Float64).gt(col("warmup_s")))
+                .and(col("sec").cast(DataType::Float64).lt_eq(col("duration_s"))),
+        )
+        .group_by([col("trial_id")])
+        .agg([len().cast(DataType::Float64).alias("n_ok_window")])
+        .collect()?;
 
     let req = data
         .requests
@@ -251,6 +338,7 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
     let desired_max = get(&smp, "desired_max")?;
     let desired_final = get(&smp, "desired_final")?;
     let energy = get(&smp, "energy_j")?;
+    let ok_window = get(&served, "n_ok_window")?;
     let slots: BTreeMap<i64, f64> = data.slot_seconds.iter().copied().collect();
 
     // Events, decisions and samples per trial for the time-based metrics.
@@ -260,9 +348,12 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
     let ev_to = i64_vec(&data.events, "to_replicas")?;
     let dec_tid = i64_vec(&data.decisions, "trial_id")?;
     let dec_t = f64_vec(&data.decisions, "t_s")?;
-    let s_tid = i64_vec(&data.samples, "trial_id")?;
-    let s_t = f64_vec(&data.samples, "t_s")?;
-    let s_ready = f64_vec(&data.samples, "ready")?;
+    let mut pods: BTreeMap<i64, Vec<(f64, Option<f64>)>> = BTreeMap::new();
+    for p in &data.pods {
+        pods.entry(p.trial_id)
+            .or_default()
+            .push((p.created_s, p.ready_s));
+    }
 
     let mut out = Vec::with_capacity(data.trials.len());
     for t in &data.trials {
@@ -275,11 +366,8 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
             .filter(|&i| dec_tid[i] == t.id)
             .map(|i| dec_t[i])
             .collect();
-        let ready: Vec<(f64, f64)> = (0..s_tid.len())
-            .filter(|&i| s_tid[i] == t.id)
-            .map(|i| (s_t[i], s_ready[i]))
-            .collect();
-        let resp = responsiveness(t, &events, &decisions, &ready);
+        let no_pods = Vec::new();
+        let resp = responsiveness(t, &events, &decisions, pods.get(&t.id).unwrap_or(&no_pods));
         let after: Vec<&(f64, i64, i64)> = events.iter().filter(|e| e.0 >= t.warmup_s).collect();
         let mut changes = 0.0;
         for w in after.windows(2) {
@@ -289,14 +377,24 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
         }
         let total = v(&n).unwrap_or(0.0);
         let ok = v(&n_ok).unwrap_or(0.0);
+        let ok_in_window = v(&ok_window).unwrap_or(0.0);
+        let slot_seconds = slots.get(&t.id).copied().unwrap_or(0.0);
         let share = |x: Option<f64>| (total > 0.0).then(|| x.unwrap_or(0.0) / total);
         let pod_seconds = v(&pod_s);
         let mut values = BTreeMap::new();
         values.insert("gpu_util_mean", v(&gpu_mean));
         values.insert("gpu_util_max", v(&gpu_max));
-        values.insert("react_s", resp.0);
-        values.insert("ready_s", resp.1);
-        values.insert("ticks_before_react", resp.2);
+        let mut censored = BTreeSet::new();
+        for (key, obs) in [
+            ("react_s", resp.react),
+            ("ready_s", resp.ready),
+            ("ticks_before_react", resp.ticks),
+        ] {
+            values.insert(key, obs.map(|o| o.0));
+            if obs.is_some_and(|o| !o.1) {
+                censored.insert(key);
+            }
+        }
         values.insert("latency_p50_ms", v(&p50));
         values.insert("latency_p95_ms", v(&p95));
         values.insert("latency_p99_ms", v(&p99));
@@ -304,17 +402,20 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
         values.insert("failure_rate", share(Some(total - ok)));
         values.insert("timeout_rate", share(v(&n_timeout)));
         values.insert("pod_seconds", pod_seconds);
+        values.insert("slot_seconds", Some(slot_seconds));
         values.insert(
-            "slot_seconds",
-            Some(slots.get(&t.id).copied().unwrap_or(0.0)),
+            "slot_s_per_ok",
+            (ok_in_window > 0.0).then(|| slot_seconds / ok_in_window),
         );
         values.insert(
             "served_per_pod_s",
-            pod_seconds.filter(|p| *p > 0.0).map(|p| ok / p),
+            pod_seconds.filter(|p| *p > 0.0).map(|p| ok_in_window / p),
         );
         values.insert(
             "energy_per_ok_j",
-            v(&energy).filter(|_| ok > 0.0).map(|e| e / ok),
+            v(&energy)
+                .filter(|_| ok_in_window > 0.0)
+                .map(|e| e / ok_in_window),
         );
         values.insert("scaling_events", Some(after.len() as f64));
         values.insert("direction_changes", Some(changes));
@@ -332,37 +433,156 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
             arm: t.arm.clone(),
             seed: t.seed,
             values,
+            censored,
+            at_max_at_change: resp.at_max,
         });
     }
     Ok(out)
 }
 
-/// (time to first scale-up, time to more ready pods, ticks before the
-/// scale-up), measured from the first load step.
+/// A time-to-event observation: (time, whether the event came; false: the
+/// time is the censoring time, the trial's end).
+type Observed = Option<(f64, bool)>;
+
+/// Responsiveness of one trial, measured from its load change.
+struct Responsiveness {
+    at_max: Option<bool>,
+    react: Observed,
+    ready: Observed,
+    ticks: Observed,
+}
+
+/// The load change: the profile's first load step, or t = 0 (the users
+/// start) for a profile without steps.
+pub fn load_change_s(t: &Trial) -> f64 {
+    t.load_steps_s.first().copied().unwrap_or(0.0)
+}
+
+/// Responsiveness from the load change: only orders issued after it count,
+/// and only pods created after it; a trial already at max replicas then has
+/// none; one that never reacts is censored at its end.
 fn responsiveness(
     t: &Trial,
     events: &[(f64, i64, i64)],
     decisions: &[f64],
-    ready: &[(f64, f64)],
-) -> (Option<f64>, Option<f64>, Option<f64>) {
-    let step = t.load_steps_s.first().copied().unwrap_or(0.0);
-    let first_up = events
-        .iter()
-        .find(|e| e.0 >= step && e.2 > e.1)
-        .map(|e| e.0);
-    let react = first_up.map(|u| u - step);
-    let ticks = first_up.map(|u| decisions.iter().filter(|&&d| d >= step && d < u).count() as f64);
-    let base = ready
+    pods: &[(f64, Option<f64>)],
+) -> Responsiveness {
+    let change = load_change_s(t);
+    let end = t.duration_s;
+    let replicas = events
         .iter()
         .rev()
-        .find(|(s, _)| *s <= step)
-        .map(|r| r.1)
-        .or_else(|| ready.first().map(|r| r.1));
-    let ready_at = base.and_then(|b| {
-        ready
-            .iter()
-            .find(|(s, r)| *s > step && *r > b)
-            .map(|(s, _)| s - step)
+        .find(|e| e.0 <= change)
+        .map(|e| e.2)
+        .or(t.min_replicas);
+    let at_max = t.max_replicas.zip(replicas).map(|(max, r)| r >= max);
+    if at_max == Some(true) || change >= end {
+        return Responsiveness {
+            at_max,
+            react: None,
+            ready: None,
+            ticks: None,
+        };
+    }
+    let first_up = events
+        .iter()
+        .find(|e| e.0 > change && e.2 > e.1)
+        .map(|e| e.0);
+    let react = Some(match first_up {
+        Some(u) => (u - change, true),
+        None => (end - change, false),
     });
-    (react, ready_at, ticks)
+    let ready_at = pods
+        .iter()
+        .filter(|p| p.0 > change)
+        .filter_map(|p| p.1)
+        .filter(|r| *r <= end)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
+    let ready = Some(match ready_at {
+        Some(r) => (r - change, true),
+        None => (end - change, false),
+    });
+    let until = first_up.unwrap_or(f64::INFINITY);
+    let n = decisions
+        .iter()
+        .filter(|&&d| d > change && d < until && d <= end)
+        .count() as f64;
+    Responsiveness {
+        at_max,
+        react,
+        ready,
+        ticks: Some((n, first_up.is_some())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(steps: &[f64], max: i64) -> Trial {
+        Trial {
+            id: 1,
+            scenario: "s".into(),
+            arm: "a".into(),
+            load_profile: "p".into(),
+            seed: 1,
+            duration_s: 90.0,
+            warmup_s: 10.0,
+            wait_mode: "blocking".into(),
+            load_steps_s: steps.to_vec(),
+            gpus: Vec::new(),
+            min_replicas: Some(1),
+            max_replicas: Some(max),
+            params_json: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_orders_and_pods_after_the_change_count() {
+        let t = trial(&[30.0], 6);
+        // An order at 15 s (before the change) and its pod, ready at 25 s;
+        // the order at exactly 30 s was made on pre-change data; the first
+        // order after the change comes at 33 s, its pod ready at 41 s.
+        let events = [(15.0, 1, 2), (30.0, 2, 3), (33.0, 3, 5)];
+        let decisions = [15.0, 18.0, 30.0, 31.5, 33.0, 36.0];
+        let pods = [
+            (-600.0, Some(-590.0)),
+            (15.0, Some(25.0)),
+            (30.0, Some(39.0)),
+            (33.0, Some(41.0)),
+            (33.0, None),
+        ];
+        let r = responsiveness(&t, &events, &decisions, &pods);
+        assert_eq!(r.at_max, Some(false));
+        assert_eq!(r.react, Some((3.0, true)));
+        assert_eq!(r.ready, Some((11.0, true)));
+        assert_eq!(r.ticks, Some((1.0, true)), "31.5 s, not 30 s or 33 s");
+    }
+
+    #[test]
+    fn a_trial_that_never_reacts_is_censored_at_its_end() {
+        let t = trial(&[30.0], 6);
+        let events = [(12.0, 1, 2), (60.0, 2, 1)];
+        let decisions = [30.0, 45.0, 60.0, 75.0, 90.0];
+        let r = responsiveness(&t, &events, &decisions, &[(12.0, Some(20.0))]);
+        assert_eq!(r.react, Some((60.0, false)));
+        assert_eq!(r.ready, Some((60.0, false)));
+        assert_eq!(r.ticks, Some((4.0, false)));
+    }
+
+    #[test]
+    fn a_trial_at_max_when_the_load_changes_has_no_responsiveness() {
+        let t = trial(&[30.0], 3);
+        let events = [(3.0, 1, 3), (40.0, 3, 2), (50.0, 2, 3)];
+        let r = responsiveness(&t, &events, &[3.0, 40.0, 50.0], &[]);
+        assert_eq!(r.at_max, Some(true));
+        assert_eq!((r.react, r.ready, r.ticks), (None, None, None));
+        // A closed loop (no steps) changes at t = 0, at min replicas.
+        let closed = trial(&[], 3);
+        let r = responsiveness(&closed, &events, &[3.0], &[(3.0, Some(9.0))]);
+        assert_eq!(r.at_max, Some(false));
+        assert_eq!(r.react, Some((3.0, true)));
+        assert_eq!(r.ready, Some((9.0, true)));
+        assert_eq!(r.ticks, Some((0.0, true)));
+    }
 }

@@ -26,27 +26,31 @@ GROUP BY t.id
 ORDER BY t.scenario, t.load_profile, t.arm, t.seed;";
 
 const Q2: &str = "WITH st AS (
-  SELECT t.id, t.scenario, t.load_profile, t.arm, t.seed,
-         COALESCE(json_extract(t.params_json, '$.load_steps_s[0]'), 0.0) AS step
+  SELECT t.id, t.scenario, t.load_profile, t.arm, t.seed, t.duration_s AS dur,
+         COALESCE(json_extract(t.params_json, '$.load_steps_s[0]'), 0.0) AS change,
+         json_extract(t.params_json, '$.scenario.min_replicas') AS min_r,
+         json_extract(t.params_json, '$.scenario.max_replicas') AS max_r
   FROM trials t WHERE t.campaign_id = {campaign} AND t.status = 'complete'),
-up AS (
-  SELECT st.id, MIN(e.t_s) AS t_up FROM st
-  JOIN scaling_events e ON e.trial_id = st.id AND e.t_s >= st.step AND e.to_replicas > e.from_replicas
-  GROUP BY st.id),
-base AS (
-  SELECT st.id, COALESCE(
-    (SELECT s.ready FROM samples s WHERE s.trial_id = st.id AND s.t_s <= st.step ORDER BY s.t_s DESC LIMIT 1),
-    (SELECT s.ready FROM samples s WHERE s.trial_id = st.id ORDER BY s.t_s LIMIT 1)) AS ready0
+r AS (
+  SELECT st.*,
+    COALESCE((SELECT e.to_replicas FROM scaling_events e WHERE e.trial_id = st.id AND e.t_s <= st.change
+              ORDER BY e.seq DESC LIMIT 1), st.min_r) >= st.max_r AS at_max,
+    (SELECT MIN(e.t_s) FROM scaling_events e WHERE e.trial_id = st.id AND e.t_s > st.change
+       AND e.to_replicas > e.from_replicas) AS t_up,
+    (SELECT MIN(p.ready_s) FROM pods p WHERE p.trial_id = st.id AND p.created_s > st.change
+       AND p.ready_s <= st.dur) AS t_ready
   FROM st)
-SELECT st.scenario, st.load_profile, st.arm, st.seed,
-       up.t_up - st.step AS react_s,
-       (SELECT MIN(s.t_s) FROM samples s JOIN base b ON b.id = s.trial_id
-        WHERE s.trial_id = st.id AND s.t_s > st.step AND s.ready > b.ready0) - st.step AS ready_s,
-       CASE WHEN up.t_up IS NULL THEN NULL ELSE
-         (SELECT COUNT(*) FROM decisions d
-          WHERE d.trial_id = st.id AND d.t_s >= st.step AND d.t_s < up.t_up) END AS ticks_before_react
-FROM st LEFT JOIN up ON up.id = st.id
-ORDER BY st.scenario, st.load_profile, st.arm, st.seed;";
+SELECT scenario, load_profile, arm, seed, at_max AS at_max_at_change,
+       CASE WHEN at_max THEN NULL ELSE COALESCE(t_up, dur) - change END AS react_s,
+       CASE WHEN at_max THEN NULL ELSE t_up IS NULL END AS react_s_censored,
+       CASE WHEN at_max THEN NULL ELSE COALESCE(t_ready, dur) - change END AS ready_s,
+       CASE WHEN at_max THEN NULL ELSE t_ready IS NULL END AS ready_s_censored,
+       CASE WHEN at_max THEN NULL ELSE
+         (SELECT COUNT(*) FROM decisions d WHERE d.trial_id = r.id AND d.t_s > r.change
+            AND d.t_s <= r.dur AND (r.t_up IS NULL OR d.t_s < r.t_up)) END AS ticks_before_react,
+       CASE WHEN at_max THEN NULL ELSE t_up IS NULL END AS ticks_before_react_censored
+FROM r
+ORDER BY scenario, load_profile, arm, seed;";
 
 const Q3: &str = "SELECT t.scenario, t.load_profile, t.arm, t.seed,
        l.latency_p50_ms, l.latency_p95_ms, l.latency_p99_ms,
@@ -62,7 +66,9 @@ ORDER BY t.scenario, t.load_profile, t.arm, t.seed;";
 
 const Q4: &str = "WITH ok AS (
   SELECT r.trial_id, SUM(r.outcome = 'ok') AS n_ok FROM requests r
-  JOIN trials t ON t.id = r.trial_id AND r.scheduled_s >= t.warmup_s GROUP BY r.trial_id),
+  JOIN trials t ON t.id = r.trial_id
+  WHERE CAST(r.finished_s AS INTEGER) + 1 > t.warmup_s AND CAST(r.finished_s AS INTEGER) + 1 <= t.duration_s
+  GROUP BY r.trial_id),
 pods AS (
   SELECT s.trial_id, SUM(s.ready + s.pending + s.terminating) AS pod_seconds FROM samples s
   JOIN trials t ON t.id = s.trial_id AND s.t_s > t.warmup_s GROUP BY s.trial_id),
@@ -73,6 +79,7 @@ energy AS (
   SELECT s.trial_id, MAX(s.gpu_energy_j) - MIN(s.gpu_energy_j) AS energy_j FROM samples s
   JOIN trials t ON t.id = s.trial_id AND s.t_s >= t.warmup_s GROUP BY s.trial_id)
 SELECT t.scenario, t.load_profile, t.arm, t.seed,
+       1.0 * COALESCE(slots.slot_seconds, 0) / NULLIF(ok.n_ok, 0) AS slot_s_per_ok,
        pods.pod_seconds, COALESCE(slots.slot_seconds, 0) AS slot_seconds,
        1.0 * COALESCE(ok.n_ok, 0) / NULLIF(pods.pod_seconds, 0) AS served_per_pod_s,
        energy.energy_j / NULLIF(ok.n_ok, 0) AS energy_per_ok_j

@@ -56,6 +56,16 @@ fn section_sql_reproduces_the_per_trial_metrics() {
                     let m = by_key[&key];
                     for (i, c) in r.columns().iter().enumerate().skip(4) {
                         let name = c.name();
+                        let flag: Option<i64> = r.try_get(i).ok().flatten();
+                        if name == "at_max_at_change" {
+                            assert_eq!(flag.map(|f| f != 0), m.at_max_at_change, "{name} {key:?}");
+                            continue;
+                        }
+                        if let Some(metric) = name.strip_suffix("_censored") {
+                            let want = m.get(metric).map(|_| m.is_censored(metric));
+                            assert_eq!(flag.map(|f| f != 0), want, "{name} {key:?}");
+                            continue;
+                        }
                         assert!(
                             METRICS.iter().any(|d| d.key == name),
                             "unknown column {name}"
