@@ -25,6 +25,7 @@ pub mod report;
 pub mod server;
 pub mod sql;
 pub mod stats;
+pub mod survival;
 pub mod twin;
 
 /// Errors of the report.

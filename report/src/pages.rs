@@ -7,9 +7,10 @@ use askama::Template;
 use sqlx::{Row, SqliteConnection};
 
 use crate::charts::{self, Chart, Series, BLUE, GREEN, ORANGE, VERMILLION};
-use crate::compare::{Comparison, Design, ALPHA};
+use crate::compare::{Comparison, Design, Verdict};
 use crate::dataset::{trial_from_row, CampaignInfo, Trial, TRIAL_COLUMNS};
 use crate::finding::{display_arm, fmt_number};
+use crate::metrics::METRICS;
 use crate::report::CampaignReport;
 use crate::Result;
 
@@ -75,18 +76,17 @@ impl CampaignPage<'_> {
             Links::Static => format!("trial-{id}.html"),
         }
     }
-    /// The metric whose finding leads each section.
+    /// The declared primary endpoint of each question, whose finding
+    /// leads its section.
     fn primary(&self, q: impl Borrow<u8>) -> &'static str {
-        match q.borrow() {
-            1 => "gpu_util_mean",
-            2 => "react_s",
-            3 => "latency_p95_ms",
-            4 => "pod_seconds",
-            _ => "direction_changes",
-        }
+        let q = *q.borrow();
+        METRICS
+            .iter()
+            .find(|m| m.question == q && m.primary)
+            .map_or("", |m| m.key)
     }
     fn significant(&self, row: &Comparison) -> bool {
-        row.p_holm.is_some_and(|p| p < ALPHA)
+        row.significant()
     }
     fn num(&self, x: impl Borrow<Option<f64>>) -> String {
         x.borrow().map(fmt_number).unwrap_or_else(|| "–".into())
@@ -103,15 +103,45 @@ impl CampaignPage<'_> {
             .unwrap_or_else(|| "–".into())
     }
     fn ci(&self, row: &Comparison) -> String {
-        match (row.ci_low, row.ci_high) {
-            (Some(a), Some(b)) => format!("{} to {}", fmt_number(a), fmt_number(b)),
+        match (row.ci_low, row.ci_high, row.ci_level) {
+            (Some(a), Some(b), Some(l)) => format!(
+                "{} to {} ({} %)",
+                fmt_number(a),
+                fmt_number(b),
+                fmt_number(l * 100.0)
+            ),
             _ => "–".into(),
+        }
+    }
+    fn margin(&self, row: &Comparison) -> String {
+        row.margin
+            .map(|m| format!("±{}", fmt_number(m)))
+            .unwrap_or_else(|| "–".into())
+    }
+    fn role(&self, row: &Comparison) -> &'static str {
+        if row.primary {
+            "primary"
+        } else {
+            "secondary"
+        }
+    }
+    fn verdict(&self, row: &Comparison) -> &'static str {
+        match row.verdict {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::Differs => "differs",
+            Verdict::Equivalent => "equivalent",
+            Verdict::CannotTell => "cannot tell",
+            Verdict::Identical => "identical in every pair",
+            Verdict::TooFew => "too few trials",
         }
     }
     fn test_name(&self, row: &Comparison) -> &'static str {
         match row.design {
             Design::Paired => "Wilcoxon (paired)",
             Design::Unpaired => "Mann–Whitney",
+            Design::Censored => "Gehan sign test (paired, censored)",
+            Design::Identical => "none (identical)",
             Design::TooFew => "too few trials",
         }
     }

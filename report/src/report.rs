@@ -117,11 +117,44 @@ pub fn build_detached(data: &CampaignData, opts: ReportOptions) -> Result<Campai
     })
 }
 
+/// Per scenario, where the campaign's numbers come from: simulated with
+/// GPU profiles measured or derived from data sheets, or measured on a real
+/// backend. Every finding ends with it.
+fn provenance(data: &CampaignData) -> compare::Provenance {
+    let mut out = compare::Provenance::new();
+    for t in &data.trials {
+        if out.contains_key(&t.scenario) {
+            continue;
+        }
+        let note = if data.info.backend == "sim" {
+            let mut gpus: Vec<String> = t
+                .gpus
+                .iter()
+                .map(|g| {
+                    let how = match g.provenance.as_str() {
+                        "spec-derived" => "derived from data sheets, not measured",
+                        "measured" => "measured",
+                        other => other,
+                    };
+                    format!("{} ({how})", g.name)
+                })
+                .collect();
+            gpus.sort();
+            gpus.dedup();
+            format!("Simulated; GPU profile {}.", gpus.join(", "))
+        } else {
+            format!("Measured on the {} backend.", data.info.backend)
+        };
+        out.insert(t.scenario.clone(), note);
+    }
+    out
+}
+
 /// Builds the report of a loaded campaign. Call it outside async code (see
 /// [`build_detached`]).
 pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport> {
     let trials = metrics::trial_metrics(data, opts.slo_ms)?;
-    let rows = compare::compare_all(&trials);
+    let rows = compare::compare_all(&trials, &provenance(data));
     let (baseline, treatment) =
         compare::arms(&trials).unwrap_or_else(|| ("hpa".into(), "userscale".into()));
     let mut cells: Vec<(String, String)> = data
