@@ -85,7 +85,7 @@ const QUESTIONS: [(&str, &str, &str); 5] = [
     (
         "Scaling responsiveness",
         "How does scaling responsiveness compare?",
-        "From the load profile's first load step (t = 0 for a closed loop): time to the first scale-up order, time until more pods are ready, and controller ticks that passed without reacting; scaling timelines of representative seeds.",
+        "From the load change (the profile's first load step; t = 0, when the users start, for a closed loop), counting only orders issued and pods created after it: time to the first scale-up order, time until a new pod is ready, and controller ticks that passed without reacting, each censored at the trial's end; trials already at max replicas when the load changed are left out and counted; scaling timelines of representative seeds.",
     ),
     (
         "Latency",
@@ -95,7 +95,7 @@ const QUESTIONS: [(&str, &str, &str); 5] = [
     (
         "Resource efficiency",
         "Which approach is more resource-efficient?",
-        "Pod-seconds and GPU-slot-seconds after warm-up, successful requests per pod-second and GPU energy per successful request; p95 latency against pod-seconds per trial.",
+        "GPU-slot-seconds per successful request, pod-seconds and GPU-slot-seconds after warm-up, successful requests per pod-second and GPU energy per successful request (answers counted in the same seconds as the capacity); p95 latency against pod-seconds per trial.",
     ),
     (
         "Scaling patterns",
