@@ -96,11 +96,18 @@ pub fn sentence(def: &MetricDef, r: &Comparison, note: &str) -> String {
     };
     let body = match r.verdict {
         Verdict::TooFew => format!(
-            "Too few trials to compare {label} in {cell}: {} (at least {MIN_PAIRS} seed pairs, or {MIN_PER_ARM} trials per arm, are needed).",
+            "Too few trials to compare {label} in {cell}: {}{} (at least {MIN_PAIRS} seed pairs, or {MIN_PER_ARM} trials per arm, are needed).",
             if r.n_pairs > 0 {
                 format!("n = {} seed pairs", r.n_pairs)
             } else {
                 format!("n = {} {t} and {} {b} trials", r.n_treatment, r.n_baseline)
+            },
+            match &r.time_to_event {
+                Some(e) if e.at_max_baseline + e.at_max_treatment > 0 => format!(
+                    "; left out at max replicas when the load changed: {} {t} and {} {b} trials",
+                    e.at_max_treatment, e.at_max_baseline
+                ),
+                _ => String::new(),
             }
         ),
         Verdict::Identical => format!(
@@ -123,13 +130,17 @@ pub fn sentence(def: &MetricDef, r: &Comparison, note: &str) -> String {
                     "In {cell}, {t} scored {dir} than {b} on {label} by {size} ({numbers}); {margin}: a significant difference beyond it (this metric has no better direction)."
                 ),
                 Verdict::Equivalent => format!(
-                    "In {cell}, {t} and {b} are equivalent on {label}: the interval lies inside the margin ({numbers}); {margin}."
+                    "In {cell}, {t} and {b} are equivalent on {label}: the interval lies inside the margin{} ({numbers}); {margin}.",
+                    if r.significant() { ", although the difference is significant" } else { "" }
                 ),
                 _ if r.significant() => format!(
                     "In {cell}, {t} scored {dir} than {b} on {label} by {size} ({numbers}); {margin}: the difference is significant, but the data cannot tell whether it is that large."
                 ),
                 _ if excludes_zero => format!(
                     "In {cell}, the test of {label} does not reach significance although the interval excludes 0 ({numbers}); {margin}: the data cannot tell."
+                ),
+                _ if r.ci_low.is_none() => format!(
+                    "In {cell}, no significant difference in {label} between {t} and {b} ({numbers}); {margin}: the data cannot tell whether they are equivalent."
                 ),
                 _ => format!(
                     "In {cell}, no significant difference in {label} between {t} and {b} ({numbers}); {margin}, and the interval is wider than that: the data cannot tell whether they are equivalent."

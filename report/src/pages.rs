@@ -146,13 +146,21 @@ impl CampaignPage<'_> {
         }
     }
     /// n per arm, always; and the pairs of a paired comparison.
+    /// Times to an event add the trials left out at max replicas.
     fn n_text(&self, row: &Comparison) -> String {
-        match row.design {
-            Design::Paired => format!(
+        let n = match row.design {
+            Design::Paired | Design::Censored | Design::Identical => format!(
                 "{} / {} ({} pairs)",
                 row.n_baseline, row.n_treatment, row.n_pairs
             ),
             _ => format!("{} / {}", row.n_baseline, row.n_treatment),
+        };
+        match &row.time_to_event {
+            Some(e) => format!(
+                "{n}; at max when the load changed: {} / {}",
+                e.at_max_baseline, e.at_max_treatment
+            ),
+            None => n,
         }
     }
 }
