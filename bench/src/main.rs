@@ -100,6 +100,13 @@ enum Command {
         #[arg(long)]
         campaign_id: Option<i64>,
     },
+    /// A SHA-256 of each result table (wall-clock columns left out): equal
+    /// hashes prove that a change left the results as they were.
+    Hash {
+        /// Dataset file.
+        #[arg(long, default_value = "data/trials.sqlite")]
+        db: PathBuf,
+    },
     /// Export results.
     Export {
         /// Output format.
@@ -298,6 +305,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 bench::summary::trial_figures(&mut store, campaign_id).await
             })?;
             println!("{}", bench::summary::format(id, &figures).join("\n"));
+            Ok(())
+        }
+        Command::Hash { db } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .context("starting the runtime")?;
+            let hashes = rt.block_on(async {
+                let mut store = Store::open_read_only(&db).await?;
+                store.table_hashes().await
+            })?;
+            for h in hashes {
+                println!("{:<16} {:>9} {}", h.table, h.rows, h.sha256);
+            }
             Ok(())
         }
         Command::Export {

@@ -28,6 +28,17 @@ pub const TRIAL_TABLES: [&str; 8] = [
     "trial_clocks",
 ];
 
+/// The digest of one table's rows ([`Store::table_hashes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableHash {
+    /// Table name.
+    pub table: String,
+    /// Rows hashed.
+    pub rows: u64,
+    /// SHA-256 of the rows, hex.
+    pub sha256: String,
+}
+
 /// An open dataset.
 pub struct Store {
     conn: SqliteConnection,
@@ -119,6 +130,65 @@ impl Store {
     /// Closes the connection cleanly (SQLite folds the WAL into the file).
     pub async fn close(self) -> Result<()> {
         Ok(self.conn.close().await?)
+    }
+
+    /// A SHA-256 of each result table's rows, for proving that a change
+    /// leaves results as they were: every table a trial writes, `trials`
+    /// without its wall-clock columns (`started_at`, `finished_at`,
+    /// `wall_ms`) and `campaigns` without `tool_version`, `host` and
+    /// `created_at`. Rows are taken in the order of their printed values;
+    /// a REAL prints with 17 significant digits (`%!.17g`, exact), anything
+    /// else as SQLite's `quote()`. Returns (table, rows, hex digest) in
+    /// table-name order.
+    pub async fn table_hashes(&mut self) -> Result<Vec<TableHash>> {
+        use sha2::{Digest, Sha256};
+        let volatile = [
+            ("trials", "started_at"),
+            ("trials", "finished_at"),
+            ("trials", "wall_ms"),
+            ("campaigns", "tool_version"),
+            ("campaigns", "host"),
+            ("campaigns", "created_at"),
+        ];
+        let mut tables: Vec<&str> = TRIAL_TABLES.to_vec();
+        tables.extend(["trials", "campaigns", "trial_aborts"]);
+        tables.sort_unstable();
+        let mut out = Vec::new();
+        for table in tables {
+            let cols = sqlx::query(&format!("PRAGMA table_info({table})"))
+                .fetch_all(&mut self.conn)
+                .await?;
+            let mut exprs = Vec::new();
+            for c in &cols {
+                let name: String = c.try_get("name")?;
+                let ty: String = c.try_get("type")?;
+                if volatile.contains(&(table, name.as_str())) {
+                    continue;
+                }
+                exprs.push(if ty.eq_ignore_ascii_case("REAL") {
+                    format!("ifnull(printf('%!.17g', \"{name}\"), 'NULL')")
+                } else {
+                    format!("quote(\"{name}\")")
+                });
+            }
+            let row = exprs.join(" || char(31) || ");
+            let rows: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT {row} AS r FROM {table} ORDER BY r"))
+                    .fetch_all(&mut self.conn)
+                    .await?;
+            let mut h = Sha256::new();
+            for r in &rows {
+                h.update(r.as_bytes());
+                h.update([b'\n']);
+            }
+            let digest = h.finalize();
+            out.push(TableHash {
+                table: table.to_string(),
+                rows: rows.len() as u64,
+                sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            });
+        }
+        Ok(out)
     }
 
     /// The connection, for queries of other modules.

@@ -1,0 +1,128 @@
+//! The simulator's results, pinned. The default campaign at 3 seeds is run
+//! into a fresh dataset and every result table hashed (`bench hash`); the
+//! hashes below are what the simulator gives today. A change that alters
+//! any simulated row fails here, so that it is made on purpose: update the
+//! hashes in the same commit and say in its message what changed and why.
+//! A change meant to alter nothing (a faster simulator, a refactor) must
+//! leave them as they are.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use bench::campaign::Campaign;
+use bench::runner::{run_campaign, Clock, RunOptions};
+use bench::store::Store;
+
+struct FixedClock;
+
+impl Clock for FixedClock {
+    fn now_rfc3339(&self) -> String {
+        "2026-01-01T00:00:00.000Z".into()
+    }
+}
+
+/// (table, rows, SHA-256) as `bench hash` prints them.
+const PINNED: &[(&str, u64, &str)] = &[
+    (
+        "campaigns",
+        1,
+        "9f8b2eb4341cd5e6da3b357412d68bac0faf2f2d4eb6288ff539f253332c8293",
+    ),
+    (
+        "decisions",
+        648,
+        "1b54f3cfd88bbd63055594e89004a782ec4459d1bbd56674c4ef97b3df6e65f6",
+    ),
+    (
+        "gpu_samples",
+        11340,
+        "60ae3c1a8bc494ea758124bdbb2d55fd84bc1d3ab3f276377e64d79ea4864aa1",
+    ),
+    (
+        "pod_samples",
+        16098,
+        "510b48f5ce7b7a5e4baf43cb7c82ab7b4643b40666c498366e3c585e8b59940b",
+    ),
+    (
+        "pods",
+        223,
+        "b5884f6951f92f3df222077b2ff20fb82a052d04b00a3b4107b4df2085d08985",
+    ),
+    (
+        "requests",
+        13505,
+        "ef9f74c5253deb2b94474cb4222e74ca4696a99b380672717280ce2324cf4c14",
+    ),
+    (
+        "samples",
+        3240,
+        "6ac117434c14e7ff5252a11f6a37be8354c40dcd9224b143e1fb02496b996d98",
+    ),
+    (
+        "scaling_events",
+        85,
+        "40684d9125f6e98195c8807edbec853cce5c02b413e2c4cb1c6b81d528210425",
+    ),
+    (
+        "trial_aborts",
+        0,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ),
+    (
+        "trial_clocks",
+        108,
+        "072914a7944bd3e1ba09859be6fece9c481c248ab375b89bac8615f1fdd49a26",
+    ),
+    (
+        "trials",
+        36,
+        "d12197b151cff3d3230a0f1d1dc0a30eb1149e4c34b47de503a7cbd068c89241",
+    ),
+];
+
+#[test]
+fn simulated_tables_are_the_pinned_ones() {
+    let text = std::fs::read_to_string(common::root().join("data/campaigns/default.toml"))
+        .unwrap()
+        .replace("count = 20", "count = 3");
+    let dir = common::root().join("data/campaigns");
+    let c = Campaign::parse(&text, &dir.join("default.toml"), &dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("pinned.sqlite");
+    let opts = RunOptions {
+        local: Default::default(),
+        k8s: Default::default(),
+        stop: Default::default(),
+        db: db.clone(),
+        backend: "sim".into(),
+        jobs: 2,
+        progress: false,
+        host: "test".into(),
+    };
+    run_campaign(&c, &opts, &FixedClock).unwrap();
+    let got = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut store = Store::open_read_only(&db).await.unwrap();
+            store.table_hashes().await.unwrap()
+        });
+    let got: Vec<(String, u64, String)> = got
+        .into_iter()
+        .map(|h| (h.table, h.rows, h.sha256))
+        .collect();
+    let want: Vec<(String, u64, String)> = PINNED
+        .iter()
+        .map(|(t, n, h)| (t.to_string(), *n, h.to_string()))
+        .collect();
+    if got != want {
+        let table: Vec<String> = got
+            .iter()
+            .map(|(t, n, h)| format!("    (\"{t}\", {n}, \"{h}\"),"))
+            .collect();
+        panic!(
+            "the simulated tables changed. If that is meant, pin the new hashes (and say why in the commit):\n{}",
+            table.join("\n")
+        );
+    }
+}
