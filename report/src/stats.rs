@@ -22,6 +22,11 @@
 //! * **Normal tail probabilities** come from [`erfc`], implemented here to a
 //!   relative accuracy of about 1e-14 over the whole double range, so
 //!   p-values agree with SciPy to far better than 1e-9.
+//! * **Confidence intervals for the Hodges–Lehmann estimates**
+//!   ([`hodges_lehmann_paired_ci`], [`hodges_lehmann_two_sample_ci`])
+//!   invert the rank tests with the same exact/normal cut-offs as
+//!   [`wilcoxon_signed_rank`] and [`mann_whitney_u`], so for untied data an
+//!   interval excludes 0 exactly when the test next to it rejects.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -764,31 +769,176 @@ pub fn holm(p_values: &[f64]) -> Vec<f64> {
 }
 
 // ------------------------------------------------------------------------
+// Normal quantile and the exact sign test
+// ------------------------------------------------------------------------
+
+/// Standard normal density φ(x), with `exp(−x²/2)` evaluated without the
+/// rounding error of `x²`.
+fn normal_pdf(x: f64) -> f64 {
+    // 1/√(2π) = (2/√π) · (1/√2) / 2
+    let inv_sqrt_2pi = 0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
+    inv_sqrt_2pi * exp_neg_sq(x.abs() * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// Φ⁻¹(p) for 0 < p < ½ (a negative x), by Halley's iteration on
+/// Φ(x) − p, which uses this module's lower-tail-accurate [`normal_cdf`].
+/// The starting point comes from the tail behaviour Φ(x) ≈ φ(x)/|x|, i.e.
+/// x² ≈ −2 ln p − ln(2π x²); near the centre that is clamped to 0.
+fn normal_quantile_lower(p: f64) -> f64 {
+    let t2 = -2.0 * p.ln();
+    let mut x = -(t2 - (2.0 * std::f64::consts::PI * t2).ln())
+        .max(0.0)
+        .sqrt();
+    for _ in 0..100 {
+        let r = (normal_cdf(x) - p) / normal_pdf(x);
+        // Halley: f = Φ − p, f' = φ, f'' = −xφ.
+        let denom = 1.0 + 0.5 * x * r;
+        let step = if denom > 0.5 { r / denom } else { r };
+        x -= step;
+        if !x.is_finite() || step.abs() <= 4.0 * f64::EPSILON * x.abs().max(1.0) {
+            break;
+        }
+    }
+    x
+}
+
+/// Standard normal quantile Φ⁻¹(p), the inverse of [`normal_cdf`] (what
+/// `scipy.stats.norm.ppf` computes). Found by Halley's iteration on
+/// [`normal_cdf`] in the lower half and by symmetry in the upper half
+/// (`1 − p` is exact there), so it is as accurate as [`normal_cdf`]: about
+/// 1e-14 relative against SciPy in the tests, down to p = 1e-16.
+///
+/// −∞ for p = 0, +∞ for p = 1, NaN for NaN or p outside [0, 1].
+pub fn normal_quantile(p: f64) -> f64 {
+    if !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    if p == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p == 1.0 {
+        return f64::INFINITY;
+    }
+    if p == 0.5 {
+        return 0.0;
+    }
+    if p < 0.5 {
+        normal_quantile_lower(p)
+    } else {
+        -normal_quantile_lower(1.0 - p)
+    }
+}
+
+/// Two-sided exact sign test: the p-value of `successes` out of `trials`
+/// under Binomial(`trials`, ½), i.e. `min(1, 2·P(X ≤ min(k, n − k)))`,
+/// which for p = ½ is the same as `scipy.stats.binomtest(k, n, 0.5).pvalue`
+/// (SciPy sums the probabilities of all outcomes no likelier than the one
+/// observed; at ½ those are the two mirror-image tails).
+///
+/// Exact integer arithmetic up to 120 trials, beyond that a sum of
+/// probability ratios scaled by the tail-end probability, whose logarithm is
+/// accumulated term by term (relative error about 1e-13 at n = 10 000 in the
+/// tests). Returns 1 for `trials == 0` (nothing to test) and treats
+/// `successes > trials` as `successes == trials`.
+pub fn sign_test_p_value(successes: usize, trials: usize) -> f64 {
+    let n = trials;
+    let k = successes.min(n);
+    let j = k.min(n - k);
+    if n == 0 || 2 * j == n {
+        return 1.0;
+    }
+    if let Some(p) = sign_test_exact(j, n) {
+        return p;
+    }
+    // P(X ≤ j) = pmf(j) · Σ_{i ≤ j} pmf(i)/pmf(j); the ratios fall off
+    // geometrically below j < n/2, so the sum is well conditioned.
+    let mut ratio = 1.0;
+    let mut sum = 1.0;
+    for i in (1..=j).rev() {
+        ratio *= i as f64 / (n - i + 1) as f64;
+        sum += ratio;
+        if ratio < sum * 1e-17 {
+            break;
+        }
+    }
+    // ln pmf(j) = ln C(n, j) − n ln 2, with ln C(n, j) = Σ_{i=1..j} ln((n − j + i)/i).
+    let ln_c: f64 = (1..=j).map(|i| ((n - j + i) as f64 / i as f64).ln()).sum();
+    let ln_pmf = ln_c - n as f64 * std::f64::consts::LN_2;
+    (2.0 * sum * ln_pmf.exp()).min(1.0)
+}
+
+/// `2·P(X ≤ j)` for X ~ Binomial(n, ½) in exact integer arithmetic, `None`
+/// when n > 120 or an intermediate overflows.
+fn sign_test_exact(j: usize, n: usize) -> Option<f64> {
+    if n > 120 {
+        return None;
+    }
+    let nn = u128::try_from(n).ok()?;
+    let mut c: u128 = 1;
+    let mut cum: u128 = 1;
+    for i in 1..=j {
+        let ii = u128::try_from(i).ok()?;
+        c = c.checked_mul(nn - ii + 1)? / ii;
+        cum = cum.checked_add(c)?;
+    }
+    let scale = 0.5f64.powi(i32::try_from(n).ok()?);
+    Some((2.0 * cum as f64 * scale).min(1.0))
+}
+
+// ------------------------------------------------------------------------
 // Exact Hodges–Lehmann intervals
 // ------------------------------------------------------------------------
 
-/// A confidence interval that inverts a rank test.
+/// A distribution-free confidence interval for a location (paired) or shift
+/// (two-sample) parameter, obtained by inverting a rank test: returned by
+/// [`hodges_lehmann_paired_ci`] and [`hodges_lehmann_two_sample_ci`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct RankInterval {
-    /// Lower end.
+    /// Lower end: the `lower_rank`-th smallest Walsh average / difference.
     pub low: f64,
-    /// Upper end.
+    /// Upper end: the `lower_rank`-th largest Walsh average / difference.
     pub high: f64,
-    /// The coverage the discrete null distribution gives, at least the
-    /// requested level (exact branch) or its normal approximation.
+    /// The coverage the null distribution of the test statistic gives the
+    /// interval, 1 − 2·P(T ≤ `lower_rank` − 1). Rank statistics are
+    /// discrete, so not every level is attainable: the interval is the
+    /// shortest of this form whose coverage is **at least** the requested
+    /// level, and this is the coverage it actually has (e.g. 0.9609 for a
+    /// requested 0.95 with n = 9 paired differences). In the exact branch it
+    /// is exact for continuous data; in the normal branch it is the normal
+    /// approximation's value (still ≥ the requested level by construction);
+    /// with ties or zeros in the data it is approximate in either branch.
     pub level_achieved: f64,
+    /// C, the 1-based rank of the lower end among the sorted averages /
+    /// differences; the upper end has rank M + 1 − C (M of them in all).
+    pub lower_rank: usize,
+    /// The null distribution the critical value came from: [`METHOD_EXACT`]
+    /// or [`METHOD_NORMAL`].
+    pub method: &'static str,
 }
 
-/// Largest exact signed-rank sample size (SciPy's cut-off for its exact
-/// p-value).
+/// Largest number of paired differences for which
+/// [`hodges_lehmann_paired_ci`] uses the exact signed-rank distribution
+/// (SciPy's and [`wilcoxon_signed_rank`]'s cut-off for the exact p-value).
 pub const SIGNED_RANK_EXACT_MAX: usize = 50;
 
-/// P(W+ ≤ w) for w = 0..=n(n+1)/2 under H0: subsets of {1..n} by their sum,
-/// each of probability 2^−n.
-fn signed_rank_cdf(n: usize) -> Vec<f64> {
-    let total = n * (n + 1) / 2;
-    let mut counts = vec![0f64; total + 1];
-    counts[0] = 1.0;
+/// [`hodges_lehmann_two_sample_ci`] uses the exact Mann–Whitney
+/// distribution when the smaller sample has at most this many values
+/// (SciPy's and [`mann_whitney_u`]'s cut-off for the exact p-value).
+pub const MANN_WHITNEY_EXACT_MAX: usize = 8;
+
+fn level_ok(level: f64) -> bool {
+    level > 0.0 && level < 1.0
+}
+
+/// Cumulative null counts of the signed-rank statistic T+ for n untied
+/// ranks: entry w is the number of the 2^n sign assignments whose positive
+/// ranks sum to at most w, for w = 0..=n(n+1)/2 (subset-sum dynamic
+/// programming). Exact for n ≤ 127 (the counts are below 2^127); used for
+/// n ≤ [`SIGNED_RANK_EXACT_MAX`].
+fn signed_rank_cumulative_counts(n: usize) -> Vec<u128> {
+    let top = n * (n + 1) / 2;
+    let mut counts = vec![0u128; top + 1];
+    counts[0] = 1;
     let mut reach = 0;
     for r in 1..=n {
         reach += r;
@@ -796,25 +946,22 @@ fn signed_rank_cdf(n: usize) -> Vec<f64> {
             counts[s] += counts[s - r];
         }
     }
-    let scale = 0.5f64.powi(i32::try_from(n).unwrap_or(i32::MAX));
-    let mut acc = 0.0;
+    let mut acc = 0u128;
+    for c in counts.iter_mut() {
+        acc += *c;
+        *c = acc;
+    }
     counts
-        .iter()
-        .map(|c| {
-            acc += c * scale;
-            acc
-        })
-        .collect()
 }
 
-/// The largest k ≥ 1 with `cdf(k − 1) ≤ tail`, where `cdf` is
-/// non-decreasing on `0..=max`, or `None` when even `cdf(0)` exceeds it.
-fn critical_k(tail: f64, max: usize, cdf: impl Fn(usize) -> f64) -> Option<usize> {
-    if cdf(0) > tail {
+/// The largest k in `0..=max` with `cdf(k) ≤ tail`, for a non-decreasing
+/// `cdf`; `None` when even `cdf(0)` exceeds `tail`.
+fn largest_k_at_most(tail: f64, max: usize, cdf: impl Fn(usize) -> f64) -> Option<usize> {
+    if !(cdf(0) <= tail) {
         return None;
     }
     let (mut lo, mut hi) = (0usize, max);
-    // Invariant: cdf(lo) ≤ tail; answer is the largest such lo, plus one.
+    // Invariant: cdf(lo) ≤ tail, and nothing above hi qualifies.
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
         if cdf(mid) <= tail {
@@ -823,95 +970,158 @@ fn critical_k(tail: f64, max: usize, cdf: impl Fn(usize) -> f64) -> Option<usize
             hi = mid - 1;
         }
     }
-    Some(lo + 1)
+    Some(lo)
 }
 
-fn level_ok(level: f64) -> bool {
-    level > 0.0 && level < 1.0
+/// The `i`-th and `j`-th smallest values of `v` (0-based, i ≤ j < len) by
+/// two selections, O(len), reordering `v`.
+fn two_order_statistics(v: &mut [f64], i: usize, j: usize) -> (f64, f64) {
+    let (_, low, above) = v.select_nth_unstable_by(i, f64::total_cmp);
+    let low = *low;
+    if j == i {
+        return (low, low);
+    }
+    let (_, high, _) = above.select_nth_unstable_by(j - i - 1, f64::total_cmp);
+    (low, *high)
 }
 
-/// Exact Hodges–Lehmann confidence interval for the centre of paired
-/// differences: the k-th smallest and k-th largest of the M = n(n+1)/2
-/// sorted Walsh averages, with k the largest integer such that
-/// P(W+ ≤ k − 1) ≤ (1 − level)/2 under the signed-rank null (Hollander,
-/// Wolfe & Chicken, *Nonparametric Statistical Methods*, 3rd ed., §3.3).
-/// Since W+ counts the positive Walsh averages, 0 lies outside the interval
-/// exactly when the exact two-sided signed-rank p is at most 1 − level
-/// (data without zeros or ties; tested against
-/// [`wilcoxon_signed_rank`]).
+/// Exact Hodges–Lehmann confidence interval for the centre of symmetry of
+/// paired differences (the pseudo-median that [`hodges_lehmann_paired`]
+/// estimates), by inverting the two-sided Wilcoxon signed-rank test
+/// (Hollander, Wolfe & Chicken, *Nonparametric Statistical Methods*, 3rd
+/// ed., §3.3; Tukey's construction).
 ///
-/// n ≤ [`SIGNED_RANK_EXACT_MAX`]: the exact null distribution. Above, its
-/// normal approximation with a continuity correction
-/// (mean M/2, variance n(n+1)(2n+1)/24). Zeros and ties among the
-/// differences are kept and the same critical value used: the interval is
-/// then conservative-to-approximate, as every rank interval with ties is.
+/// **Method.** Sort the M = n(n+1)/2 Walsh averages (d_i + d_j)/2, i ≤ j.
+/// With α = 1 − `level`, let k be the largest integer with
+/// P₀(T+ ≤ k) ≤ α/2 under the null distribution of the signed-rank
+/// statistic T+; the interval is [W₍C₎, W₍M+1−C₎] with C = k + 1
+/// ([`RankInterval::lower_rank`]) and its coverage is 1 − 2·P₀(T+ ≤ k)
+/// ([`RankInterval::level_achieved`], ≥ `level`). Because T+ equals the
+/// number of positive Walsh averages, a shift θ lies outside the closed
+/// interval exactly when the test applied to d − θ has p ≤ α.
 ///
-/// `None` for an empty or non-finite input, a level outside (0, 1), or too
-/// few differences for any interval at that level (e.g. n ≤ 5 at 95 %).
+/// **Null distribution and cut-off.** For n ≤ [`SIGNED_RANK_EXACT_MAX`]
+/// (50) the exact distribution (2^n equally likely sign assignments,
+/// counted exactly); above, the normal approximation P₀(T+ ≤ k) ≈
+/// Φ((k − μ)/σ), μ = n(n+1)/4, σ² = n(n+1)(2n+1)/24, **without** continuity
+/// correction. Those are exactly the choices of [`wilcoxon_signed_rank`]
+/// (SciPy's defaults) for data without ties or zeros, so for such data
+/// 0 ∉ [`low`, `high`] ⇔ `wilcoxon_signed_rank(diffs).p_value ≤ 1 − level`
+/// at every n (checked over random samples in the tests). "Outside" is
+/// `p ≤ α`, the usual rejection rule; with continuous data p = α does not
+/// occur.
+///
+/// **Zeros and ties.** `n` counts every difference, zeros included, and
+/// the interval is computed the same way from all M Walsh averages with the
+/// untied critical value. With zeros or tied |d| the test's own null
+/// distribution changes ([`wilcoxon_signed_rank`] then drops the zeros and
+/// uses a permutation or tie-corrected normal p), so the inversion and
+/// `level_achieved` hold only approximately; the interval stays a valid
+/// description of the Walsh averages' spread and is usually conservative.
+///
+/// **Cost.** O(n²) memory and time (selection, not a full sort).
+///
+/// `None` (never a panic) for an empty slice, any non-finite value (NaN or
+/// ±∞ are rejected, not skipped), `level` not strictly inside (0, 1), or too
+/// few differences for any interval at that level (P₀(T+ = 0) = 2⁻ⁿ already
+/// exceeds α/2: n ≤ 5 at 95 %, n ≤ 7 at 99 %).
 pub fn hodges_lehmann_paired_ci(diffs: &[f64], level: f64) -> Option<RankInterval> {
     if diffs.is_empty() || !all_finite(diffs) || !level_ok(level) {
         return None;
     }
     let n = diffs.len();
-    let m = n * (n + 1) / 2;
+    let total = n.checked_mul(n.checked_add(1)?)? / 2;
     let tail = (1.0 - level) / 2.0;
-    let (k, achieved) = if n <= SIGNED_RANK_EXACT_MAX {
-        let cdf = signed_rank_cdf(n);
-        let k = critical_k(tail, m, |w| cdf[w])?;
-        (k, 1.0 - 2.0 * cdf[k - 1])
+    let (k, level_achieved, method) = if n <= SIGNED_RANK_EXACT_MAX {
+        let cumulative = signed_rank_cumulative_counts(n);
+        let scale = 0.5f64.powi(i32::try_from(n).ok()?);
+        // Counts < 2^51 here, so `as f64` and the scaling are exact.
+        let cdf = |w: usize| cumulative[w] as f64 * scale;
+        let k = largest_k_at_most(tail, total / 2, cdf)?;
+        (k, 1.0 - 2.0 * cdf(k), METHOD_EXACT)
     } else {
         let nf = n as f64;
-        let (mu, sd) = (
-            m as f64 / 2.0,
-            (nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0).sqrt(),
-        );
-        let cdf = |w: usize| normal_cdf((w as f64 + 0.5 - mu) / sd);
-        let k = critical_k(tail, m, cdf)?;
-        (k, 1.0 - 2.0 * cdf(k - 1))
+        let mu = nf * (nf + 1.0) / 4.0;
+        let sd = (nf * (nf + 1.0) * (2.0 * nf + 1.0) / 24.0).sqrt();
+        let cdf = |w: usize| normal_cdf((w as f64 - mu) / sd);
+        let k = largest_k_at_most(tail, total / 2, cdf)?;
+        (k, 1.0 - 2.0 * cdf(k), METHOD_NORMAL)
     };
-    let mut walsh = Vec::with_capacity(m);
+    let mut walsh = Vec::with_capacity(total);
     for i in 0..n {
         for j in i..n {
             walsh.push((diffs[i] + diffs[j]) / 2.0);
         }
     }
-    walsh.sort_by(f64::total_cmp);
+    // k < M/2 because P₀(T+ ≤ k) ≤ α/2 < ½, so k < M − 1 − k; checked
+    // anyway so that no rounding can make the selection panic.
+    if 2 * k >= total {
+        return None;
+    }
+    let (low, high) = two_order_statistics(&mut walsh, k, total - 1 - k);
     Some(RankInterval {
-        low: walsh[k - 1],
-        high: walsh[m - k],
-        level_achieved: achieved,
+        low,
+        high,
+        level_achieved,
+        lower_rank: k + 1,
+        method,
     })
 }
 
-/// Largest sample sizes of the exact two-sample branch (SciPy's
-/// `mannwhitneyu` uses the exact distribution up to 8 and 8).
-pub const MANN_WHITNEY_EXACT_MAX: usize = 8;
-
-/// Exact Hodges–Lehmann confidence interval for the shift of `x` against
-/// `y`: the k-th smallest and k-th largest of the m·n differences
-/// x_i − y_j, with k the largest integer such that P(U ≤ k − 1) ≤
-/// (1 − level)/2 under the Mann–Whitney null (Hollander, Wolfe & Chicken
-/// §4.3). The exact null distribution when both samples have at most
-/// [`MANN_WHITNEY_EXACT_MAX`] values, as [`mann_whitney_u`] uses it; its
-/// normal approximation with a continuity correction otherwise (mean mn/2,
-/// variance mn(m+n+1)/12). `None` as for [`hodges_lehmann_paired_ci`].
+/// Exact Hodges–Lehmann confidence interval for the shift Δ of `x` against
+/// `y` (x − y; the parameter [`hodges_lehmann_two_sample`] estimates), by
+/// inverting the two-sided Mann–Whitney–Wilcoxon test (Hollander, Wolfe &
+/// Chicken, 3rd ed., §4.3; Moses' construction).
+///
+/// **Method.** Sort the m·n differences D = x_i − y_j. With α = 1 − `level`,
+/// let k be the largest integer with P₀(U ≤ k) ≤ α/2 under the null
+/// distribution of U = #{x_i > y_j}; the interval is [D₍C₎, D₍mn+1−C₎] with
+/// C = k + 1 and coverage 1 − 2·P₀(U ≤ k) (≥ `level`). Since U counts the
+/// positive differences, Δ lies outside the interval exactly when the test
+/// of x − Δ against y has p ≤ α.
+///
+/// **Null distribution and cut-off.** When the smaller sample has at most
+/// [`MANN_WHITNEY_EXACT_MAX`] (8) values, the exact distribution (the
+/// Gaussian-binomial coefficients [`mann_whitney_u`] uses); otherwise the
+/// normal approximation with continuity correction,
+/// P₀(U ≤ k) ≈ Φ((k + ½ − mn/2)/σ), σ² = mn(m+n+1)/12. Those are exactly
+/// the choices of [`mann_whitney_u`] (SciPy's `auto` rule) for data without
+/// ties, so for such data 0 ∉ [`low`, `high`] ⇔
+/// `mann_whitney_u(x, y).p_value ≤ 1 − level` at every size (checked in
+/// the tests), and the interval never contradicts the p-value reported next
+/// to it. (An exact interval would be cheap for, say, 20 × 20 samples too;
+/// the cut-off is SciPy's so that the two agree.)
+///
+/// **Ties.** Tied values (within or across the samples) are allowed: the
+/// interval is computed the same way with the untied critical value, and
+/// its inversion of the test and `level_achieved` are then approximate.
+/// Exact intervals conditional on the tie pattern (e.g. SAS's `EXACT HL`)
+/// can be wider.
+///
+/// **Cost.** O(m·n) memory and time.
+///
+/// `None` (never a panic) if either sample is empty or holds a non-finite
+/// value, `level` is not strictly inside (0, 1), or the samples are too
+/// small for any interval at that level (P₀(U = 0) = 1/C(m+n, m) exceeds
+/// α/2, e.g. 3 and 3 at 95 %).
 pub fn hodges_lehmann_two_sample_ci(x: &[f64], y: &[f64], level: f64) -> Option<RankInterval> {
     if x.is_empty() || y.is_empty() || !all_finite(x) || !all_finite(y) || !level_ok(level) {
         return None;
     }
     let (m, n) = (x.len(), y.len());
-    let total = m * n;
+    let total = m.checked_mul(n)?;
     let tail = (1.0 - level) / 2.0;
-    let (k, achieved) = if m <= MANN_WHITNEY_EXACT_MAX && n <= MANN_WHITNEY_EXACT_MAX {
+    let (k, level_achieved, method) = if m.min(n) <= MANN_WHITNEY_EXACT_MAX {
         let cdf = |u: usize| mann_whitney_exact_cdf(m, n, u);
-        let k = critical_k(tail, total, cdf)?;
-        (k, 1.0 - 2.0 * cdf(k - 1))
+        let k = largest_k_at_most(tail, total / 2, cdf)?;
+        (k, 1.0 - 2.0 * cdf(k), METHOD_EXACT)
     } else {
         let (mf, nf) = (m as f64, n as f64);
-        let (mu, sd) = (mf * nf / 2.0, (mf * nf * (mf + nf + 1.0) / 12.0).sqrt());
+        let mu = mf * nf / 2.0;
+        let sd = (mf * nf * (mf + nf + 1.0) / 12.0).sqrt();
         let cdf = |u: usize| normal_cdf((u as f64 + 0.5 - mu) / sd);
-        let k = critical_k(tail, total, cdf)?;
-        (k, 1.0 - 2.0 * cdf(k - 1))
+        let k = largest_k_at_most(tail, total / 2, cdf)?;
+        (k, 1.0 - 2.0 * cdf(k), METHOD_NORMAL)
     };
     let mut d = Vec::with_capacity(total);
     for a in x {
@@ -919,11 +1129,16 @@ pub fn hodges_lehmann_two_sample_ci(x: &[f64], y: &[f64], level: f64) -> Option<
             d.push(a - b);
         }
     }
-    d.sort_by(f64::total_cmp);
+    if 2 * k >= total {
+        return None;
+    }
+    let (low, high) = two_order_statistics(&mut d, k, total - 1 - k);
     Some(RankInterval {
-        low: d[k - 1],
-        high: d[total - k],
-        level_achieved: achieved,
+        low,
+        high,
+        level_achieved,
+        lower_rank: k + 1,
+        method,
     })
 }
 
@@ -2197,4 +2412,785 @@ mod tests {
     // for x in nx:
     //     out(f"    ({f(x)}, {f(mpmath.ncdf(x))}),")
     // out("];")
+}
+
+#[cfg(test)]
+mod hl_interval_tests {
+    //! Hodges–Lehmann intervals, the normal quantile and the sign test.
+    //! Reference values: `report/tests/reference/hl_intervals.py` (SciPy
+    //! 1.17.1, NumPy 2.4.6, Python 3.11.7), pasted between the GENERATED
+    //! markers below; that script computes each interval from SciPy's exact
+    //! null distributions and, for tie-free data, again by inverting SciPy's
+    //! tests, and asserts the two agree.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// An expected interval.
+    struct Ref {
+        low: f64,
+        high: f64,
+        level_achieved: f64,
+        lower_rank: usize,
+        method: &'static str,
+    }
+
+    /// (name, diffs, level, expected; `None`: no interval at that level)
+    type PairedCase = (&'static str, &'static [f64], f64, Option<Ref>);
+    /// (name, x, y, level, expected) for the shift x − y
+    type TwoSampleCase = (
+        &'static str,
+        &'static [f64],
+        &'static [f64],
+        f64,
+        Option<Ref>,
+    );
+
+    fn check(name: &str, got: Option<RankInterval>, expected: &Option<Ref>) {
+        match (got, expected) {
+            (None, None) => {}
+            (Some(g), Some(e)) => {
+                // Same floating-point operations as NumPy: bit-for-bit.
+                assert_eq!((g.low, g.high), (e.low, e.high), "{name}");
+                assert_eq!(g.lower_rank, e.lower_rank, "{name}");
+                assert_eq!(g.method, e.method, "{name}");
+                let err = (g.level_achieved - e.level_achieved).abs();
+                assert!(
+                    err <= 1e-13,
+                    "{name}: level {} vs {}",
+                    g.level_achieved,
+                    e.level_achieved
+                );
+            }
+            (g, _) => panic!(
+                "{name}: got {g:?}, expected {}",
+                if expected.is_some() { "Some" } else { "None" }
+            ),
+        }
+    }
+
+    #[test]
+    fn paired_intervals_match_scipy() {
+        for (name, d, level, expected) in PAIRED_CI_CASES {
+            check(name, hodges_lehmann_paired_ci(d, *level), expected);
+        }
+    }
+
+    #[test]
+    fn two_sample_intervals_match_scipy() {
+        for (name, x, y, level, expected) in TWO_SAMPLE_CI_CASES {
+            check(name, hodges_lehmann_two_sample_ci(x, y, *level), expected);
+        }
+    }
+
+    #[test]
+    fn hollander_wolfe_depression_example() {
+        // Hollander, Wolfe & Chicken, Table 3.1 (Hamilton depression scale
+        // factor IV, 9 patients, second visit minus first). With n = 9 the
+        // closest attainable level above 95 % is 1 − 2·10/512 = 0.961 (P₀(T+ ≤ 5) = 10/512), and the
+        // textbook's interval at that level is (−0.786, −0.010).
+        let (_, d, _, _) = PAIRED_CI_CASES
+            .iter()
+            .find(|c| c.0 == "exact_hwc_table_3_1")
+            .unwrap();
+        let ci = hodges_lehmann_paired_ci(d, 0.95).unwrap();
+        assert_eq!((ci.low, ci.high), (-0.786, -0.01));
+        assert_eq!(ci.level_achieved, 1.0 - 20.0 / 512.0);
+        assert_eq!(ci.lower_rank, 6);
+        // The point estimate, the median of the 45 Walsh averages: −0.46.
+        let est = hodges_lehmann_paired(d).unwrap();
+        assert!((est + 0.46).abs() < 1e-12, "{est}");
+        // The signed-rank test on the same data: p = 0.039 ≤ 0.05, so 0 is out.
+        let p = wilcoxon_signed_rank(d).unwrap().p_value;
+        assert!(p <= 0.05 && ci.high < 0.0, "{p}");
+    }
+
+    #[test]
+    fn sas_react_example_and_ties() {
+        // SAS/STAT User's Guide, PROC NPAR1WAY, Hodges–Lehmann estimation of
+        // the React data (Stim 2 − Stim 1, 98 %): published estimate 0.35,
+        // asymptotic (Moses) limits (0.00, 0.82), exact limits (0.00, 1.33).
+        // The heavily tied data make the untied critical value used here give
+        // the asymptotic limits; SAS's exact limits condition on the ties.
+        let (_, x, y, level, _) = TWO_SAMPLE_CI_CASES
+            .iter()
+            .find(|c| c.0 == "exact_ties_sas_react")
+            .unwrap();
+        let est = hodges_lehmann_two_sample(x, y).unwrap();
+        assert!((est - 0.35).abs() < 1e-12, "{est}");
+        let ci = hodges_lehmann_two_sample_ci(x, y, *level).unwrap();
+        assert!(
+            ci.low.abs() < 1e-12 && (ci.high - 0.82).abs() < 1e-12,
+            "{ci:?}"
+        );
+    }
+
+    /// Deterministic N(mu, 1) draws (Box–Muller on ChaCha8): continuous, so
+    /// ties and zeros have probability 0.
+    fn draws(rng: &mut ChaCha8Rng, n: usize, mu: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                let u1: f64 = 1.0 - rng.gen::<f64>();
+                let u2: f64 = rng.gen();
+                mu + (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn paired_interval_inverts_the_signed_rank_test() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x484c_2026);
+        let (mut rejected, mut kept, mut none, mut normal) = (0, 0, 0, 0);
+        for _ in 0..4000 {
+            let n = rng.gen_range(1..=70usize);
+            let mu = rng.gen_range(-1.2..1.2);
+            let level = rng.gen_range(0.5..0.999);
+            let d = draws(&mut rng, n, mu);
+            let test = wilcoxon_signed_rank(&d).unwrap();
+            assert_ne!(test.method, METHOD_PERMUTATION, "continuous data tied");
+            let alpha = 1.0 - level;
+            match hodges_lehmann_paired_ci(&d, level) {
+                None => {
+                    // No interval: not even the most extreme sample rejects.
+                    assert!(2.0 * 0.5f64.powi(n as i32) > alpha, "n {n} level {level}");
+                    assert!(test.p_value > alpha);
+                    none += 1;
+                }
+                Some(ci) => {
+                    let excludes_zero = ci.low > 0.0 || ci.high < 0.0;
+                    assert_eq!(
+                        excludes_zero,
+                        test.p_value <= alpha,
+                        "n {n} level {level} p {} ci {ci:?}",
+                        test.p_value
+                    );
+                    assert_eq!(ci.method, test.method);
+                    assert!(ci.level_achieved >= level, "{ci:?} {level}");
+                    assert!(ci.low <= ci.high);
+                    let hl = hodges_lehmann_paired(&d).unwrap();
+                    assert!(ci.low <= hl && hl <= ci.high);
+                    if excludes_zero {
+                        rejected += 1;
+                    } else {
+                        kept += 1;
+                    }
+                    if ci.method == METHOD_NORMAL {
+                        normal += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            rejected > 500 && kept > 500 && none > 20 && normal > 300,
+            "{rejected} {kept} {none} {normal}"
+        );
+    }
+
+    #[test]
+    fn two_sample_interval_inverts_the_mann_whitney_test() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x4d57_2026);
+        let (mut rejected, mut kept, mut none, mut normal) = (0, 0, 0, 0);
+        for _ in 0..3000 {
+            let m = rng.gen_range(1..=30usize);
+            let n = rng.gen_range(1..=30usize);
+            let shift = rng.gen_range(-1.5..1.5);
+            let level = rng.gen_range(0.5..0.999);
+            let x = draws(&mut rng, m, shift);
+            let y = draws(&mut rng, n, 0.0);
+            let test = mann_whitney_u(&x, &y).unwrap();
+            let alpha = 1.0 - level;
+            match hodges_lehmann_two_sample_ci(&x, &y, level) {
+                None => {
+                    assert!(test.p_value > alpha, "m {m} n {n} level {level}");
+                    none += 1;
+                }
+                Some(ci) => {
+                    let excludes_zero = ci.low > 0.0 || ci.high < 0.0;
+                    assert_eq!(
+                        excludes_zero,
+                        test.p_value <= alpha,
+                        "m {m} n {n} level {level} p {} ci {ci:?}",
+                        test.p_value
+                    );
+                    assert_eq!(ci.method, test.method);
+                    assert!(ci.level_achieved >= level, "{ci:?} {level}");
+                    let hl = hodges_lehmann_two_sample(&x, &y).unwrap();
+                    assert!(ci.low <= hl && hl <= ci.high);
+                    if excludes_zero {
+                        rejected += 1;
+                    } else {
+                        kept += 1;
+                    }
+                    if ci.method == METHOD_NORMAL {
+                        normal += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            rejected > 400 && kept > 400 && none > 20 && normal > 300,
+            "{rejected} {kept} {none} {normal}"
+        );
+    }
+
+    #[test]
+    fn intervals_reject_bad_arguments() {
+        let d = [0.3, -1.2, 2.2, 0.8, 1.9, -0.4, 1.1, 0.6, 2.7, 1.4];
+        assert!(hodges_lehmann_paired_ci(&d, 0.95).is_some());
+        assert_eq!(hodges_lehmann_paired_ci(&[], 0.95), None);
+        assert_eq!(hodges_lehmann_paired_ci(&[1.0, f64::NAN, 2.0], 0.5), None);
+        assert_eq!(hodges_lehmann_paired_ci(&[1.0, f64::INFINITY], 0.5), None);
+        for level in [0.0, 1.0, -0.1, 1.1, f64::NAN, f64::INFINITY] {
+            assert_eq!(hodges_lehmann_paired_ci(&d, level), None, "{level}");
+            assert_eq!(hodges_lehmann_two_sample_ci(&d, &d, level), None, "{level}");
+        }
+        assert_eq!(hodges_lehmann_two_sample_ci(&[], &d, 0.95), None);
+        assert_eq!(hodges_lehmann_two_sample_ci(&d, &[f64::NAN], 0.95), None);
+        // Too few values for the level: n = 5 paired (2/32 > 5 %), 3 and 3.
+        assert_eq!(hodges_lehmann_paired_ci(&d[..5], 0.95), None);
+        assert!(hodges_lehmann_paired_ci(&d[..5], 0.9).is_some());
+        assert_eq!(hodges_lehmann_paired_ci(&d[..1], 0.5), None);
+        assert_eq!(hodges_lehmann_two_sample_ci(&d[..1], &d[..1], 0.5), None);
+        assert!(hodges_lehmann_two_sample_ci(&d[..2], &d[2..4], 0.5).is_some());
+        // A level just below 1 needs more data but never panics.
+        assert_eq!(hodges_lehmann_paired_ci(&d, 1.0 - 1e-15), None);
+        let big: Vec<f64> = (0..200).map(|i| f64::from(i) * 0.37 - 20.0).collect();
+        let ci = hodges_lehmann_paired_ci(&big, 1.0 - 1e-15).unwrap();
+        assert!(ci.low <= ci.high);
+    }
+
+    #[test]
+    fn interval_widens_with_the_level_and_shifts_with_the_data() {
+        let d = [
+            0.3, -1.2, 2.2, 0.8, 1.9, -0.4, 1.1, 0.6, 2.7, 1.4, 0.05, -0.7,
+        ];
+        let mut last: Option<RankInterval> = None;
+        for level in [0.5, 0.8, 0.9, 0.95, 0.99] {
+            let ci = hodges_lehmann_paired_ci(&d, level).unwrap();
+            if let Some(prev) = last {
+                assert!(ci.low <= prev.low && ci.high >= prev.high);
+                assert!(ci.lower_rank <= prev.lower_rank);
+            }
+            last = Some(ci);
+        }
+        // Equivariance: shifting every difference by c shifts the interval.
+        let shifted: Vec<f64> = d.iter().map(|v| v + 10.0).collect();
+        let a = hodges_lehmann_paired_ci(&d, 0.9).unwrap();
+        let b = hodges_lehmann_paired_ci(&shifted, 0.9).unwrap();
+        assert!((b.low - a.low - 10.0).abs() < 1e-12 && (b.high - a.high - 10.0).abs() < 1e-12);
+        assert_eq!(a.level_achieved, b.level_achieved);
+        // Swapping the samples negates the two-sample interval.
+        let (x, y) = (&d[..5], &d[5..]);
+        let xy = hodges_lehmann_two_sample_ci(x, y, 0.9).unwrap();
+        let yx = hodges_lehmann_two_sample_ci(y, x, 0.9).unwrap();
+        assert_eq!((xy.low, xy.high), (-yx.high, -yx.low));
+        assert_eq!(xy.level_achieved, yx.level_achieved);
+    }
+
+    #[test]
+    fn exact_signed_rank_counts_are_a_distribution() {
+        for n in [1usize, 2, 5, 13, 50] {
+            let c = signed_rank_cumulative_counts(n);
+            assert_eq!(c.len(), n * (n + 1) / 2 + 1);
+            assert_eq!(*c.last().unwrap(), 1u128 << n);
+            assert_eq!(c[0], 1);
+            // Symmetry: P(T ≤ k) + P(T ≤ M − k − 1) = 1.
+            let m = c.len() - 1;
+            for k in 0..m {
+                assert_eq!(c[k] + c[m - k - 1], 1u128 << n, "n {n} k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn normal_quantile_matches_scipy() {
+        for &(p, expected) in NORMAL_QUANTILE_CASES {
+            let got = normal_quantile(p);
+            let err = (got - expected).abs();
+            assert!(
+                err <= 1e-14 * expected.abs().max(1.0),
+                "ppf({p}) = {got:e}, scipy {expected:e}"
+            );
+            if p > 0.0 && p < 1.0 {
+                // Round trip through the CDF.
+                let back = normal_cdf(got);
+                assert!(
+                    (back - p).abs() <= 1e-14 * p.min(1.0 - p).max(1e-300) + 1e-16,
+                    "{p}"
+                );
+            }
+        }
+        assert_eq!(normal_quantile(0.0), f64::NEG_INFINITY);
+        assert_eq!(normal_quantile(1.0), f64::INFINITY);
+        assert!(normal_quantile(f64::NAN).is_nan());
+        assert!(normal_quantile(-0.1).is_nan() && normal_quantile(1.1).is_nan());
+        for p in [1e-300, 1e-200, 1e-50] {
+            let x = normal_quantile(p);
+            assert!(((normal_cdf(x) - p) / p).abs() < 1e-12, "{p} -> {x}");
+        }
+    }
+
+    // ======== GENERATED by report/tests/reference/hl_intervals.py (begin) ========
+    // ---- generated by report/tests/reference/hl_intervals.py (SciPy 1.17.1, NumPy 2.4.6)
+    // ---- Paired: (name, diffs, level, expected); expected None = no interval at that level.
+    const PAIRED_CI_CASES: &[PairedCase] = &[
+        (
+            "exact_n6",
+            &[0.954909, 1.379095, 2.654721, -0.741471, 2.476237, 1.640727],
+            0.95,
+            Some(Ref {
+                low: -0.741471,
+                high: 2.654721,
+                level_achieved: 0.96875,
+                lower_rank: 1,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_n6_level_0_99_none",
+            &[0.954909, 1.379095, 2.654721, -0.741471, 2.476237, 1.640727],
+            0.99,
+            None,
+        ),
+        (
+            "exact_n5_level_0_95_none",
+            &[0.954909, 1.379095, 2.654721, -0.741471, 2.476237],
+            0.95,
+            None,
+        ),
+        (
+            "exact_n5_level_0_90",
+            &[0.954909, 1.379095, 2.654721, -0.741471, 2.476237],
+            0.9,
+            Some(Ref {
+                low: -0.741471,
+                high: 2.654721,
+                level_achieved: 0.9375,
+                lower_rank: 1,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_n10",
+            &[
+                0.229622, -0.941176, -0.225513, -0.683662, -0.722019, 0.12425, 1.070687, -1.144459,
+                -1.609679, -0.658703,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.941176,
+                high: 0.174334,
+                level_achieved: 0.951171875,
+                lower_rank: 9,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_n10_level_0_80",
+            &[
+                0.229622, -0.941176, -0.225513, -0.683662, -0.722019, 0.12425, 1.070687, -1.144459,
+                -1.609679, -0.658703,
+            ],
+            0.8,
+            Some(Ref {
+                low: -0.812419,
+                high: -0.21454050000000002,
+                level_achieved: 0.806640625,
+                lower_rank: 15,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_n20",
+            &[
+                -2.274973, -1.702869, -0.843405, 2.010092, -0.492872, -0.402639, -0.557921,
+                0.568597, 1.781952, 1.691015, 0.800512, -2.860882, 0.777236, -0.77005, 0.179788,
+                2.770511, -5.781734, -2.135159, 0.603702, -1.346263,
+            ],
+            0.95,
+            Some(Ref {
+                low: -1.2364595,
+                high: 0.5990715,
+                level_achieved: 0.9515590667724609,
+                lower_rank: 53,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_n20_level_0_99",
+            &[
+                -2.274973, -1.702869, -0.843405, 2.010092, -0.492872, -0.402639, -0.557921,
+                0.568597, 1.781952, 1.691015, 0.800512, -2.860882, 0.777236, -0.77005, 0.179788,
+                2.770511, -5.781734, -2.135159, 0.603702, -1.346263,
+            ],
+            0.99,
+            Some(Ref {
+                low: -1.559189,
+                high: 0.7888740000000001,
+                level_achieved: 0.9905643463134766,
+                lower_rank: 38,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_n50_boundary",
+            &[
+                0.16834, -0.137984, 2.129538, 0.425127, -0.037311, -0.01804, 0.780265, 1.703784,
+                0.106742, 1.434933, 0.318867, -1.769659, 1.390555, -1.937081, 0.292553, 1.562009,
+                1.801671, 0.621556, -1.495188, 1.289011, 0.029742, -0.647764, -0.078197, -0.909727,
+                -0.306683, -0.426512, 0.28153, -0.058275, 0.694313, 1.25702, -0.821843, -2.367282,
+                1.697173, -0.268524, 0.304454, -1.195387, 0.975233, 0.35573, 0.106459, 1.839087,
+                0.05059, -0.518979, 0.394303, 0.735261, 1.112321, 3.123264, 0.437543, 0.829052,
+                -0.825539, -0.821754,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.022637000000000018,
+                high: 0.5864020000000001,
+                level_achieved: 0.9505535931993983,
+                lower_rank: 435,
+                method: "exact",
+            }),
+        ),
+        (
+            "normal_n51_boundary",
+            &[
+                0.16834, -0.137984, 2.129538, 0.425127, -0.037311, -0.01804, 0.780265, 1.703784,
+                0.106742, 1.434933, 0.318867, -1.769659, 1.390555, -1.937081, 0.292553, 1.562009,
+                1.801671, 0.621556, -1.495188, 1.289011, 0.029742, -0.647764, -0.078197, -0.909727,
+                -0.306683, -0.426512, 0.28153, -0.058275, 0.694313, 1.25702, -0.821843, -2.367282,
+                1.697173, -0.268524, 0.304454, -1.195387, 0.975233, 0.35573, 0.106459, 1.839087,
+                0.05059, -0.518979, 0.394303, 0.735261, 1.112321, 3.123264, 0.437543, 0.829052,
+                -0.825539, -0.821754, 0.409241,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.0138035,
+                high: 0.5769535,
+                level_achieved: 0.9509811920024646,
+                lower_rank: 454,
+                method: "normal",
+            }),
+        ),
+        (
+            "normal_n60",
+            &[
+                -0.732101, 1.047912, 0.374951, 0.826051, 0.068773, 1.576177, 0.154001, -0.651945,
+                0.370018, 0.658007, -0.509665, -0.896929, -0.083249, -0.505449, -0.867482,
+                0.984994, 1.127921, 0.223551, 1.217353, -0.464637, 1.537373, 0.199187, 1.304332,
+                -1.308897, 1.362752, -0.407522, -0.204161, -0.525574, 1.630184, -1.932894,
+                0.098574, 1.88493, 1.399739, 0.296961, -0.816689, 1.385503, -0.72405, -0.706855,
+                0.235578, 0.011619, -0.553743, 2.379901, -0.79957, 0.658059, -0.246687, 1.769046,
+                -0.279505, 2.34282, -0.625875, -0.510752, 1.237598, -1.485041, -0.572162, 0.759521,
+                0.345633, -1.268803, 1.819935, -1.019596, 1.555534, -0.158331,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.0904655,
+                high: 0.5020074999999999,
+                level_achieved: 0.9506491543261765,
+                lower_rank: 649,
+                method: "normal",
+            }),
+        ),
+        (
+            "normal_n60_level_0_90",
+            &[
+                -0.732101, 1.047912, 0.374951, 0.826051, 0.068773, 1.576177, 0.154001, -0.651945,
+                0.370018, 0.658007, -0.509665, -0.896929, -0.083249, -0.505449, -0.867482,
+                0.984994, 1.127921, 0.223551, 1.217353, -0.464637, 1.537373, 0.199187, 1.304332,
+                -1.308897, 1.362752, -0.407522, -0.204161, -0.525574, 1.630184, -1.932894,
+                0.098574, 1.88493, 1.399739, 0.296961, -0.816689, 1.385503, -0.72405, -0.706855,
+                0.235578, 0.011619, -0.553743, 2.379901, -0.79957, 0.658059, -0.246687, 1.769046,
+                -0.279505, 2.34282, -0.625875, -0.510752, 1.237598, -1.485041, -0.572162, 0.759521,
+                0.345633, -1.268803, 1.819935, -1.019596, 1.555534, -0.158331,
+            ],
+            0.9,
+            Some(Ref {
+                low: -0.040159,
+                high: 0.45078199999999996,
+                level_achieved: 0.9008521752451933,
+                lower_rank: 692,
+                method: "normal",
+            }),
+        ),
+        (
+            "exact_ties_n10",
+            &[2.9, -1.0, 0.7, -0.5, 0.4, 1.0, 1.2, -0.3, -1.0, 0.2],
+            0.95,
+            Some(Ref {
+                low: -0.4,
+                high: 1.2,
+                level_achieved: 0.951171875,
+                lower_rank: 9,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_ties_zeros_n20",
+            &[
+                0.0, 0.0, -1.0, -0.3, 0.7, -0.6, 0.6, 0.3, -0.3, -0.9, 0.5, 0.6, 0.8, -0.5, 1.7,
+                2.6, -1.3, -0.1, -0.4, -0.2,
+            ],
+            0.9,
+            Some(Ref {
+                low: -0.3,
+                high: 0.35,
+                level_achieved: 0.9026927947998047,
+                lower_rank: 61,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_all_equal_n8",
+            &[2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0],
+            0.95,
+            Some(Ref {
+                low: 2.0,
+                high: 2.0,
+                level_achieved: 0.9609375,
+                lower_rank: 4,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_hwc_table_3_1",
+            &[
+                -0.952, 0.147, -1.022, -0.43, -0.62, -0.59, -0.49, 0.08, -0.01,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.786,
+                high: -0.01,
+                level_achieved: 0.9609375,
+                lower_rank: 6,
+                method: "exact",
+            }),
+        ),
+    ];
+
+    // ---- Two-sample x - y: (name, x, y, level, expected).
+    const TWO_SAMPLE_CI_CASES: &[TwoSampleCase] = &[
+        (
+            "exact_6_6",
+            &[1.439714, 1.045623, 1.969077, 1.153359, 1.540247, 0.869746],
+            &[
+                -0.199218, -2.384495, -0.429198, -1.064236, -2.130539, 1.03187,
+            ],
+            0.95,
+            Some(Ref {
+                low: 0.9372069999999999,
+                high: 3.570253,
+                level_achieved: 0.9588744588744589,
+                lower_rank: 6,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_3_3_none",
+            &[1.0, 2.0, 3.0],
+            &[0.5, 1.5, 2.5],
+            0.95,
+            None,
+        ),
+        (
+            "exact_3_3_level_0_90",
+            &[1.0, 2.0, 3.0],
+            &[0.5, 1.5, 2.5],
+            0.9,
+            None,
+        ),
+        (
+            "exact_8_20_boundary",
+            &[
+                0.317574, 2.211481, 0.6196, 0.610119, 1.315845, 0.382717, -1.248726, 0.849134,
+            ],
+            &[
+                0.153288, -0.275499, -1.192072, 1.204195, -0.204008, -0.131459, -0.746568,
+                0.704695, 0.802164, -2.024839, 0.292738, -0.031063, 1.362966, 0.194923, 0.722284,
+                -0.225355, -0.367669, 1.763338, -0.354607, 0.397256,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.18256399999999995,
+                high: 1.203741,
+                level_achieved: 0.9512513251643686,
+                lower_rank: 42,
+                method: "exact",
+            }),
+        ),
+        (
+            "exact_20_6_swapped",
+            &[
+                -0.706026, 1.27268, 1.232773, -1.739327, 1.129835, -0.831335, 0.85773, -1.998537,
+                0.173261, 0.857584, -0.361451, -1.064026, 0.293787, -1.380725, -1.912388, 0.297195,
+                -0.618901, 0.658954, 0.173011, 0.245331,
+            ],
+            &[0.726497, 2.427826, 0.463208, 1.668766, -0.76257, 0.456233],
+            0.99,
+            Some(Ref {
+                low: -2.461745,
+                high: 0.506276,
+                level_achieved: 0.9913477826521305,
+                lower_rank: 19,
+                method: "exact",
+            }),
+        ),
+        (
+            "normal_9_9_boundary",
+            &[
+                1.77512, 0.272826, 0.764649, -1.054957, 1.786755, 1.922299, 0.277904, -0.048891,
+                0.407104,
+            ],
+            &[
+                0.706898, 0.530994, -1.165417, -1.692023, 0.694115, 1.188547, 0.155607, -2.224392,
+                1.368206,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.579885,
+                high: 1.964849,
+                level_achieved: 0.9577398939160433,
+                lower_rank: 18,
+                method: "normal",
+            }),
+        ),
+        (
+            "normal_10_10",
+            &[
+                -0.879867, 0.948819, 0.056289, -1.06686, 1.760747, 1.070325, 0.025487, 0.448611,
+                0.620873, 1.156077,
+            ],
+            &[
+                -1.039731, -1.980888, 1.644446, -0.279712, 0.885615, -0.083075, 0.360359,
+                -0.925881, 1.16496, 0.7137,
+            ],
+            0.9,
+            Some(Ref {
+                low: -0.544087,
+                high: 1.1534,
+                level_achieved: 0.9110269882981867,
+                lower_rank: 28,
+                method: "normal",
+            }),
+        ),
+        (
+            "normal_20_20",
+            &[
+                1.49024, 0.056076, 0.975938, 0.688108, 1.238933, 0.253433, -0.256729, 0.321937,
+                1.219562, -0.230108, 1.198708, 1.057304, 1.333441, -0.419608, -1.31684, -0.408366,
+                0.702698, 0.545946, -0.778036, 0.779585,
+            ],
+            &[
+                -2.111973, 1.794729, -0.301451, -0.131829, -1.061392, 0.397024, -0.482593,
+                -0.967203, -1.226955, -1.417762, -0.709928, 0.726314, 0.736282, 0.743965,
+                -1.200705, -0.467041, -0.658059, 0.157562, 0.826213, -0.59349,
+            ],
+            0.95,
+            Some(Ref {
+                low: 0.210312,
+                high: 1.373075,
+                level_achieved: 0.9501363097894595,
+                lower_rank: 128,
+                method: "normal",
+            }),
+        ),
+        (
+            "normal_60_60",
+            &[
+                -0.61596, -0.945537, -0.83833, 0.277586, -1.152429, -0.263623, 0.906777, 0.279316,
+                0.391858, -0.501964, 0.59581, -0.833486, 1.490621, -0.043028, 0.485407, 1.339506,
+                0.387037, -1.410252, 0.445294, -1.061783, -0.254702, -1.290662, 2.029984,
+                -0.563002, 0.192023, -0.458809, 0.388299, -0.889048, -0.575534, -0.60976,
+                -0.308514, -0.236353, -0.097323, -0.19067, 0.353833, 1.837898, -0.746747,
+                -0.235691, 2.402579, -0.208875, 0.583489, -0.390026, 0.404877, 0.362776, -0.967854,
+                -0.566977, 0.113009, 0.364315, -0.648606, -0.430098, 0.632495, 0.409375, -0.748709,
+                -0.173941, -1.080238, -0.425343, 1.587451, 0.868905, 2.676652, 0.38307,
+            ],
+            &[
+                -1.053862, -1.425451, -0.382734, 1.751703, -0.410293, -2.973041, -0.44341,
+                1.136457, 1.387693, -1.100708, 0.171422, -0.284025, -0.493566, 0.462058, -2.005317,
+                1.828231, -1.810821, 0.517476, -0.335886, -0.117936, -1.711819, -0.182198,
+                -0.621395, 0.124809, 0.419075, -1.494842, -0.224448, -1.024839, 0.311464, 0.525965,
+                1.263693, 0.53274, 0.574769, 0.035006, -0.047892, -1.693098, -0.837327, -0.584471,
+                0.509565, -2.134779, 0.389775, 2.245159, -2.542803, -1.39589, -2.063303, -0.569133,
+                1.416365, -0.750729, -1.03527, -0.124289, 0.040423, -1.682285, -1.292333,
+                -0.324411, -1.030454, 0.522558, -0.42069, 0.962242, 1.108669, 0.792376,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.11715900000000001,
+                high: 0.663386,
+                level_achieved: 0.9500470427264741,
+                lower_rank: 1427,
+                method: "normal",
+            }),
+        ),
+        (
+            "exact_ties_6_7",
+            &[2.0, -1.0, 0.0, 0.0, 1.0, 1.0],
+            &[1.0, 1.0, 1.0, 2.0, -0.0, -0.0, -2.0],
+            0.95,
+            Some(Ref {
+                low: -1.0,
+                high: 2.0,
+                level_achieved: 0.965034965034965,
+                lower_rank: 7,
+                method: "exact",
+            }),
+        ),
+        (
+            "normal_ties_20_15",
+            &[
+                -1.1, 0.2, -0.3, 0.2, -0.2, 1.4, -0.9, 2.7, 1.2, 1.1, -1.4, 1.8, 1.0, 0.6, 2.0,
+                -0.5, 0.8, 1.0, -0.6, 0.8,
+            ],
+            &[
+                -0.5, 1.4, -0.6, -1.6, -0.5, 1.5, -1.3, -0.5, 0.6, 0.6, -1.5, 2.1, -0.9, -1.0, 0.9,
+            ],
+            0.95,
+            Some(Ref {
+                low: -0.2999999999999998,
+                high: 1.5,
+                level_achieved: 0.9526697915918099,
+                lower_rank: 91,
+                method: "normal",
+            }),
+        ),
+        (
+            "exact_ties_sas_react",
+            &[3.27, 3.27, 3.27, 3.7, 3.7, 3.74],
+            &[
+                1.94, 1.94, 2.92, 2.92, 2.92, 2.92, 3.27, 3.27, 3.27, 3.27, 3.7, 3.7, 3.74,
+            ],
+            0.98,
+            Some(Ref {
+                low: 0.0,
+                high: 0.8200000000000003,
+                level_achieved: 0.983266991006929,
+                lower_rank: 13,
+                method: "exact",
+            }),
+        ),
+    ];
+
+    // ---- scipy.stats.norm.ppf(p)
+    const NORMAL_QUANTILE_CASES: &[(f64, f64)] = &[
+        (1e-16, -8.222082216130435),
+        (1e-10, -6.361340902404056),
+        (1e-05, -4.264890793922825),
+        (0.001, -3.090232306167813),
+        (0.005, -2.575829303548901),
+        (0.025, -1.9599639845400545),
+        (0.05, -1.6448536269514729),
+        (0.1, -1.2815515655446004),
+        (0.3, -0.5244005127080409),
+        (0.5, 0.0),
+        (0.7, 0.5244005127080407),
+        (0.95, 1.6448536269514722),
+        (0.975, 1.959963984540054),
+        (0.995, 2.5758293035489004),
+        (0.999999, 4.753424308817087),
+    ];
+    // ======== GENERATED (end) ========
 }
