@@ -7,7 +7,11 @@
 //!    included (all cores, fresh dataset);
 //! 3. SQLite rows per second of the bench's writer next to `sqlite3`'s
 //!    `.import` of the same rows as CSV, into the same schema, in the same
-//!    run (skipped with a note when `sqlite3` is not installed).
+//!    run (skipped with a note when `sqlite3` is not installed);
+//! 4. the scale ladder of `data/campaigns/scale-*.toml`: per scale, requests
+//!    per trial, simulator time per trial, nanoseconds per request,
+//!    simulated seconds per wall second, rows per second into SQLite and
+//!    peak RSS (`BENCH_SIM_SCALES=1,10,100,1000` adds the 6,000-GPU step).
 //!
 //! Goals (issue 2): ≥ 20,000× real time per trial; the default campaign in
 //! ≤ 10 s on 2 cores; rows per second at least those of `.import`.
@@ -93,6 +97,54 @@ fn main() -> anyhow::Result<()> {
             n as f64 / secs
         ),
         Err(e) => println!("sqlite3 .import: skipped ({e})"),
+    }
+
+    // 4. The scale ladder (data/campaigns/scale-*.toml).
+    scale_ladder(&root, tmp.path())?;
+    Ok(())
+}
+
+/// The process's peak resident set so far (VmHWM), MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// For each scale of `BENCH_SIM_SCALES` (default `1,10,100`; `1000` is the
+/// 6,000-GPU step): requests per trial, simulator wall time per trial,
+/// nanoseconds per request, simulated seconds per wall second, rows per
+/// second into SQLite and the process's peak RSS so far.
+fn scale_ladder(root: &Path, dir: &Path) -> anyhow::Result<()> {
+    let scales = std::env::var("BENCH_SIM_SCALES").unwrap_or_else(|_| "1,10,100".into());
+    println!("scale ladder (one thread; BENCH_SIM_SCALES={scales}):");
+    println!(
+        "  {:<11} {:>10} {:>12} {:>9} {:>12} {:>12} {:>10}",
+        "campaign", "req/trial", "sim ms/trial", "ns/req", "x real time", "rows/s", "peak MiB"
+    );
+    for k in scales.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let c = Campaign::load(&root.join(format!("data/campaigns/scale-{k}.toml")))?;
+        let plan = c.plan();
+        let t0 = Instant::now();
+        let records: Vec<TrialRecords> = plan
+            .iter()
+            .map(|p| runner::simulate(&c, p))
+            .collect::<Result<_, _>>()?;
+        let sim = t0.elapsed().as_secs_f64() / plan.len() as f64;
+        let requests = records.iter().map(|r| r.requests.len()).sum::<usize>() / plan.len();
+        let rows: usize = records.iter().map(TrialRecords::row_count).sum();
+        let write = write_with_store(&dir.join(format!("scale-{k}.sqlite")), &c, &records)?;
+        println!(
+            "  {:<11} {:>10} {:>12.1} {:>9.0} {:>12.0} {:>12.0} {:>10}",
+            format!("scale-{k}"),
+            requests,
+            sim * 1e3,
+            sim * 1e9 / requests.max(1) as f64,
+            c.file.duration_s / sim,
+            rows as f64 / write,
+            peak_rss_mib().map_or("-".into(), |m| format!("{m:.0}")),
+        );
     }
     Ok(())
 }

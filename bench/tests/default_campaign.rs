@@ -125,3 +125,30 @@ fn arms_share_bounds_and_the_original_scenario_is_the_laptop() {
     assert!(shapes.iter().any(|s| s.starts_with("Step")));
     assert!(shapes.iter().any(|s| s.starts_with("Spike")));
 }
+
+/// Every campaign file shipped in `data/campaigns/` passes the check, and
+/// the scale ladder multiplies cluster, bounds and load alike.
+#[test]
+fn every_shipped_campaign_passes_the_check_and_the_scale_ladder_scales_alike() {
+    let dir = common::root().join("data/campaigns");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            Campaign::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "{n} campaign files");
+    for k in [1u32, 10, 100, 1000] {
+        let c = Campaign::load(&dir.join(format!("scale-{k}.toml"))).unwrap();
+        let s = &c.scenarios[0].spec;
+        let gpus: u32 = s.nodes.iter().map(|n| n.count * n.gpus).sum();
+        assert_eq!(gpus, 6 * k);
+        assert_eq!(s.max_replicas, 6 * k);
+        let Arrival::Open { rate } = &c.profile(0).arrival else {
+            panic!("scale-{k}: open loop expected")
+        };
+        assert!((rate.max_rate() - 10.0 * f64::from(k)).abs() < 1e-9, "scale-{k}");
+    }
+}
