@@ -218,16 +218,19 @@ fn i64_vec(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
         .collect())
 }
 
-/// Per-trial metrics of every complete trial; `slo_ms` is the SLO threshold.
-pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetrics>> {
-    let warm = df!(
+/// Each trial's warm-up and length.
+fn windows(data: &CampaignData) -> Result<DataFrame> {
+    Ok(df!(
         "trial_id" => data.trials.iter().map(|t| t.id).collect::<Vec<_>>(),
         "warmup_s" => data.trials.iter().map(|t| t.warmup_s).collect::<Vec<_>>(),
         "duration_s" => data.trials.iter().map(|t| t.duration_s).collect::<Vec<_>>(),
-    )?;
-    // Answers OK in the seconds the samples cover after warm-up: the sample
-    // at t_s = sec covers an answer (see `dataset::load_requests`).
-    let served = data
+    )?)
+}
+
+/// Answers OK in the seconds the samples cover after warm-up, per trial:
+/// the sample at t_s = sec covers an answer (see `dataset::load_requests`).
+fn served_in_window(data: &CampaignData, warm: &DataFrame) -> Result<DataFrame> {
+    Ok(data
         .requests
         .clone()
         .lazy()
@@ -244,9 +247,13 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
         )
         .group_by([col("trial_id")])
         .agg([len().cast(DataType::Float64).alias("n_ok_window")])
-        .collect()?;
+        .collect()?)
+}
 
-    let req = data
+/// Per trial, over the requests scheduled after warm-up: counts, SLO
+/// attainment and nearest-rank latency percentiles.
+fn request_aggregates(data: &CampaignData, slo_ms: f64) -> Result<DataFrame> {
+    Ok(data
         .requests
         .clone()
         .lazy()
@@ -277,14 +284,18 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
                 .quantile(lit(0.99), QuantileMethod::Equiprobable)
                 .alias("p99"),
         ])
-        .collect()?;
+        .collect()?)
+}
 
-    let smp = data
+/// Per trial, over the samples after warm-up: utilisation, pod-seconds,
+/// replicas, desired replicas and energy.
+fn sample_aggregates(data: &CampaignData, warm: &DataFrame) -> Result<DataFrame> {
+    Ok(data
         .samples
         .clone()
         .lazy()
         .join(
-            warm.lazy(),
+            warm.clone().lazy(),
             [col("trial_id")],
             [col("trial_id")],
             JoinArgs::new(JoinType::Inner),
@@ -321,7 +332,15 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
                     .min())
             .alias("energy_j"),
         ])
-        .collect()?;
+        .collect()?)
+}
+
+/// Per-trial metrics of every complete trial; `slo_ms` is the SLO threshold.
+pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetrics>> {
+    let warm = windows(data)?;
+    let served = served_in_window(data, &warm)?;
+    let req = request_aggregates(data, slo_ms)?;
+    let smp = sample_aggregates(data, &warm)?;
 
     let get = |df: &DataFrame, name: &str| column_map(df, "trial_id", name);
     let (n, n_ok, n_timeout, n_slo) = (
