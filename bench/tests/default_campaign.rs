@@ -149,6 +149,9 @@ fn every_shipped_campaign_passes_the_check_and_the_scale_ladder_scales_alike() {
         let Arrival::Open { rate } = &c.profile(0).arrival else {
             panic!("scale-{k}: open loop expected")
         };
-        assert!((rate.max_rate() - 10.0 * f64::from(k)).abs() < 1e-9, "scale-{k}");
+        assert!(
+            (rate.max_rate() - 10.0 * f64::from(k)).abs() < 1e-9,
+            "scale-{k}"
+        );
     }
 }
