@@ -610,194 +610,215 @@ fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
         return bad("scenarios", "at least one scenario is needed".into());
     }
     for (i, s) in f.scenarios.iter().enumerate() {
-        let at = |k: &str| format!("scenarios[{i}].{k}");
         if f.scenarios[..i].iter().any(|q| q.name == s.name) {
-            return bad(&at("name"), format!("duplicate scenario `{}`", s.name));
-        }
-        if s.max_replicas == 0 || s.max_replicas > limits::MAX_REPLICAS {
             return bad(
-                &at("max_replicas"),
+                &format!("scenarios[{i}].name"),
+                format!("duplicate scenario `{}`", s.name),
+            );
+        }
+        check_scenario(f, s).or_else(|(field, m)| bad(&format!("scenarios[{i}].{field}"), m))?;
+    }
+    Ok(())
+}
+
+/// One scenario's checks; fields relative to the scenario.
+fn check_scenario(f: &CampaignFile, s: &ScenarioSpec) -> std::result::Result<(), Invalid> {
+    let bad = |field: &str, m: String| Err((field.to_string(), m));
+    if s.max_replicas == 0 || s.max_replicas > limits::MAX_REPLICAS {
+        return bad(
+            "max_replicas",
+            format!(
+                "must be within 1..={}, got {}",
+                limits::MAX_REPLICAS,
+                s.max_replicas
+            ),
+        );
+    }
+    if s.max_replicas < s.min_replicas {
+        return bad(
+            "max_replicas",
+            format!(
+                "({}) is below min_replicas ({})",
+                s.max_replicas, s.min_replicas
+            ),
+        );
+    }
+    if s.min_replicas == 0 {
+        return bad(
+            "min_replicas",
+            "must be at least 1 (the HPA cannot scale from zero on CPU)".into(),
+        );
+    }
+    if s.profiles.is_empty() {
+        return bad("profiles", "list at least one load profile".into());
+    }
+    for p in &s.profiles {
+        if !f.profiles.iter().any(|q| &q.name == p) {
+            return bad("profiles", format!("no load profile named `{p}`"));
+        }
+    }
+    if s.nodes.is_empty() {
+        return bad("nodes", "at least one node group is needed".into());
+    }
+    let mut slots = 0u64;
+    let mut node_count = 0u64;
+    for (ni, n) in s.nodes.iter().enumerate() {
+        let nat = |k: &str| format!("nodes[{ni}].{k}");
+        node_count += u64::from(n.count);
+        if n.count == 0 || node_count > limits::MAX_NODES {
+            return bad(
+                &nat("count"),
                 format!(
-                    "must be within 1..={}, got {}",
-                    limits::MAX_REPLICAS,
-                    s.max_replicas
+                    "must be at least 1, and the scenario at most {} nodes in all, got {} ({node_count} so far)",
+                    limits::MAX_NODES,
+                    n.count
                 ),
             );
         }
-        if s.max_replicas < s.min_replicas {
+        if n.gpus > limits::MAX_GPUS_PER_NODE {
             return bad(
-                &at("max_replicas"),
-                format!(
-                    "({}) is below min_replicas ({})",
-                    s.max_replicas, s.min_replicas
-                ),
-            );
-        }
-        if s.min_replicas == 0 {
-            return bad(
-                &at("min_replicas"),
-                "must be at least 1 (the HPA cannot scale from zero on CPU)".into(),
-            );
-        }
-        if s.profiles.is_empty() {
-            return bad(&at("profiles"), "list at least one load profile".into());
-        }
-        for p in &s.profiles {
-            if !f.profiles.iter().any(|q| &q.name == p) {
-                return bad(&at("profiles"), format!("no load profile named `{p}`"));
-            }
-        }
-        if s.nodes.is_empty() {
-            return bad(&at("nodes"), "at least one node group is needed".into());
-        }
-        let mut slots = 0u64;
-        let mut node_count = 0u64;
-        for (ni, n) in s.nodes.iter().enumerate() {
-            let nat = |k: &str| format!("scenarios[{i}].nodes[{ni}].{k}");
-            node_count += u64::from(n.count);
-            if n.count == 0 || node_count > limits::MAX_NODES {
-                return bad(
-                    &nat("count"),
-                    format!(
-                        "must be at least 1, and the scenario at most {} nodes in all, got {} ({node_count} so far)",
-                        limits::MAX_NODES,
-                        n.count
-                    ),
-                );
-            }
-            if n.gpus > limits::MAX_GPUS_PER_NODE {
-                return bad(
-                    &nat("gpus"),
-                    format!(
-                        "must be at most {}, got {}",
-                        limits::MAX_GPUS_PER_NODE,
-                        n.gpus
-                    ),
-                );
-            }
-            if n.time_slicing_replicas > limits::MAX_TIME_SLICING_REPLICAS {
-                return bad(
-                    &nat("time_slicing_replicas"),
-                    format!(
-                        "must be at most {}, got {}",
-                        limits::MAX_TIME_SLICING_REPLICAS,
-                        n.time_slicing_replicas
-                    ),
-                );
-            }
-            if !(n.cpu_cores > 0.0 && n.cpu_cores.is_finite()) {
-                return bad(
-                    &nat("cpu_cores"),
-                    format!("must be > 0, got {}", n.cpu_cores),
-                );
-            }
-            if n.time_slicing_replicas == 0 {
-                return bad(&nat("time_slicing_replicas"), "must be at least 1".into());
-            }
-            if n.gpus > 0 && n.gpu_profile.is_none() {
-                return bad(
-                    &nat("gpu_profile"),
-                    "nodes with GPUs need a GPU profile".into(),
-                );
-            }
-            slots += u64::from(n.count) * u64::from(n.gpus) * u64::from(n.time_slicing_replicas);
-        }
-        if slots == 0 {
-            return bad(
-                &at("nodes[0].gpus"),
-                "the cluster has zero GPUs; the workload needs one GPU slot per pod".into(),
-            );
-        }
-        let pod = &s.pod;
-        if pod.cpu_request_m == 0 {
-            return bad(
-                &at("pod.cpu_request_m"),
-                "must be > 0 (the HPA divides by it)".into(),
-            );
-        }
-        if pod.cpu_limit_m < pod.cpu_request_m {
-            return bad(
-                &at("pod.cpu_limit_m"),
-                format!(
-                    "({}) is below cpu_request_m ({})",
-                    pod.cpu_limit_m, pod.cpu_request_m
-                ),
-            );
-        }
-        if pod.workers == 0 || pod.workers > limits::MAX_WORKERS {
-            return bad(
-                &at("pod.workers"),
-                format!(
-                    "must be within 1..={}, got {}",
-                    limits::MAX_WORKERS,
-                    pod.workers
-                ),
-            );
-        }
-        // 0 is a pod with no waiting room: a request that finds every worker
-        // busy is answered 503 at once (`workload serve --queue 0`).
-        if pod.queue_capacity > limits::MAX_QUEUE {
-            return bad(
-                &at("pod.queue_capacity"),
+                &nat("gpus"),
                 format!(
                     "must be at most {}, got {}",
-                    limits::MAX_QUEUE,
-                    pod.queue_capacity
+                    limits::MAX_GPUS_PER_NODE,
+                    n.gpus
                 ),
             );
         }
-        for (k, v) in [
-            ("pre_cpu_ms", pod.pre_cpu_ms),
-            ("post_cpu_ms", pod.post_cpu_ms),
-            ("idle_cpu_m", pod.idle_cpu_m),
-        ] {
-            if !(v >= 0.0 && v.is_finite()) {
-                return bad(&at(&format!("pod.{k}")), format!("must be >= 0, got {v}"));
-            }
+        if n.time_slicing_replicas > limits::MAX_TIME_SLICING_REPLICAS {
+            return bad(
+                &nat("time_slicing_replicas"),
+                format!(
+                    "must be at most {}, got {}",
+                    limits::MAX_TIME_SLICING_REPLICAS,
+                    n.time_slicing_replicas
+                ),
+            );
         }
-        let sim = &s.sim;
-        for (k, v, strictly) in [
-            ("endpoint_delay_s", sim.endpoint_delay_s, false),
-            ("grace_period_s", sim.grace_period_s, false),
-            ("probe_initial_delay_s", sim.probe_initial_delay_s, false),
-            ("probe_period_s", sim.probe_period_s, true),
-            ("metric_resolution_s", sim.metric_resolution_s, true),
-            (
-                "metric_scrape_offset_s",
-                sim.metric_scrape_offset_s.unwrap_or(0.0),
-                false,
+        if !(n.cpu_cores > 0.0 && n.cpu_cores.is_finite()) {
+            return bad(
+                &nat("cpu_cores"),
+                format!("must be > 0, got {}", n.cpu_cores),
+            );
+        }
+        if n.time_slicing_replicas == 0 {
+            return bad(&nat("time_slicing_replicas"), "must be at least 1".into());
+        }
+        if n.gpus > 0 && n.gpu_profile.is_none() {
+            return bad(
+                &nat("gpu_profile"),
+                "nodes with GPUs need a GPU profile".into(),
+            );
+        }
+        slots += u64::from(n.count) * u64::from(n.gpus) * u64::from(n.time_slicing_replicas);
+    }
+    if slots == 0 {
+        return bad(
+            "nodes[0].gpus",
+            "the cluster has zero GPUs; the workload needs one GPU slot per pod".into(),
+        );
+    }
+    check_pod(&s.pod)?;
+    check_sim(&s.sim)?;
+    let w = &s.work;
+    if w.gemms_per_iteration + w.elementwise_per_iteration == 0 {
+        return bad("work", "a request must do some work".into());
+    }
+    if !(w.elementwise_bytes_per_element >= 0.0 && w.working_set_matrices >= 0.0) {
+        return bad("work", "sizes must be >= 0".into());
+    }
+    Ok(())
+}
+
+/// The pod table's checks; fields relative to the scenario.
+fn check_pod(pod: &PodSpec) -> std::result::Result<(), Invalid> {
+    let bad = |field: &str, m: String| Err((field.to_string(), m));
+    if pod.cpu_request_m == 0 {
+        return bad(
+            "pod.cpu_request_m",
+            "must be > 0 (the HPA divides by it)".into(),
+        );
+    }
+    if pod.cpu_limit_m < pod.cpu_request_m {
+        return bad(
+            "pod.cpu_limit_m",
+            format!(
+                "({}) is below cpu_request_m ({})",
+                pod.cpu_limit_m, pod.cpu_request_m
             ),
-            (
-                "controller_offset_s",
-                sim.controller_offset_s.unwrap_or(0.0),
-                false,
+        );
+    }
+    if pod.workers == 0 || pod.workers > limits::MAX_WORKERS {
+        return bad(
+            "pod.workers",
+            format!(
+                "must be within 1..={}, got {}",
+                limits::MAX_WORKERS,
+                pod.workers
             ),
-            ("probe_phase_s", sim.probe_phase_s.unwrap_or(0.0), false),
-            ("latency_window_s", sim.latency_window_s, true),
-            ("restart_backoff_s", sim.restart_backoff_s, true),
-        ] {
-            if !(v.is_finite() && v >= 0.0 && (!strictly || v > 0.0)) {
-                let need = if strictly { "> 0" } else { ">= 0" };
-                return bad(&at(&format!("sim.{k}")), format!("must be {need}, got {v}"));
-            }
+        );
+    }
+    // 0 is a pod with no waiting room: a request that finds every worker
+    // busy is answered 503 at once (`workload serve --queue 0`).
+    if pod.queue_capacity > limits::MAX_QUEUE {
+        return bad(
+            "pod.queue_capacity",
+            format!(
+                "must be at most {}, got {}",
+                limits::MAX_QUEUE,
+                pod.queue_capacity
+            ),
+        );
+    }
+    for (k, v) in [
+        ("pre_cpu_ms", pod.pre_cpu_ms),
+        ("post_cpu_ms", pod.post_cpu_ms),
+        ("idle_cpu_m", pod.idle_cpu_m),
+    ] {
+        if !(v >= 0.0 && v.is_finite()) {
+            return bad(&format!("pod.{k}"), format!("must be >= 0, got {v}"));
         }
-        for (k, v) in [
-            ("yield_cpu_fraction", sim.yield_cpu_fraction),
-            ("blocking_cpu_fraction", sim.blocking_cpu_fraction),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return bad(
-                    &at(&format!("sim.{k}")),
-                    format!("must be within 0..=1, got {v}"),
-                );
-            }
+    }
+    Ok(())
+}
+
+/// The simulator table's checks; fields relative to the scenario.
+fn check_sim(sim: &SimParams) -> std::result::Result<(), Invalid> {
+    let bad = |field: &str, m: String| Err((field.to_string(), m));
+    for (k, v, strictly) in [
+        ("endpoint_delay_s", sim.endpoint_delay_s, false),
+        ("grace_period_s", sim.grace_period_s, false),
+        ("probe_initial_delay_s", sim.probe_initial_delay_s, false),
+        ("probe_period_s", sim.probe_period_s, true),
+        ("metric_resolution_s", sim.metric_resolution_s, true),
+        (
+            "metric_scrape_offset_s",
+            sim.metric_scrape_offset_s.unwrap_or(0.0),
+            false,
+        ),
+        (
+            "controller_offset_s",
+            sim.controller_offset_s.unwrap_or(0.0),
+            false,
+        ),
+        ("probe_phase_s", sim.probe_phase_s.unwrap_or(0.0), false),
+        ("latency_window_s", sim.latency_window_s, true),
+        ("restart_backoff_s", sim.restart_backoff_s, true),
+    ] {
+        if !(v.is_finite() && v >= 0.0 && (!strictly || v > 0.0)) {
+            let need = if strictly { "> 0" } else { ">= 0" };
+            return bad(&format!("sim.{k}"), format!("must be {need}, got {v}"));
         }
-        let w = &s.work;
-        if w.gemms_per_iteration + w.elementwise_per_iteration == 0 {
-            return bad(&at("work"), "a request must do some work".into());
-        }
-        if !(w.elementwise_bytes_per_element >= 0.0 && w.working_set_matrices >= 0.0) {
-            return bad(&at("work"), "sizes must be >= 0".into());
+    }
+    for (k, v) in [
+        ("yield_cpu_fraction", sim.yield_cpu_fraction),
+        ("blocking_cpu_fraction", sim.blocking_cpu_fraction),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            return bad(
+                &format!("sim.{k}"),
+                format!("must be within 0..=1, got {v}"),
+            );
         }
     }
     Ok(())
