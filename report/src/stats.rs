@@ -1,8 +1,7 @@
 //! Nonparametric statistics for comparing the two autoscaler arms ("hpa" and
 //! "userscale"), where each trial is one observation.
 //!
-//! Everything here is self-contained (std, `rand`/`rand_chacha` for the
-//! bootstrap, `serde` for the result structs) and was checked against
+//! Everything here is self-contained (std, `serde` for the result structs) and was checked against
 //! SciPy 1.17.1, statsmodels 0.15.0 and NumPy 2.4.6 (see the tests).
 //!
 //! # Conventions
@@ -18,7 +17,7 @@
 //!   result's `method` field ([`METHOD_EXACT`], [`METHOD_PERMUTATION`] or
 //!   [`METHOD_NORMAL`]).
 //! * **Quantiles** use NumPy's default (`method="linear"`) definition, see
-//!   [`quantile`]; the percentile bootstrap uses the same definition.
+//!   [`quantile`].
 //! * **Normal tail probabilities** come from [`erfc`], implemented here to a
 //!   relative accuracy of about 1e-14 over the whole double range, so
 //!   p-values agree with SciPy to far better than 1e-9.
@@ -28,7 +27,9 @@
 //!   [`wilcoxon_signed_rank`] and [`mann_whitney_u`], so for untied data an
 //!   interval excludes 0 exactly when the test next to it rejects.
 
+#[cfg(test)]
 use rand::{Rng, SeedableRng};
+#[cfg(test)]
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -636,108 +637,6 @@ pub fn cliffs_magnitude(d: f64) -> &'static str {
     } else {
         "large"
     }
-}
-
-// ------------------------------------------------------------------------
-// Percentile bootstrap
-// ------------------------------------------------------------------------
-
-/// Fill `buf` with a with-replacement resample of `values`. Indices are
-/// drawn as `u64` so the stream is the same on 32- and 64-bit targets.
-fn resample_into(rng: &mut ChaCha8Rng, values: &[f64], buf: &mut Vec<f64>) {
-    let n = values.len() as u64;
-    buf.clear();
-    buf.extend((0..values.len()).map(|_| values[rng.gen_range(0..n) as usize]));
-}
-
-/// Percentile interval at `level` from unsorted replicate statistics.
-fn percentile_interval(mut replicates: Vec<f64>, level: f64) -> Option<(f64, f64)> {
-    if replicates.iter().any(|s| !s.is_finite()) {
-        return None;
-    }
-    replicates.sort_by(f64::total_cmp);
-    let alpha = 1.0 - level;
-    Some((
-        quantile(&replicates, alpha / 2.0),
-        quantile(&replicates, 1.0 - alpha / 2.0),
-    ))
-}
-
-fn bootstrap_args_ok(resamples: usize, level: f64) -> bool {
-    resamples > 0 && level > 0.0 && level < 1.0
-}
-
-/// Percentile bootstrap confidence interval for a one-sample statistic,
-/// for the paired case (pass the per-seed differences).
-///
-/// Draws `resamples` resamples of `values` with replacement from a
-/// `ChaCha8Rng` seeded with `seed` (`SeedableRng::seed_from_u64`), so the
-/// result is a pure function of the arguments. The interval is
-/// `(quantile(α/2), quantile(1 − α/2))` of the sorted replicate statistics
-/// with α = 1 − `level` and [`quantile`]'s NumPy "linear" definition.
-///
-/// `None` if `values` is empty or holds a non-finite value, `resamples` is
-/// 0, `level` is not strictly between 0 and 1, or `statistic` returns a
-/// non-finite value for any resample.
-pub fn bootstrap_ci<F>(
-    values: &[f64],
-    statistic: F,
-    resamples: usize,
-    level: f64,
-    seed: u64,
-) -> Option<(f64, f64)>
-where
-    F: Fn(&[f64]) -> f64,
-{
-    if values.is_empty() || !all_finite(values) || !bootstrap_args_ok(resamples, level) {
-        return None;
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut buf = Vec::with_capacity(values.len());
-    let mut replicates = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        resample_into(&mut rng, values, &mut buf);
-        replicates.push(statistic(&buf));
-    }
-    percentile_interval(replicates, level)
-}
-
-/// Percentile bootstrap confidence interval for a two-sample statistic
-/// `statistic(x, y)` (e.g. a difference of medians or
-/// [`hodges_lehmann_two_sample`]), resampling `x` and `y` independently
-/// (stratified: each resample keeps both group sizes). For every replicate
-/// `x` is resampled first, then `y`, from one `ChaCha8Rng` seeded with
-/// `seed`. Interval definition and `None` conditions as in [`bootstrap_ci`]
-/// (either sample empty or non-finite included).
-pub fn bootstrap_ci_two_sample<F>(
-    x: &[f64],
-    y: &[f64],
-    statistic: F,
-    resamples: usize,
-    level: f64,
-    seed: u64,
-) -> Option<(f64, f64)>
-where
-    F: Fn(&[f64], &[f64]) -> f64,
-{
-    if x.is_empty()
-        || y.is_empty()
-        || !all_finite(x)
-        || !all_finite(y)
-        || !bootstrap_args_ok(resamples, level)
-    {
-        return None;
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut bx = Vec::with_capacity(x.len());
-    let mut by = Vec::with_capacity(y.len());
-    let mut replicates = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        resample_into(&mut rng, x, &mut bx);
-        resample_into(&mut rng, y, &mut by);
-        replicates.push(statistic(&bx, &by));
-    }
-    percentile_interval(replicates, level)
 }
 
 // ------------------------------------------------------------------------
@@ -1422,107 +1321,6 @@ mod tests {
         assert!(normal_cdf(f64::NAN).is_nan());
         assert_eq!(normal_cdf(f64::INFINITY), 1.0);
         assert_eq!(normal_cdf(f64::NEG_INFINITY), 0.0);
-    }
-
-    /// Deterministic N(mu, sigma²) sample via Box–Muller on ChaCha8.
-    fn normal_sample(n: usize, mu: f64, sigma: f64, seed: u64) -> Vec<f64> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| {
-                let u1: f64 = 1.0 - rng.gen::<f64>(); // (0, 1]
-                let u2: f64 = rng.gen();
-                mu + sigma * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-            })
-            .collect()
-    }
-
-    fn mean_stat(v: &[f64]) -> f64 {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
-
-    #[test]
-    fn bootstrap_is_deterministic_per_seed() {
-        let data = normal_sample(40, 1.0, 2.0, 7);
-        let a = bootstrap_ci(&data, mean_stat, 500, 0.95, 42).unwrap();
-        let b = bootstrap_ci(&data, mean_stat, 500, 0.95, 42).unwrap();
-        let c = bootstrap_ci(&data, mean_stat, 500, 0.95, 43).unwrap();
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert!(a.0 < a.1);
-        // A fn item and a (capturing) closure give the same interval.
-        let one = 1.0;
-        let d = bootstrap_ci(&data, |v| one * mean_stat(v), 500, 0.95, 42).unwrap();
-        assert_eq!(a, d);
-        let e = bootstrap_ci(&data, |v| median(v).unwrap(), 500, 0.95, 42).unwrap();
-        assert!(e.0 <= e.1);
-    }
-
-    #[test]
-    fn bootstrap_ci_of_large_normal_sample_is_near_textbook_interval() {
-        let (n, mu, sigma) = (4000, 5.0, 2.0);
-        let data = normal_sample(n, mu, sigma, 2024);
-        let (lo, hi) = bootstrap_ci(&data, mean_stat, 4000, 0.95, 1).unwrap();
-        let m = mean(&data).unwrap();
-        assert!(lo < mu && mu < hi, "({lo}, {hi}) misses {mu}");
-        assert!(lo < m && m < hi);
-        let half = 1.96 * sigma / (n as f64).sqrt();
-        assert!(
-            ((hi - lo) / 2.0 - half).abs() < 0.1 * half,
-            "({lo}, {hi}) vs ±{half}"
-        );
-        assert!(((m - lo) - half).abs() < 0.15 * half);
-        assert!(((hi - m) - half).abs() < 0.15 * half);
-    }
-
-    #[test]
-    fn bootstrap_two_sample_is_deterministic_and_sane() {
-        let x = normal_sample(300, 3.0, 1.0, 11);
-        let y = normal_sample(250, 2.0, 1.0, 12);
-        let diff = |a: &[f64], b: &[f64]| mean_stat(a) - mean_stat(b);
-        let a = bootstrap_ci_two_sample(&x, &y, diff, 2000, 0.9, 5).unwrap();
-        let b = bootstrap_ci_two_sample(&x, &y, diff, 2000, 0.9, 5).unwrap();
-        assert_eq!(a, b);
-        assert!(a.0 < 1.0 && 1.0 < a.1, "{a:?}");
-        // 90% interval of a difference of means: ±1.645·sqrt(1/300 + 1/250).
-        let half = 1.645 * (1.0 / 300.0 + 1.0 / 250.0f64).sqrt();
-        assert!(
-            ((a.1 - a.0) / 2.0 - half).abs() < 0.1 * half,
-            "{a:?} vs ±{half}"
-        );
-        let hl = bootstrap_ci_two_sample(
-            &x,
-            &y,
-            |a, b| hodges_lehmann_two_sample(a, b).unwrap(),
-            200,
-            0.95,
-            5,
-        )
-        .unwrap();
-        assert!(hl.0 < hl.1);
-    }
-
-    #[test]
-    fn bootstrap_rejects_bad_arguments() {
-        let v = [1.0, 2.0, 3.0];
-        assert_eq!(bootstrap_ci(&[], mean_stat, 10, 0.95, 0), None);
-        assert_eq!(bootstrap_ci(&[1.0, f64::NAN], mean_stat, 10, 0.95, 0), None);
-        assert_eq!(bootstrap_ci(&v, mean_stat, 0, 0.95, 0), None);
-        assert_eq!(bootstrap_ci(&v, mean_stat, 10, 1.0, 0), None);
-        assert_eq!(bootstrap_ci(&v, mean_stat, 10, 0.0, 0), None);
-        assert_eq!(bootstrap_ci(&v, mean_stat, 10, f64::NAN, 0), None);
-        assert_eq!(bootstrap_ci(&v, |_| f64::NAN, 10, 0.95, 0), None);
-        let d = |a: &[f64], b: &[f64]| mean_stat(a) - mean_stat(b);
-        assert_eq!(bootstrap_ci_two_sample(&v, &[], d, 10, 0.95, 0), None);
-        assert_eq!(
-            bootstrap_ci_two_sample(&v, &[f64::INFINITY], d, 10, 0.95, 0),
-            None
-        );
-        assert_eq!(bootstrap_ci_two_sample(&v, &v, d, 10, 2.0, 0), None);
-        // A constant sample gives a degenerate but valid interval.
-        assert_eq!(
-            bootstrap_ci(&[4.0; 5], mean_stat, 10, 0.95, 0),
-            Some((4.0, 4.0))
-        );
     }
 
     #[test]
