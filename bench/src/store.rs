@@ -7,10 +7,14 @@
 use std::path::Path;
 use std::str::FromStr;
 
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use crate::record::TrialRecords;
+use crate::record::{
+    DecisionRecord, GpuSample, PodRecord, PodSample, RequestRecord, Sample, ScalingEvent,
+    TrialRecords,
+};
 use crate::{Error, Result};
 
 /// Bound parameters per statement (SQLite's default limit is 32766).
@@ -349,163 +353,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        insert_rows(
-            &mut tx,
-            "requests (trial_id, id, user, user_seq, scheduled_s, sent_s, started_s, finished_s, pod, size, iterations, outcome, latency_ms)",
-            13,
-            &rec.requests,
-            |b, r| {
-                b.push_bind(trial_id)
-                    .push_bind(r.id)
-                    .push_bind(r.user)
-                    .push_bind(r.user_seq)
-                    .push_bind(r.scheduled_s)
-                    .push_bind(r.sent_s)
-                    .push_bind(r.started_s)
-                    .push_bind(r.finished_s)
-                    .push_bind(r.pod)
-                    .push_bind(r.size)
-                    .push_bind(r.iterations)
-                    .push_bind(r.outcome.as_str())
-                    .push_bind(r.latency_ms);
-            },
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "samples (trial_id, t_s, desired, ready, pending, terminating, gpu_util_mean, gpu_util_max, gpu_mem_used_mib, gpu_power_w, gpu_energy_j, cpu_cores, cpu_pct_request, in_flight, queued, offered, completed, failed)",
-            18,
-            &rec.samples,
-            |b, s| {
-                b.push_bind(trial_id)
-                    .push_bind(s.t_s)
-                    .push_bind(s.desired)
-                    .push_bind(s.ready)
-                    .push_bind(s.pending)
-                    .push_bind(s.terminating)
-                    .push_bind(s.gpu_util_mean)
-                    .push_bind(s.gpu_util_max)
-                    .push_bind(s.gpu_mem_used_mib)
-                    .push_bind(s.gpu_power_w)
-                    .push_bind(s.gpu_energy_j)
-                    .push_bind(s.cpu_cores)
-                    .push_bind(s.cpu_pct_request)
-                    .push_bind(s.in_flight)
-                    .push_bind(s.queued)
-                    .push_bind(s.offered)
-                    .push_bind(s.completed)
-                    .push_bind(s.failed);
-            },
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "pod_samples (trial_id, t_s, pod, state, ready, cpu_cores, cpu_pct_request, gpu_util, in_flight, queued, avg_latency_ms, completed)",
-            12,
-            &rec.pod_samples,
-            |b, s| {
-                b.push_bind(trial_id)
-                    .push_bind(s.t_s)
-                    .push_bind(s.pod)
-                    .push_bind(s.state)
-                    .push_bind(s.ready)
-                    .push_bind(s.cpu_cores)
-                    .push_bind(s.cpu_pct_request)
-                    .push_bind(s.gpu_util)
-                    .push_bind(s.in_flight)
-                    .push_bind(s.queued)
-                    .push_bind(s.avg_latency_ms)
-                    .push_bind(s.completed);
-            },
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "gpu_samples (trial_id, t_s, gpu, util_pct, mem_used_mib, power_w, contexts)",
-            7,
-            &rec.gpu_samples,
-            |b, s| {
-                b.push_bind(trial_id)
-                    .push_bind(s.t_s)
-                    .push_bind(s.gpu)
-                    .push_bind(s.util_pct)
-                    .push_bind(s.mem_used_mib)
-                    .push_bind(s.power_w)
-                    .push_bind(s.contexts);
-            },
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "pods (trial_id, pod, name, node, gpu, created_s, scheduled_s, started_s, ready_s, deleted_s, exited_s, restarts, probe_phase_s)",
-            13,
-            &rec.pods,
-            |b, p| {
-                b.push_bind(trial_id)
-                    .push_bind(p.pod)
-                    .push_bind(p.name.clone())
-                    .push_bind(p.node.clone())
-                    .push_bind(p.gpu)
-                    .push_bind(p.created_s)
-                    .push_bind(p.scheduled_s)
-                    .push_bind(p.started_s)
-                    .push_bind(p.ready_s)
-                    .push_bind(p.deleted_s)
-                    .push_bind(p.exited_s)
-                    .push_bind(p.restarts)
-                    .push_bind(p.probe_phase_s);
-            },
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            "trial_clocks (trial_id, clock, scope, period_s, first_s)",
-            5,
-            &rec.clocks,
-            |b, c| {
-                b.push_bind(trial_id)
-                    .push_bind(c.clock)
-                    .push_bind(c.scope.as_str())
-                    .push_bind(c.period_s)
-                    .push_bind(c.first_s);
-            },
-        )
-        .await?;
+        insert_rows(&mut tx, trial_id, &rec.requests).await?;
+        insert_rows(&mut tx, trial_id, &rec.samples).await?;
+        insert_rows(&mut tx, trial_id, &rec.pod_samples).await?;
+        insert_rows(&mut tx, trial_id, &rec.gpu_samples).await?;
+        insert_rows(&mut tx, trial_id, &rec.pods).await?;
+        insert_rows(&mut tx, trial_id, &rec.clocks).await?;
         let events: Vec<_> = rec.scaling_events.iter().enumerate().collect();
-        insert_rows(
-            &mut tx,
-            "scaling_events (trial_id, seq, t_s, from_replicas, to_replicas, controller, reason)",
-            7,
-            &events,
-            |b, (i, e)| {
-                b.push_bind(trial_id)
-                    .push_bind(*i as i64)
-                    .push_bind(e.t_s)
-                    .push_bind(e.from)
-                    .push_bind(e.to)
-                    .push_bind(e.controller.clone())
-                    .push_bind(e.reason.clone());
-            },
-        )
-        .await?;
+        insert_rows(&mut tx, trial_id, &events).await?;
         let decisions: Vec<_> = rec.decisions.iter().enumerate().collect();
-        insert_rows(
-            &mut tx,
-            "decisions (trial_id, seq, t_s, controller, current_replicas, desired_replicas, reason, inputs_json)",
-            8,
-            &decisions,
-            |b, (i, d)| {
-                b.push_bind(trial_id)
-                    .push_bind(*i as i64)
-                    .push_bind(d.t_s)
-                    .push_bind(d.controller.clone())
-                    .push_bind(d.current)
-                    .push_bind(d.desired)
-                    .push_bind(d.reason.clone())
-                    .push_bind(d.inputs_json.clone());
-            },
-        )
-        .await?;
+        insert_rows(&mut tx, trial_id, &decisions).await?;
         sqlx::query(
             "UPDATE trials SET status = 'complete', started_at = ?, finished_at = ?, wall_ms = ? WHERE id = ?",
         )
@@ -520,20 +377,167 @@ impl Store {
     }
 }
 
-/// Multi-row INSERTs of `rows` into `target` ("table (columns)"), as many
-/// rows per statement as SQLite's parameter limit allows. Statements stay
-/// prepared in sqlx's cache: full chunks repeat the same SQL across trials.
-async fn insert_rows<T>(
+/// A record with its table: the INSERT's target and how one row binds
+/// after the `trial_id` that [`insert_rows`] binds first.
+trait TableRow {
+    /// `table (trial_id, columns…)`.
+    const TARGET: &'static str;
+    /// Columns, `trial_id` included.
+    const COLUMNS: usize;
+    /// Binds the row's own columns.
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>);
+}
+
+impl TableRow for RequestRecord {
+    const TARGET: &'static str = "requests (trial_id, id, user, user_seq, scheduled_s, sent_s, started_s, finished_s, pod, size, iterations, outcome, latency_ms)";
+    const COLUMNS: usize = 13;
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+        b.push_bind(self.id)
+            .push_bind(self.user)
+            .push_bind(self.user_seq)
+            .push_bind(self.scheduled_s)
+            .push_bind(self.sent_s)
+            .push_bind(self.started_s)
+            .push_bind(self.finished_s)
+            .push_bind(self.pod)
+            .push_bind(self.size)
+            .push_bind(self.iterations)
+            .push_bind(self.outcome.as_str())
+            .push_bind(self.latency_ms);
+    }
+}
+
+impl TableRow for Sample {
+    const TARGET: &'static str = "samples (trial_id, t_s, desired, ready, pending, terminating, gpu_util_mean, gpu_util_max, gpu_mem_used_mib, gpu_power_w, gpu_energy_j, cpu_cores, cpu_pct_request, in_flight, queued, offered, completed, failed)";
+    const COLUMNS: usize = 18;
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+        b.push_bind(self.t_s)
+            .push_bind(self.desired)
+            .push_bind(self.ready)
+            .push_bind(self.pending)
+            .push_bind(self.terminating)
+            .push_bind(self.gpu_util_mean)
+            .push_bind(self.gpu_util_max)
+            .push_bind(self.gpu_mem_used_mib)
+            .push_bind(self.gpu_power_w)
+            .push_bind(self.gpu_energy_j)
+            .push_bind(self.cpu_cores)
+            .push_bind(self.cpu_pct_request)
+            .push_bind(self.in_flight)
+            .push_bind(self.queued)
+            .push_bind(self.offered)
+            .push_bind(self.completed)
+            .push_bind(self.failed);
+    }
+}
+
+impl TableRow for PodSample {
+    const TARGET: &'static str = "pod_samples (trial_id, t_s, pod, state, ready, cpu_cores, cpu_pct_request, gpu_util, in_flight, queued, avg_latency_ms, completed)";
+    const COLUMNS: usize = 12;
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+        b.push_bind(self.t_s)
+            .push_bind(self.pod)
+            .push_bind(self.state)
+            .push_bind(self.ready)
+            .push_bind(self.cpu_cores)
+            .push_bind(self.cpu_pct_request)
+            .push_bind(self.gpu_util)
+            .push_bind(self.in_flight)
+            .push_bind(self.queued)
+            .push_bind(self.avg_latency_ms)
+            .push_bind(self.completed);
+    }
+}
+
+impl TableRow for GpuSample {
+    const TARGET: &'static str =
+        "gpu_samples (trial_id, t_s, gpu, util_pct, mem_used_mib, power_w, contexts)";
+    const COLUMNS: usize = 7;
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+        b.push_bind(self.t_s)
+            .push_bind(self.gpu)
+            .push_bind(self.util_pct)
+            .push_bind(self.mem_used_mib)
+            .push_bind(self.power_w)
+            .push_bind(self.contexts);
+    }
+}
+
+impl TableRow for PodRecord {
+    const TARGET: &'static str = "pods (trial_id, pod, name, node, gpu, created_s, scheduled_s, started_s, ready_s, deleted_s, exited_s, restarts, probe_phase_s)";
+    const COLUMNS: usize = 13;
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+        b.push_bind(self.pod)
+            .push_bind(self.name.clone())
+            .push_bind(self.node.clone())
+            .push_bind(self.gpu)
+            .push_bind(self.created_s)
+            .push_bind(self.scheduled_s)
+            .push_bind(self.started_s)
+            .push_bind(self.ready_s)
+            .push_bind(self.deleted_s)
+            .push_bind(self.exited_s)
+            .push_bind(self.restarts)
+            .push_bind(self.probe_phase_s);
+    }
+}
+
+impl TableRow for crate::clocks::ClockRecord {
+    const TARGET: &'static str = "trial_clocks (trial_id, clock, scope, period_s, first_s)";
+    const COLUMNS: usize = 5;
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+        b.push_bind(self.clock)
+            .push_bind(self.scope.as_str())
+            .push_bind(self.period_s)
+            .push_bind(self.first_s);
+    }
+}
+
+impl TableRow for (usize, &ScalingEvent) {
+    const TARGET: &'static str =
+        "scaling_events (trial_id, seq, t_s, from_replicas, to_replicas, controller, reason)";
+    const COLUMNS: usize = 7;
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+        let (i, e) = self;
+        b.push_bind(*i as i64)
+            .push_bind(e.t_s)
+            .push_bind(e.from)
+            .push_bind(e.to)
+            .push_bind(e.controller.clone())
+            .push_bind(e.reason.clone());
+    }
+}
+
+impl TableRow for (usize, &DecisionRecord) {
+    const TARGET: &'static str = "decisions (trial_id, seq, t_s, controller, current_replicas, desired_replicas, reason, inputs_json)";
+    const COLUMNS: usize = 8;
+    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+        let (i, d) = self;
+        b.push_bind(*i as i64)
+            .push_bind(d.t_s)
+            .push_bind(d.controller.clone())
+            .push_bind(d.current)
+            .push_bind(d.desired)
+            .push_bind(d.reason.clone())
+            .push_bind(d.inputs_json.clone());
+    }
+}
+
+/// Inserts `rows` of trial `trial_id`: multi-row INSERTs, as many rows per
+/// statement as SQLite's parameter limit allows. Statements stay prepared in
+/// sqlx's cache: full chunks repeat the same SQL across trials.
+async fn insert_rows<T: TableRow>(
     conn: &mut SqliteConnection,
-    target: &str,
-    columns: usize,
+    trial_id: i64,
     rows: &[T],
-    mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>, &T),
 ) -> Result<()> {
-    let per = (MAX_PARAMS / columns).max(1);
+    let per = (MAX_PARAMS / T::COLUMNS).max(1);
     for chunk in rows.chunks(per) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO {target} "));
-        qb.push_values(chunk, |mut b, row| bind(&mut b, row));
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO {} ", T::TARGET));
+        qb.push_values(chunk, |mut b, row| {
+            b.push_bind(trial_id);
+            row.bind(&mut b);
+        });
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
