@@ -227,19 +227,20 @@ fn windows(data: &CampaignData) -> Result<DataFrame> {
     )?)
 }
 
+/// `frame`'s rows with their trial's warm-up and length.
+fn with_windows(frame: &DataFrame, warm: &DataFrame) -> LazyFrame {
+    frame.clone().lazy().join(
+        warm.clone().lazy(),
+        [col("trial_id")],
+        [col("trial_id")],
+        JoinArgs::new(JoinType::Inner),
+    )
+}
+
 /// Answers OK in the seconds the samples cover after warm-up, per trial:
 /// the sample at t_s = sec covers an answer (see `dataset::load_requests`).
 fn served_in_window(data: &CampaignData, warm: &DataFrame) -> Result<DataFrame> {
-    Ok(data
-        .requests
-        .clone()
-        .lazy()
-        .join(
-            warm.clone().lazy(),
-            [col("trial_id")],
-            [col("trial_id")],
-            JoinArgs::new(JoinType::Inner),
-        )
+    Ok(with_windows(&data.requests, warm)
         .filter(
             col("ok")
                 .and(col("sec").cast(DataType::Float64).gt(col("warmup_s")))
@@ -290,16 +291,7 @@ fn request_aggregates(data: &CampaignData, slo_ms: f64) -> Result<DataFrame> {
 /// Per trial, over the samples after warm-up: utilisation, pod-seconds,
 /// replicas, desired replicas and energy.
 fn sample_aggregates(data: &CampaignData, warm: &DataFrame) -> Result<DataFrame> {
-    Ok(data
-        .samples
-        .clone()
-        .lazy()
-        .join(
-            warm.clone().lazy(),
-            [col("trial_id")],
-            [col("trial_id")],
-            JoinArgs::new(JoinType::Inner),
-        )
+    Ok(with_windows(&data.samples, warm)
         .sort(["trial_id", "t_s"], SortMultipleOptions::default())
         .group_by([col("trial_id")])
         .agg([
