@@ -312,13 +312,6 @@ fn valid_time(t: f64) -> bool {
     t.is_finite() && t >= 0.0
 }
 
-/// Two-sided exact binomial p-value of `k` successes in `n` trials at ½:
-/// the same function as [`crate::stats::sign_test_p_value`] (kept under
-/// this name for callers of the first version of this module).
-pub fn binomial_two_sided_half(k: usize, n: usize) -> f64 {
-    sign_test_p_value(k, n)
-}
-
 /// The result of [`paired_censored_sign_test`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct PairedCensored {
