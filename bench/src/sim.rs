@@ -7,10 +7,15 @@
 //! then in the order they were scheduled, so a trial is bit-for-bit
 //! reproducible.
 //!
-//! Work in progress is a fluid: every request in a CPU or GPU phase has
-//! remaining work and a current rate. Whenever anything changes, all work is
-//! advanced to the present, rates are recomputed and the next completion is
-//! scheduled.
+//! Work in progress is a fluid: every request in a CPU or GPU phase has a
+//! rate and the work it had left when that rate was set. After an event the
+//! rates are recomputed; a request whose rate changed books the work done at
+//! the old one and is given a new completion event, at its finish time
+//! rounded up to the next microsecond (its earlier completion events are
+//! stale and skipped). Completions due at the same microsecond run together,
+//! in request order. A pod's CPU seconds and a GPU's busy time and energy
+//! are integrated the same way: when their rate changes and when they are
+//! read (scrapes, samples).
 //!
 //! * GPU time-slicing: the device is processor-shared across CUDA contexts
 //!   (pods with requests in their GPU phase). With `c` active contexts the
@@ -116,8 +121,9 @@ fn secs(t: Time) -> f64 {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    // Class 0: work.
-    FluidWake(u64),
+    // Class 0: work. A request's phase completes (request, generation of
+    // its rate: a completion whose rate has changed since is stale).
+    Complete(u32, u32),
     // Class 1: pod lifecycle.
     ContainerStarted(u32, u32),
     AppReady(u32, u32),
@@ -139,7 +145,7 @@ impl Event {
     /// What the event is, for the event-budget message.
     fn name(self) -> &'static str {
         match self {
-            Event::FluidWake(_) => "work completions",
+            Event::Complete(..) => "work completions",
             Event::ContainerStarted(..) | Event::AppReady(..) | Event::ReadyObserved(..) => {
                 "pod start-ups"
             }
@@ -155,7 +161,7 @@ impl Event {
 
     fn class(self) -> u8 {
         match self {
-            Event::FluidWake(_) => 0,
+            Event::Complete(..) => 0,
             Event::ContainerStarted(..)
             | Event::AppReady(..)
             | Event::ReadyObserved(..)
@@ -199,6 +205,10 @@ struct Gpu {
     busy_s: f64,
     energy_j: f64,
     energy_at_last_sample: f64,
+    /// When `busy_s` and `energy_j` were last brought up to date.
+    since: Time,
+    /// Whether the device was busy (some context had work) since `since`.
+    powered: bool,
     last_util: f64,
     contexts: u32,
     active: u32,
@@ -232,12 +242,16 @@ struct Pod {
     n_cpu: u32,
     n_gpu: u32,
     cpu_rate: f64,
+    /// CPU seconds used up to `cpu_since`.
     cpu_cum: f64,
+    cpu_since: Time,
     cpu_at_sample: f64,
     container_cpu_base: f64,
     scrapes: Vec<(Time, f64)>,
     metric: Option<(u64, Time, Time)>,
-    latencies: VecDeque<(Time, f64)>,
+    /// (finished, latency) of the successful requests of the latency
+    /// window, microseconds.
+    latencies: VecDeque<(Time, Time)>,
     completed_in_second: u32,
 }
 
@@ -264,21 +278,53 @@ struct Req {
     iterations: u32,
     pod: Option<u32>,
     phase: Phase,
+    /// Work left in the current phase at `since`, at `rate` per second.
     remaining: f64,
+    since: Time,
     rate: f64,
+    /// Counts the rate changes; it names the current completion event.
+    gen: u32,
     mem_mib: f64,
     outcome: Option<Outcome>,
+}
+
+impl Req {
+    /// Starts a phase with `work` to do, at no rate until the next
+    /// recomputation gives it one.
+    fn enter(&mut self, phase: Phase, work: f64, now: Time) {
+        self.phase = phase;
+        self.remaining = work;
+        self.since = now;
+        self.rate = 0.0;
+        self.gen = self.gen.wrapping_add(1);
+    }
+}
+
+/// Brings a pod's CPU seconds up to `now` at its current rate.
+fn settle_cpu(pod: &mut Pod, now: Time) {
+    pod.cpu_cum += pod.cpu_rate * secs(now - pod.cpu_since);
+    pod.cpu_since = now;
+}
+
+/// Brings a GPU's busy time and energy up to `now`.
+fn settle_gpu(g: &mut Gpu, profile: &GpuProfile, now: Time) {
+    let dt = secs(now - g.since);
+    if g.powered {
+        g.busy_s += dt;
+        g.energy_j += profile.max_power_w.value * dt;
+    } else {
+        g.energy_j += profile.idle_power_w.value * dt;
+    }
+    g.since = now;
 }
 
 struct Sim<'a> {
     input: &'a TrialInput<'a>,
     profiles: Vec<&'a GpuProfile>,
     now: Time,
-    last_advance: Time,
     end: Time,
     seq: u64,
     queue: BinaryHeap<Reverse<(Time, u8, u64, Event)>>,
-    fluid_gen: u64,
     nodes: Vec<Node>,
     gpus: Vec<Gpu>,
     pods: Vec<Pod>,
@@ -447,6 +493,8 @@ impl<'a> Sim<'a> {
                                 busy_s: 0.0,
                                 energy_j: 0.0,
                                 energy_at_last_sample: 0.0,
+                                since: 0,
+                                powered: false,
                                 last_util: 0.0,
                                 contexts: 0,
                                 active: 0,
@@ -473,11 +521,9 @@ impl<'a> Sim<'a> {
             input,
             profiles,
             now: 0,
-            last_advance: 0,
             end: us(input.duration_s),
             seq: 0,
             queue: BinaryHeap::new(),
-            fluid_gen: 0,
             nodes,
             gpus,
             pods: Vec::new(),
@@ -505,6 +551,40 @@ impl<'a> Sim<'a> {
     fn push(&mut self, at: Time, ev: Event) {
         self.seq += 1;
         self.queue.push(Reverse((at, ev.class(), self.seq, ev)));
+    }
+
+    /// Schedules the completion of request `r`'s phase. Completions due at
+    /// the same microsecond run in request order, whatever order they were
+    /// scheduled in.
+    fn push_completion(&mut self, at: Time, r: u32, gen: u32) {
+        self.queue
+            .push(Reverse((at, 0, u64::from(r), Event::Complete(r, gen))));
+    }
+
+    /// Whether a popped completion is still the request's current one.
+    fn completion_valid(&self, r: u32, gen: u32) -> bool {
+        let req = &self.reqs[r as usize];
+        req.gen == gen && matches!(req.phase, Phase::CpuPre | Phase::Gpu | Phase::CpuPost)
+    }
+
+    /// Sets request `r`'s rate. A change books the work done at the old
+    /// rate and schedules the completion at the new one (rounded up to the
+    /// next microsecond, at least one ahead).
+    fn set_req_rate(&mut self, r: u32, rate: f64) {
+        let now = self.now;
+        let req = &mut self.reqs[r as usize];
+        if req.rate == rate {
+            return;
+        }
+        req.remaining -= req.rate * secs(now - req.since);
+        req.since = now;
+        req.rate = rate;
+        req.gen = req.gen.wrapping_add(1);
+        if rate > 0.0 {
+            let dt = ((req.remaining.max(0.0) / rate * US).ceil() as Time).max(1);
+            let gen = req.gen;
+            self.push_completion(now + dt, r, gen);
+        }
     }
 
     fn setup(&mut self) {
@@ -537,6 +617,7 @@ impl<'a> Sim<'a> {
             pod.metric = Some(((idle * 1000.0).ceil() as u64, s1, s1 - s0));
             pod.cpu_rate = idle;
             pod.cpu_cum = idle * secs(-before);
+            pod.cpu_since = 0;
             pod.cpu_at_sample = pod.cpu_cum;
             if let Some(g) = g {
                 let ctx = self.profiles[self.gpus[g].profile].context_mib.value;
@@ -598,6 +679,8 @@ impl<'a> Sim<'a> {
             self.push(t, Event::ControllerTick);
             t += interval;
         }
+        // Rates of the initial pods.
+        self.recompute();
     }
 
     fn new_req(
@@ -621,7 +704,9 @@ impl<'a> Sim<'a> {
             pod: None,
             phase: Phase::New,
             remaining: 0.0,
+            since: at,
             rate: 0.0,
+            gen: 0,
             mem_mib: 0.0,
             outcome: None,
         });
@@ -646,10 +731,31 @@ impl<'a> Sim<'a> {
             .unwrap_or(bounds.events.min(u64::MAX as f64) as u64);
         let mut events = 0u64;
         let mut by_kind: Vec<(&'static str, u64)> = Vec::new();
+        let mut due: Vec<u32> = Vec::new();
         while let Some(Reverse((t, _, _, ev))) = self.queue.pop() {
             // Past the end nobody sends again; stop once nobody waits.
             if t > self.end && self.outstanding == 0 {
                 break;
+            }
+            if let Event::Complete(r, gen) = ev {
+                // Stale completions (the rate changed since) cost nothing;
+                // the valid ones due now are taken together.
+                if !self.completion_valid(r, gen) {
+                    continue;
+                }
+                due.clear();
+                due.push(r);
+                while let Some(Reverse((t2, 0, _, Event::Complete(r2, gen2)))) =
+                    self.queue.peek().copied()
+                {
+                    if t2 != t {
+                        break;
+                    }
+                    self.queue.pop();
+                    if self.completion_valid(r2, gen2) {
+                        due.push(r2);
+                    }
+                }
             }
             events += 1;
             // Counting by kind costs a little; only the last stretch before
@@ -678,8 +784,15 @@ impl<'a> Sim<'a> {
                 });
             }
             self.now = t;
-            self.advance();
-            let dirty = self.handle(ev);
+            let dirty = match ev {
+                Event::Complete(..) => {
+                    for &r in &due {
+                        self.phase_done(r);
+                    }
+                    true
+                }
+                _ => self.handle(ev),
+            };
             if dirty {
                 self.recompute();
             }
@@ -687,44 +800,24 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
-    /// Moves all fluid work and the CPU, GPU and energy integrals to `now`.
-    fn advance(&mut self) {
-        let dt = secs(self.now - self.last_advance);
-        if dt <= 0.0 {
-            return;
-        }
-        for &r in &self.active {
-            let req = &mut self.reqs[r as usize];
-            req.remaining -= req.rate * dt;
-        }
-        for pod in &mut self.pods {
-            pod.cpu_cum += pod.cpu_rate * dt;
-        }
-        for g in &mut self.gpus {
-            let p = self.profiles[g.profile];
-            let idle = p.idle_power_w.value;
-            let max = p.max_power_w.value;
-            if g.active > 0 {
-                g.busy_s += dt;
-                g.energy_j += max * dt;
-            } else {
-                g.energy_j += idle * dt;
-            }
-        }
-        self.last_advance = self.now;
-    }
-
-    /// Recomputes every rate and schedules the next work completion.
+    /// Recomputes every rate; a rate that changes books what was done at
+    /// the old one and reschedules the request's completion.
     fn recompute(&mut self) {
+        let now = self.now;
         let spec = &self.input.scenario.spec;
-        for g in &mut self.gpus {
-            g.active = 0;
-        }
+        let mut active = vec![0u32; self.gpus.len()];
         for pod in &self.pods {
             if pod.n_gpu > 0 {
                 if let Some(g) = pod.gpu {
-                    self.gpus[g].active += 1;
+                    active[g] += 1;
                 }
+            }
+        }
+        for (gi, g) in self.gpus.iter_mut().enumerate() {
+            g.active = active[gi];
+            if g.powered != (g.active > 0) {
+                settle_gpu(g, self.profiles[g.profile], now);
+                g.powered = g.active > 0;
             }
         }
         // CPU demand per pod, then CFS quota, then node capacity.
@@ -737,17 +830,17 @@ impl<'a> Sim<'a> {
         let idle = spec.pod.idle_cpu_m / 1000.0;
         let mut node_use = vec![0.0f64; self.nodes.len()];
         let mut pod_factor = vec![0.0f64; self.pods.len()];
-        for (i, pod) in self.pods.iter_mut().enumerate() {
+        let mut pod_rate = vec![0.0f64; self.pods.len()];
+        for (i, pod) in self.pods.iter().enumerate() {
             if !matches!(pod.state, PodState::Running | PodState::Initializing) {
-                pod.cpu_rate = 0.0;
                 continue;
             }
             let demand = idle + f64::from(pod.n_cpu) + wait_burn * f64::from(pod.n_gpu);
             let f = if demand > limit { limit / demand } else { 1.0 };
             pod_factor[i] = f;
-            pod.cpu_rate = demand * f;
+            pod_rate[i] = demand * f;
             if let Some(n) = pod.node {
-                node_use[n] += pod.cpu_rate;
+                node_use[n] += pod_rate[i];
             }
         }
         for (i, pod) in self.pods.iter_mut().enumerate() {
@@ -755,17 +848,21 @@ impl<'a> Sim<'a> {
                 let cap = self.nodes[n].cpu_cores;
                 if node_use[n] > cap {
                     let g = cap / node_use[n];
-                    pod.cpu_rate *= g;
+                    pod_rate[i] *= g;
                     pod_factor[i] *= g;
                 }
             }
+            if pod.cpu_rate != pod_rate[i] {
+                settle_cpu(pod, now);
+                pod.cpu_rate = pod_rate[i];
+            }
         }
-        let mut next = f64::INFINITY;
-        for &r in &self.active {
-            let req = &mut self.reqs[r as usize];
+        for k in 0..self.active.len() {
+            let r = self.active[k];
+            let req = &self.reqs[r as usize];
             let Some(p) = req.pod else { continue };
             let pod = &self.pods[p as usize];
-            req.rate = match req.phase {
+            let rate = match req.phase {
                 Phase::CpuPre | Phase::CpuPost => pod_factor[p as usize],
                 Phase::Gpu => match pod.gpu {
                     Some(g) => {
@@ -777,39 +874,14 @@ impl<'a> Sim<'a> {
                 },
                 _ => 0.0,
             };
-            if req.rate > 0.0 {
-                next = next.min(req.remaining.max(0.0) / req.rate);
-            }
-        }
-        self.fluid_gen += 1;
-        if next.is_finite() {
-            let dt = ((next * US).ceil() as Time).max(1);
-            let gen = self.fluid_gen;
-            self.push(self.now + dt, Event::FluidWake(gen));
+            self.set_req_rate(r, rate);
         }
     }
 
     fn handle(&mut self, ev: Event) -> bool {
         match ev {
-            Event::FluidWake(gen) => {
-                if gen != self.fluid_gen {
-                    return false;
-                }
-                let mut done: Vec<u32> = self
-                    .active
-                    .iter()
-                    .copied()
-                    .filter(|&r| {
-                        let q = &self.reqs[r as usize];
-                        q.rate > 0.0 && q.remaining <= 1e-9
-                    })
-                    .collect();
-                done.sort_unstable();
-                for r in done {
-                    self.phase_done(r);
-                }
-                true
-            }
+            // Taken in `run`, with the other completions due at once.
+            Event::Complete(..) => false,
             Event::ContainerStarted(p, inc) => self.container_started(p, inc),
             Event::AppReady(p, inc) => self.app_ready(p, inc),
             Event::ReadyObserved(p, inc) => {
@@ -968,9 +1040,7 @@ impl<'a> Sim<'a> {
             Phase::Gpu => self.pods[p as usize].n_gpu -= 1,
             _ => self.active.push(r),
         }
-        req.phase = phase;
-        req.remaining = work;
-        req.rate = 0.0;
+        req.enter(phase, work, self.now);
         self.pods[p as usize].n_cpu += 1;
     }
 
@@ -1008,9 +1078,7 @@ impl<'a> Sim<'a> {
                 };
                 let req = &mut self.reqs[r as usize];
                 req.mem_mib = mem;
-                req.phase = Phase::Gpu;
-                req.remaining = work;
-                req.rate = 0.0;
+                req.enter(Phase::Gpu, work, self.now);
                 self.pods[p as usize].n_gpu += 1;
             }
             Phase::Gpu => {
@@ -1049,7 +1117,7 @@ impl<'a> Sim<'a> {
             let pod = &mut self.pods[p as usize];
             pod.busy -= 1;
             if outcome == Outcome::Ok {
-                pod.latencies.push_back((now, secs(now - sent) * 1000.0));
+                pod.latencies.push_back((now, now - sent));
                 pod.completed_in_second += 1;
             }
         }
@@ -1112,6 +1180,7 @@ impl<'a> Sim<'a> {
             n_gpu: 0,
             cpu_rate: 0.0,
             cpu_cum: 0.0,
+            cpu_since: at,
             cpu_at_sample: 0.0,
             container_cpu_base: 0.0,
             scrapes: Vec::new(),
@@ -1213,7 +1282,8 @@ impl<'a> Sim<'a> {
         let Some(g) = pod.gpu else { return false };
         let profile = self.profiles[self.gpus[g].profile];
         let ctx = profile.context_mib.value;
-        let cpu_cum = pod.cpu_cum;
+        settle_cpu(&mut self.pods[p as usize], now);
+        let cpu_cum = self.pods[p as usize].cpu_cum;
         if self.gpus[g].mem_used + ctx > profile.memory_mib.value {
             // CUDA context creation fails: the container exits and the
             // kubelet restarts it with exponential back-off.
@@ -1335,7 +1405,6 @@ impl<'a> Sim<'a> {
         pod.busy = 0;
         pod.n_cpu = 0;
         pod.n_gpu = 0;
-        pod.cpu_rate = 0.0;
         pod.state = PodState::Exited;
         pod.exited = Some(now);
         pod.in_endpoints = false;
@@ -1398,6 +1467,7 @@ impl<'a> Sim<'a> {
             if !matches!(pod.state, PodState::Running | PodState::Initializing) {
                 continue;
             }
+            settle_cpu(pod, now);
             let cum = pod.cpu_cum - pod.container_cpu_base;
             pod.scrapes.push((now, cum));
             if pod.scrapes.len() > 2 {
@@ -1424,7 +1494,7 @@ impl<'a> Sim<'a> {
     fn latency_ms(&self, p: usize) -> Option<f64> {
         let pod = &self.pods[p];
         let from = self.now - us(self.input.scenario.spec.sim.latency_window_s);
-        let (mut sum, mut n) = (0.0, 0u32);
+        let (mut sum, mut n) = (0i64, 0u32);
         for &(t, l) in pod.latencies.iter().rev() {
             if t <= from {
                 break;
@@ -1432,7 +1502,7 @@ impl<'a> Sim<'a> {
             sum += l;
             n += 1;
         }
-        (n > 0).then(|| sum / f64::from(n))
+        (n > 0).then(|| sum as f64 / 1e3 / f64::from(n))
     }
 
     fn controller_tick(&mut self) -> bool {
@@ -1510,6 +1580,7 @@ impl<'a> Sim<'a> {
         let (mut util_sum, mut util_max, mut mem, mut power, mut energy) =
             (0.0, 0.0f64, 0.0, 0.0, 0.0);
         for (gi, g) in self.gpus.iter_mut().enumerate() {
+            settle_gpu(g, self.profiles[g.profile], now);
             let util = (g.busy_s.min(1.0)) * 100.0;
             g.busy_s = 0.0;
             g.last_util = util;
@@ -1546,6 +1617,7 @@ impl<'a> Sim<'a> {
             {
                 pod.latencies.pop_front();
             }
+            settle_cpu(pod, now);
             let cores = pod.cpu_cum - pod.cpu_at_sample;
             pod.cpu_at_sample = pod.cpu_cum;
             let state = if pod.terminating {

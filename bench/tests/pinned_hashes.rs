@@ -31,17 +31,17 @@ const PINNED: &[(&str, u64, &str)] = &[
     (
         "decisions",
         648,
-        "1b54f3cfd88bbd63055594e89004a782ec4459d1bbd56674c4ef97b3df6e65f6",
+        "cfeb3948c90fe7539a95ca58a9a263829c8bc868f6e5587cdc9d3e658c17b470",
     ),
     (
         "gpu_samples",
         11340,
-        "60ae3c1a8bc494ea758124bdbb2d55fd84bc1d3ab3f276377e64d79ea4864aa1",
+        "94c52e4975ce05434318df3280d7384d46a10bb97e237a92a4bbc438b2ee142b",
     ),
     (
         "pod_samples",
         16098,
-        "510b48f5ce7b7a5e4baf43cb7c82ab7b4643b40666c498366e3c585e8b59940b",
+        "adab9908f76872bc96301e81f426b4fe047b6a7c4f035d28363ef50d6ca4d0cf",
     ),
     (
         "pods",
@@ -50,13 +50,13 @@ const PINNED: &[(&str, u64, &str)] = &[
     ),
     (
         "requests",
-        13505,
-        "ef9f74c5253deb2b94474cb4222e74ca4696a99b380672717280ce2324cf4c14",
+        13427,
+        "ddfc5ea30586c6deb76bb177dd603bf575aa65cec829e82f8ec2c92fd51323dd",
     ),
     (
         "samples",
         3240,
-        "6ac117434c14e7ff5252a11f6a37be8354c40dcd9224b143e1fb02496b996d98",
+        "2cb22354742cb98853a964eb1dd07f3e9891f79666f8875c8ee8cad80b446eae",
     ),
     (
         "scaling_events",
