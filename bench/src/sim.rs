@@ -17,6 +17,16 @@
 //! are integrated the same way: when their rate changes and when they are
 //! read (scrapes, samples).
 //!
+//! The cost of an event is that of what it touches, not of the cluster. A
+//! request's rate depends only on its pod's node (CPU shares) or its pod's
+//! GPU (time slices), so an event marks the nodes and GPUs of the pods it
+//! changed and only those are recomputed. Each pod keeps its requests per
+//! phase, the routable endpoints are an ordered index (with a load index
+//! for least-outstanding routing), time-outs are a queue in due order, the
+//! open-loop arrivals and periodic ticks enter the heap one at a time under
+//! the sequence numbers they would have had if all were pushed at the
+//! start, and the window mean latencies are running sums.
+//!
 //! * GPU time-slicing: the device is processor-shared across CUDA contexts
 //!   (pods with requests in their GPU phase). With `c` active contexts the
 //!   device delivers `1 / (1 + eps (c − 1))`, split equally between contexts,
@@ -32,7 +42,7 @@
 //!   in-flight count and windowed mean latency.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use rand::Rng;
 
@@ -135,10 +145,10 @@ enum Event {
     Arrival(u32),
     UserSend(u32),
     ClientTimeout(u32),
-    // Class 3..5: observation and control.
-    Scrape,
-    SampleTick,
-    ControllerTick,
+    // Class 3..5: observation and control (the tick's number).
+    Scrape(u32),
+    SampleTick(u32),
+    ControllerTick(u32),
 }
 
 impl Event {
@@ -153,9 +163,9 @@ impl Event {
             Event::Arrival(_) => "open-loop arrivals",
             Event::UserSend(_) => "closed-loop sends",
             Event::ClientTimeout(_) => "client time-outs",
-            Event::Scrape => "metrics scrapes",
-            Event::SampleTick => "samples",
-            Event::ControllerTick => "controller ticks",
+            Event::Scrape(_) => "metrics scrapes",
+            Event::SampleTick(_) => "samples",
+            Event::ControllerTick(_) => "controller ticks",
         }
     }
 
@@ -169,9 +179,9 @@ impl Event {
             | Event::EndpointRemove(_)
             | Event::Kill(_) => 1,
             Event::Arrival(_) | Event::UserSend(_) | Event::ClientTimeout(_) => 2,
-            Event::Scrape => 3,
-            Event::SampleTick => 4,
-            Event::ControllerTick => 5,
+            Event::Scrape(_) => 3,
+            Event::SampleTick(_) => 4,
+            Event::ControllerTick(_) => 5,
         }
     }
 }
@@ -211,7 +221,11 @@ struct Gpu {
     powered: bool,
     last_util: f64,
     contexts: u32,
+    /// Pods with requests in their GPU phase (CUDA contexts with work).
     active: u32,
+    /// Pods bound to the device.
+    pods: Vec<u32>,
+    dirty: bool,
 }
 
 struct Node {
@@ -219,6 +233,9 @@ struct Node {
     cpu_cores: f64,
     requested_m: u64,
     gpus: Vec<usize>,
+    /// Pods bound to the node and not exited, in pod order.
+    pods: Vec<u32>,
+    dirty: bool,
 }
 
 struct Pod {
@@ -241,6 +258,11 @@ struct Pod {
     queue: VecDeque<u32>,
     n_cpu: u32,
     n_gpu: u32,
+    /// The requests in a CPU phase and in the GPU phase.
+    cpu_reqs: Vec<u32>,
+    gpu_reqs: Vec<u32>,
+    /// The rate of each of its CPU phases (its share of a core).
+    cpu_factor: f64,
     cpu_rate: f64,
     /// CPU seconds used up to `cpu_since`.
     cpu_cum: f64,
@@ -252,6 +274,8 @@ struct Pod {
     /// (finished, latency) of the successful requests of the latency
     /// window, microseconds.
     latencies: VecDeque<(Time, Time)>,
+    /// Sum of the latencies in `latencies`.
+    latency_sum: Time,
     completed_in_second: u32,
 }
 
@@ -264,6 +288,21 @@ impl Pod {
     }
     fn app_up(&self) -> bool {
         self.state == PodState::Running
+    }
+    /// Drops the latencies of requests that finished at or before `from`.
+    fn expire_latencies(&mut self, from: Time) {
+        while let Some(&(t, l)) = self.latencies.front() {
+            if t > from {
+                break;
+            }
+            self.latencies.pop_front();
+            self.latency_sum -= l;
+        }
+    }
+    /// Mean latency of the window's successful requests, milliseconds.
+    fn mean_latency_ms(&self) -> Option<f64> {
+        let n = self.latencies.len();
+        (n > 0).then(|| self.latency_sum as f64 / 1e3 / n as f64)
     }
 }
 
@@ -284,6 +323,8 @@ struct Req {
     rate: f64,
     /// Counts the rate changes; it names the current completion event.
     gen: u32,
+    /// Its index in its pod's `cpu_reqs` or `gpu_reqs`.
+    slot: u32,
     mem_mib: f64,
     outcome: Option<Outcome>,
 }
@@ -318,19 +359,58 @@ fn settle_gpu(g: &mut Gpu, profile: &GpuProfile, now: Time) {
     g.since = now;
 }
 
+/// A periodic series of events.
+#[derive(Clone, Copy, Debug, Default)]
+struct Periodic {
+    first: Time,
+    step: Time,
+    /// Sequence number of the first tick.
+    seq0: u64,
+    count: u64,
+}
+
+impl Periodic {
+    fn at(&self, k: u64) -> Time {
+        self.first + k as Time * self.step
+    }
+}
+
 struct Sim<'a> {
     input: &'a TrialInput<'a>,
     profiles: Vec<&'a GpuProfile>,
     now: Time,
     end: Time,
     seq: u64,
-    queue: BinaryHeap<Reverse<(Time, u8, u64, Event)>>,
+    /// Events by (time, class, sequence), packed into one key.
+    queue: BinaryHeap<Reverse<(u128, Event)>>,
     nodes: Vec<Node>,
     gpus: Vec<Gpu>,
     pods: Vec<Pod>,
     reqs: Vec<Req>,
-    active: Vec<u32>,
+    /// Nodes and GPUs whose rates may have changed during this event.
+    dirty_nodes: Vec<usize>,
+    dirty_gpus: Vec<usize>,
+    /// Pods in the endpoints, in pod order (what routing picks from).
+    endpoints: Vec<u32>,
+    /// (in-flight + queued, pod) of each endpoint, kept for
+    /// least-outstanding routing only (`by_load`).
+    endpoint_load: BTreeSet<(u32, u32)>,
+    by_load: bool,
+    /// Unscheduled pods that are not deleted, in pod order.
+    pending: BTreeSet<u32>,
+    /// Requests that wait for an endpoint, and entries of ones that have
+    /// since timed out (skipped); `n_waiting` counts the former.
     waiting: VecDeque<u32>,
+    n_waiting: u32,
+    /// (due, sequence number, request) of the client time-outs.
+    timeouts: VecDeque<(Time, u64, u32)>,
+    /// (sequence number of the first, count) of the open-loop arrivals,
+    /// which are requests 0..count.
+    arrivals: (u64, u32),
+    arrivals_chained: bool,
+    scrapes: Periodic,
+    samples: Periodic,
+    ticks: Periodic,
     users: Vec<UserScript>,
     user_seq: Vec<u32>,
     user_next: Vec<UserRequest>,
@@ -498,6 +578,8 @@ impl<'a> Sim<'a> {
                                 last_util: 0.0,
                                 contexts: 0,
                                 active: 0,
+                                pods: Vec::new(),
+                                dirty: false,
                             });
                         }
                     }
@@ -512,6 +594,8 @@ impl<'a> Sim<'a> {
                     cpu_cores: group.cpu_cores,
                     requested_m: 0,
                     gpus: node_gpus,
+                    pods: Vec::new(),
+                    dirty: false,
                 });
             }
         }
@@ -528,8 +612,20 @@ impl<'a> Sim<'a> {
             gpus,
             pods: Vec::new(),
             reqs: Vec::new(),
-            active: Vec::new(),
+            dirty_nodes: Vec::new(),
+            dirty_gpus: Vec::new(),
+            endpoints: Vec::new(),
+            endpoint_load: BTreeSet::new(),
+            by_load: spec.sim.routing == Routing::LeastOutstanding,
+            pending: BTreeSet::new(),
             waiting: VecDeque::new(),
+            n_waiting: 0,
+            timeouts: VecDeque::new(),
+            arrivals: (0, 0),
+            arrivals_chained: false,
+            scrapes: Periodic::default(),
+            samples: Periodic::default(),
+            ticks: Periodic::default(),
             users: Vec::new(),
             user_seq: Vec::new(),
             user_next: Vec::new(),
@@ -550,15 +646,75 @@ impl<'a> Sim<'a> {
 
     fn push(&mut self, at: Time, ev: Event) {
         self.seq += 1;
-        self.queue.push(Reverse((at, ev.class(), self.seq, ev)));
+        self.queue
+            .push(Reverse((key(at, ev.class(), self.seq), ev)));
+    }
+
+    /// The next event: the heap's first or the first time-out, whichever
+    /// comes first in (time, class, sequence) order.
+    fn pop_event(&mut self) -> Option<(Time, Event)> {
+        let timeout_first = match (self.queue.peek(), self.timeouts.front()) {
+            (Some(Reverse((k, _))), Some(&(tt, tseq, _))) => {
+                key(tt, Event::ClientTimeout(0).class(), tseq) < *k
+            }
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if timeout_first {
+            self.timeouts
+                .pop_front()
+                .map(|(t, _, r)| (t, Event::ClientTimeout(r)))
+        } else {
+            self.queue.pop().map(|Reverse((k, ev))| (key_time(k), ev))
+        }
+    }
+
+    /// Pushes an event under a sequence number reserved for it.
+    fn push_keyed(&mut self, at: Time, ev: Event, seq: u64) {
+        self.queue.push(Reverse((key(at, ev.class(), seq), ev)));
+    }
+
+    fn push_arrival(&mut self, r: u32) {
+        let at = self.reqs[r as usize].sent;
+        self.push_keyed(at, Event::Arrival(r), self.arrivals.0 + u64::from(r));
+    }
+
+    /// A periodic series from `first` every `step` until the end (included
+    /// or not), its sequence numbers reserved.
+    fn periodic(&mut self, first: Time, step: Time, end_included: bool) -> Periodic {
+        let step = step.max(1);
+        let span = self.end - first;
+        let count = if span < 0 || (span == 0 && !end_included) {
+            0
+        } else if end_included {
+            span / step + 1
+        } else {
+            (span - 1) / step + 1
+        };
+        let series = Periodic {
+            first,
+            step,
+            seq0: self.seq + 1,
+            count: count as u64,
+        };
+        self.seq += series.count;
+        series
+    }
+
+    /// Puts the tick after tick `k` of `series` into the heap.
+    fn push_next(&mut self, series: Periodic, k: u32, ev: Event) {
+        let next = u64::from(k) + 1;
+        if next < series.count {
+            self.push_keyed(series.at(next), ev, series.seq0 + next);
+        }
     }
 
     /// Schedules the completion of request `r`'s phase. Completions due at
     /// the same microsecond run in request order, whatever order they were
     /// scheduled in.
     fn push_completion(&mut self, at: Time, r: u32, gen: u32) {
-        self.queue
-            .push(Reverse((at, 0, u64::from(r), Event::Complete(r, gen))));
+        let ev = Event::Complete(r, gen);
+        self.queue.push(Reverse((key(at, 0, u64::from(r)), ev)));
     }
 
     /// Whether a popped completion is still the request's current one.
@@ -603,7 +759,6 @@ impl<'a> Sim<'a> {
             pod.state = PodState::Running;
             pod.container_started = Some(before);
             pod.ready_at = Some(before + us(10.0));
-            pod.in_endpoints = true;
             pod.context = true;
             let g = pod.gpu;
             let idle = spec.pod.idle_cpu_m / 1000.0;
@@ -619,6 +774,7 @@ impl<'a> Sim<'a> {
             pod.cpu_cum = idle * secs(-before);
             pod.cpu_since = 0;
             pod.cpu_at_sample = pod.cpu_cum;
+            self.set_endpoint(p, true);
             if let Some(g) = g {
                 let ctx = self.profiles[self.gpus[g].profile].context_mib.value;
                 self.gpus[g].mem_used += ctx;
@@ -641,8 +797,17 @@ impl<'a> Sim<'a> {
                     if at >= self.end {
                         continue;
                     }
-                    let id = self.new_req(None, None, at, r.size, r.iterations);
-                    self.push(at, Event::Arrival(id));
+                    self.new_req(None, None, at, r.size, r.iterations);
+                }
+                // Arrival i has sequence number seq0 + i. In time order only
+                // the next one needs to be in the heap; otherwise all are.
+                let n = self.reqs.len() as u32;
+                self.arrivals = (self.seq + 1, n);
+                self.seq += u64::from(n);
+                self.arrivals_chained = self.reqs.windows(2).all(|w| w[0].sent <= w[1].sent);
+                let upto = if self.arrivals_chained { n.min(1) } else { n };
+                for r in 0..upto {
+                    self.push_arrival(r);
                 }
             }
             Arrival::Closed { users, ramp_s, .. } => {
@@ -662,24 +827,30 @@ impl<'a> Sim<'a> {
                 }
             }
         }
-        // Observation and control.
-        let mut t = us(self.input.clocks.scrape.first_s);
-        while t < self.end {
-            self.push(t, Event::Scrape);
-            t += us(sim.metric_resolution_s);
-        }
-        let mut t = us(1.0);
-        while t <= self.end {
-            self.push(t, Event::SampleTick);
-            t += us(1.0);
-        }
+        // Observation and control: each series has its sequence numbers
+        // reserved here and only its next tick in the heap.
         let interval = us(self.policy.interval_s()).max(1);
-        let mut t = us(self.input.clocks.controller.first_s);
-        while t < self.end {
-            self.push(t, Event::ControllerTick);
-            t += interval;
+        let first_scrape = us(self.input.clocks.scrape.first_s);
+        let first_tick = us(self.input.clocks.controller.first_s);
+        self.scrapes = self.periodic(first_scrape, us(sim.metric_resolution_s), false);
+        self.samples = self.periodic(us(1.0), us(1.0), true);
+        self.ticks = self.periodic(first_tick, interval, false);
+        for (series, ev) in [
+            (self.scrapes, Event::Scrape(0)),
+            (self.samples, Event::SampleTick(0)),
+            (self.ticks, Event::ControllerTick(0)),
+        ] {
+            if series.count > 0 {
+                self.push_keyed(series.at(0), ev, series.seq0);
+            }
         }
         // Rates of the initial pods.
+        for n in 0..self.nodes.len() {
+            self.mark_node(n);
+        }
+        for g in 0..self.gpus.len() {
+            self.mark_gpu(g);
+        }
         self.recompute();
     }
 
@@ -707,6 +878,7 @@ impl<'a> Sim<'a> {
             since: at,
             rate: 0.0,
             gen: 0,
+            slot: 0,
             mem_mib: 0.0,
             outcome: None,
         });
@@ -732,7 +904,7 @@ impl<'a> Sim<'a> {
         let mut events = 0u64;
         let mut by_kind: Vec<(&'static str, u64)> = Vec::new();
         let mut due: Vec<u32> = Vec::new();
-        while let Some(Reverse((t, _, _, ev))) = self.queue.pop() {
+        while let Some((t, ev)) = self.pop_event() {
             // Past the end nobody sends again; stop once nobody waits.
             if t > self.end && self.outstanding == 0 {
                 break;
@@ -745,10 +917,10 @@ impl<'a> Sim<'a> {
                 }
                 due.clear();
                 due.push(r);
-                while let Some(Reverse((t2, 0, _, Event::Complete(r2, gen2)))) =
+                while let Some(Reverse((k2, Event::Complete(r2, gen2)))) =
                     self.queue.peek().copied()
                 {
-                    if t2 != t {
+                    if key_time(k2) != t {
                         break;
                     }
                     self.queue.pop();
@@ -800,27 +972,81 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
-    /// Recomputes every rate; a rate that changes books what was done at
-    /// the old one and reschedules the request's completion.
+    fn mark_node(&mut self, n: usize) {
+        if !self.nodes[n].dirty {
+            self.nodes[n].dirty = true;
+            self.dirty_nodes.push(n);
+        }
+    }
+
+    fn mark_gpu(&mut self, g: usize) {
+        if !self.gpus[g].dirty {
+            self.gpus[g].dirty = true;
+            self.dirty_gpus.push(g);
+        }
+    }
+
+    /// Pod `p`'s demand or its requests' phases changed: its node's CPU
+    /// shares and its GPU's time slices are recomputed after the event.
+    fn touch(&mut self, p: u32) {
+        let pod = &self.pods[p as usize];
+        let (node, gpu) = (pod.node, pod.gpu);
+        if let Some(n) = node {
+            self.mark_node(n);
+        }
+        if let Some(g) = gpu {
+            self.mark_gpu(g);
+        }
+    }
+
+    /// Recomputes the rates of the nodes and GPUs the event touched; a rate
+    /// that changes books what was done at the old one and reschedules the
+    /// request's completion. Nothing else can have changed, so the cost is
+    /// that of the touched domains, whatever the size of the cluster.
     fn recompute(&mut self) {
         let now = self.now;
-        let spec = &self.input.scenario.spec;
-        let mut active = vec![0u32; self.gpus.len()];
-        for pod in &self.pods {
-            if pod.n_gpu > 0 {
-                if let Some(g) = pod.gpu {
-                    active[g] += 1;
+        let mut dirty = std::mem::take(&mut self.dirty_gpus);
+        for &g in &dirty {
+            let gpu = &mut self.gpus[g];
+            gpu.dirty = false;
+            gpu.active = gpu
+                .pods
+                .iter()
+                .filter(|&&p| self.pods[p as usize].n_gpu > 0)
+                .count() as u32;
+            if gpu.powered != (gpu.active > 0) {
+                settle_gpu(gpu, self.profiles[gpu.profile], now);
+                gpu.powered = gpu.active > 0;
+            }
+        }
+        for &g in &dirty {
+            let (active, profile) = (self.gpus[g].active, self.gpus[g].profile);
+            let eps = self.profiles[profile].context_switch_overhead.value;
+            for k in 0..self.gpus[g].pods.len() {
+                let p = self.gpus[g].pods[k] as usize;
+                let rate = time_slice_rate(active, self.pods[p].n_gpu, eps);
+                for j in 0..self.pods[p].gpu_reqs.len() {
+                    let r = self.pods[p].gpu_reqs[j];
+                    self.set_req_rate(r, rate);
                 }
             }
         }
-        for (gi, g) in self.gpus.iter_mut().enumerate() {
-            g.active = active[gi];
-            if g.powered != (g.active > 0) {
-                settle_gpu(g, self.profiles[g.profile], now);
-                g.powered = g.active > 0;
-            }
+        dirty.clear();
+        self.dirty_gpus = dirty;
+        let mut dirty = std::mem::take(&mut self.dirty_nodes);
+        for &n in &dirty {
+            self.nodes[n].dirty = false;
+            self.node_rates(n);
         }
-        // CPU demand per pod, then CFS quota, then node capacity.
+        dirty.clear();
+        self.dirty_nodes = dirty;
+    }
+
+    /// CPU demand of each pod of node `n`, then CFS quota, then the node's
+    /// capacity: the pods' CPU rates and their CPU phases' rates.
+    fn node_rates(&mut self, n: usize) {
+        let now = self.now;
+        let spec = &self.input.scenario.spec;
         let wait_burn = match spec.pod.wait_mode {
             WaitMode::Spin => 1.0,
             WaitMode::Yield => spec.sim.yield_cpu_fraction,
@@ -828,53 +1054,42 @@ impl<'a> Sim<'a> {
         };
         let limit = f64::from(spec.pod.cpu_limit_m) / 1000.0;
         let idle = spec.pod.idle_cpu_m / 1000.0;
-        let mut node_use = vec![0.0f64; self.nodes.len()];
-        let mut pod_factor = vec![0.0f64; self.pods.len()];
-        let mut pod_rate = vec![0.0f64; self.pods.len()];
-        for (i, pod) in self.pods.iter().enumerate() {
+        // (rate, share of a core per CPU phase) under the pod's own quota.
+        let quota = |pod: &Pod| {
             if !matches!(pod.state, PodState::Running | PodState::Initializing) {
-                continue;
+                return None;
             }
             let demand = idle + f64::from(pod.n_cpu) + wait_burn * f64::from(pod.n_gpu);
             let f = if demand > limit { limit / demand } else { 1.0 };
-            pod_factor[i] = f;
-            pod_rate[i] = demand * f;
-            if let Some(n) = pod.node {
-                node_use[n] += pod_rate[i];
+            Some((demand * f, f))
+        };
+        let node = &self.nodes[n];
+        let mut node_use = 0.0f64;
+        for &p in &node.pods {
+            if let Some((rate, _)) = quota(&self.pods[p as usize]) {
+                node_use += rate;
             }
         }
-        for (i, pod) in self.pods.iter_mut().enumerate() {
-            if let Some(n) = pod.node {
-                let cap = self.nodes[n].cpu_cores;
-                if node_use[n] > cap {
-                    let g = cap / node_use[n];
-                    pod_rate[i] *= g;
-                    pod_factor[i] *= g;
-                }
+        let cap = node.cpu_cores;
+        let scale = (node_use > cap).then(|| cap / node_use);
+        for k in 0..self.nodes[n].pods.len() {
+            let p = self.nodes[n].pods[k] as usize;
+            let pod = &mut self.pods[p];
+            let (mut rate, mut factor) = quota(pod).unwrap_or((0.0, 0.0));
+            if let Some(g) = scale {
+                rate *= g;
+                factor *= g;
             }
-            if pod.cpu_rate != pod_rate[i] {
+            if pod.cpu_rate != rate {
                 settle_cpu(pod, now);
-                pod.cpu_rate = pod_rate[i];
+                pod.cpu_rate = rate;
             }
-        }
-        for k in 0..self.active.len() {
-            let r = self.active[k];
-            let req = &self.reqs[r as usize];
-            let Some(p) = req.pod else { continue };
-            let pod = &self.pods[p as usize];
-            let rate = match req.phase {
-                Phase::CpuPre | Phase::CpuPost => pod_factor[p as usize],
-                Phase::Gpu => match pod.gpu {
-                    Some(g) => {
-                        let gpu = &self.gpus[g];
-                        let eps = self.profiles[gpu.profile].context_switch_overhead.value;
-                        time_slice_rate(gpu.active, pod.n_gpu, eps)
-                    }
-                    None => 0.0,
-                },
-                _ => 0.0,
-            };
-            self.set_req_rate(r, rate);
+            pod.cpu_factor = factor;
+            let n_reqs = pod.cpu_reqs.len();
+            for j in 0..n_reqs {
+                let r = self.pods[p].cpu_reqs[j];
+                self.set_req_rate(r, factor);
+            }
         }
     }
 
@@ -899,15 +1114,18 @@ impl<'a> Sim<'a> {
                 if pod.terminating || pod.state != PodState::Running {
                     return false;
                 }
-                pod.in_endpoints = true;
+                self.set_endpoint(p, true);
                 let waiting: Vec<u32> = self.waiting.drain(..).collect();
                 for r in waiting {
-                    self.route(r);
+                    if self.reqs[r as usize].phase == Phase::Waiting {
+                        self.n_waiting -= 1;
+                        self.route(r);
+                    }
                 }
                 true
             }
             Event::EndpointRemove(p) => {
-                self.pods[p as usize].in_endpoints = false;
+                self.set_endpoint(p, false);
                 self.exit_if_drained(p);
                 true
             }
@@ -919,6 +1137,9 @@ impl<'a> Sim<'a> {
                 true
             }
             Event::Arrival(r) => {
+                if self.arrivals_chained && r + 1 < self.arrivals.1 {
+                    self.push_arrival(r + 1);
+                }
                 self.send(r);
                 true
             }
@@ -939,21 +1160,27 @@ impl<'a> Sim<'a> {
                     return false;
                 }
                 if self.reqs[r as usize].phase == Phase::Waiting {
-                    self.waiting.retain(|&w| w != r);
+                    // Its entry in `waiting` is skipped when it comes up.
+                    self.n_waiting -= 1;
                     self.reqs[r as usize].phase = Phase::Done;
                 }
                 self.client_done(r, Outcome::Timeout);
                 false
             }
-            Event::Scrape => {
+            Event::Scrape(k) => {
+                self.push_next(self.scrapes, k, Event::Scrape(k + 1));
                 self.scrape();
                 false
             }
-            Event::SampleTick => {
+            Event::SampleTick(k) => {
+                self.push_next(self.samples, k, Event::SampleTick(k + 1));
                 self.sample();
                 false
             }
-            Event::ControllerTick => self.controller_tick(),
+            Event::ControllerTick(k) => {
+                self.push_next(self.ticks, k, Event::ControllerTick(k + 1));
+                self.controller_tick()
+            }
         }
     }
 
@@ -964,18 +1191,14 @@ impl<'a> Sim<'a> {
         self.outstanding += 1;
         self.offered_in_second += 1;
         let timeout = us(self.input.profile.timeout_s);
-        self.push(self.now + timeout, Event::ClientTimeout(r));
+        // Time-outs are due in the order they are set: a queue, not the heap.
+        self.seq += 1;
+        self.timeouts.push_back((self.now + timeout, self.seq, r));
         self.route(r);
     }
 
     fn route(&mut self, r: u32) {
-        let endpoints: Vec<u32> = self
-            .pods
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.in_endpoints)
-            .map(|(i, _)| i as u32)
-            .collect();
+        let endpoints = &self.endpoints;
         if endpoints.is_empty() {
             match self.input.scenario.spec.sim.no_endpoint {
                 NoEndpoint::Fail => {
@@ -985,6 +1208,7 @@ impl<'a> Sim<'a> {
                 NoEndpoint::Wait => {
                     self.reqs[r as usize].phase = Phase::Waiting;
                     self.waiting.push_back(r);
+                    self.n_waiting += 1;
                 }
             }
             return;
@@ -996,25 +1220,22 @@ impl<'a> Sim<'a> {
                 self.rr_next = self.rr_next.wrapping_add(1);
                 p
             }
-            Routing::LeastOutstanding => {
-                let mut best = endpoints[0];
-                for &e in &endpoints {
-                    let (pe, pb) = (&self.pods[e as usize], &self.pods[best as usize]);
-                    if pe.busy as usize + pe.queue.len() < pb.busy as usize + pb.queue.len() {
-                        best = e;
-                    }
-                }
-                best
-            }
+            // The least loaded endpoint, the first in pod order of those.
+            Routing::LeastOutstanding => match self.endpoint_load.first() {
+                Some(&(_, p)) => p,
+                None => endpoints[0],
+            },
         };
         self.reqs[r as usize].pod = Some(p);
         let workers = self.input.scenario.spec.pod.workers;
         let cap = self.input.scenario.spec.pod.queue_capacity as usize;
-        let pod = &mut self.pods[p as usize];
+        let pod = &self.pods[p as usize];
         if pod.busy < workers {
             self.start_req(r);
         } else if pod.queue.len() < cap {
-            pod.queue.push_back(r);
+            let load = self.load(p);
+            self.pods[p as usize].queue.push_back(r);
+            self.load_changed(p, load);
             self.reqs[r as usize].phase = Phase::Queued;
         } else {
             self.reqs[r as usize].phase = Phase::Done;
@@ -1027,7 +1248,9 @@ impl<'a> Sim<'a> {
         let req = &mut self.reqs[r as usize];
         let Some(p) = req.pod else { return };
         req.started = Some(self.now);
+        let load = self.load(p);
         self.pods[p as usize].busy += 1;
+        self.load_changed(p, load);
         self.enter_cpu(r, Phase::CpuPre, pre);
     }
 
@@ -1036,12 +1259,15 @@ impl<'a> Sim<'a> {
     fn enter_cpu(&mut self, r: u32, phase: Phase, work: f64) {
         let req = &mut self.reqs[r as usize];
         let Some(p) = req.pod else { return };
-        match req.phase {
-            Phase::Gpu => self.pods[p as usize].n_gpu -= 1,
-            _ => self.active.push(r),
-        }
+        let from_gpu = req.phase == Phase::Gpu;
         req.enter(phase, work, self.now);
+        if from_gpu {
+            self.pods[p as usize].n_gpu -= 1;
+            self.leave_list(r, true);
+        }
+        self.join_list(r, false);
         self.pods[p as usize].n_cpu += 1;
+        self.touch(p);
     }
 
     fn phase_done(&mut self, r: u32) {
@@ -1052,6 +1278,8 @@ impl<'a> Sim<'a> {
         match phase {
             Phase::CpuPre => {
                 self.pods[p as usize].n_cpu -= 1;
+                self.leave_list(r, false);
+                self.touch(p);
                 let Some(g) = self.pods[p as usize].gpu else {
                     return;
                 };
@@ -1064,7 +1292,6 @@ impl<'a> Sim<'a> {
                 };
                 if self.gpus[g].mem_used + mem > gpu_profile.memory_mib.value {
                     self.reqs[r as usize].phase = Phase::Done;
-                    self.remove_active(r);
                     self.server_done(r, Outcome::Oom);
                     return;
                 }
@@ -1079,6 +1306,7 @@ impl<'a> Sim<'a> {
                 let req = &mut self.reqs[r as usize];
                 req.mem_mib = mem;
                 req.enter(Phase::Gpu, work, self.now);
+                self.join_list(r, true);
                 self.pods[p as usize].n_gpu += 1;
             }
             Phase::Gpu => {
@@ -1091,17 +1319,87 @@ impl<'a> Sim<'a> {
             }
             Phase::CpuPost => {
                 self.pods[p as usize].n_cpu -= 1;
+                self.leave_list(r, false);
+                self.touch(p);
                 self.reqs[r as usize].phase = Phase::Done;
-                self.remove_active(r);
                 self.server_done(r, Outcome::Ok);
             }
             _ => {}
         }
     }
 
-    fn remove_active(&mut self, r: u32) {
-        if let Some(i) = self.active.iter().position(|&x| x == r) {
-            self.active.remove(i);
+    /// Adds request `r` to its pod's requests in a GPU (or CPU) phase.
+    fn join_list(&mut self, r: u32, gpu: bool) {
+        let Some(p) = self.reqs[r as usize].pod else {
+            return;
+        };
+        let pod = &mut self.pods[p as usize];
+        let list = if gpu {
+            &mut pod.gpu_reqs
+        } else {
+            &mut pod.cpu_reqs
+        };
+        self.reqs[r as usize].slot = list.len() as u32;
+        list.push(r);
+    }
+
+    /// Removes request `r` from its pod's requests in a GPU (or CPU) phase.
+    fn leave_list(&mut self, r: u32, gpu: bool) {
+        let Some(p) = self.reqs[r as usize].pod else {
+            return;
+        };
+        let pod = &mut self.pods[p as usize];
+        let list = if gpu {
+            &mut pod.gpu_reqs
+        } else {
+            &mut pod.cpu_reqs
+        };
+        let slot = self.reqs[r as usize].slot as usize;
+        debug_assert_eq!(list.get(slot), Some(&r));
+        list.swap_remove(slot);
+        if let Some(&moved) = list.get(slot) {
+            self.reqs[moved as usize].slot = slot as u32;
+        }
+    }
+
+    /// Work in flight and queued at pod `p` (what least-outstanding
+    /// routing compares).
+    fn load(&self, p: u32) -> u32 {
+        let pod = &self.pods[p as usize];
+        pod.busy + pod.queue.len() as u32
+    }
+
+    /// Keeps the least-outstanding index in step after pod `p`'s load was
+    /// `before`.
+    fn load_changed(&mut self, p: u32, before: u32) {
+        let now = self.load(p);
+        if self.by_load && now != before && self.pods[p as usize].in_endpoints {
+            self.endpoint_load.remove(&(before, p));
+            self.endpoint_load.insert((now, p));
+        }
+    }
+
+    /// Adds pod `p` to the endpoints or removes it.
+    fn set_endpoint(&mut self, p: u32, on: bool) {
+        if self.pods[p as usize].in_endpoints == on {
+            return;
+        }
+        self.pods[p as usize].in_endpoints = on;
+        let load = self.load(p);
+        match self.endpoints.binary_search(&p) {
+            Ok(i) if !on => {
+                self.endpoints.remove(i);
+                if self.by_load {
+                    self.endpoint_load.remove(&(load, p));
+                }
+            }
+            Err(i) if on => {
+                self.endpoints.insert(i, p);
+                if self.by_load {
+                    self.endpoint_load.insert((load, p));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -1113,11 +1411,13 @@ impl<'a> Sim<'a> {
         };
         let now = self.now;
         let sent = self.reqs[r as usize].sent;
+        let load = self.load(p);
         {
             let pod = &mut self.pods[p as usize];
             pod.busy -= 1;
             if outcome == Outcome::Ok {
                 pod.latencies.push_back((now, now - sent));
+                pod.latency_sum += now - sent;
                 pod.completed_in_second += 1;
             }
         }
@@ -1125,6 +1425,7 @@ impl<'a> Sim<'a> {
             self.client_done(r, outcome);
         }
         let next = self.pods[p as usize].queue.pop_front();
+        self.load_changed(p, load);
         if let Some(n) = next {
             self.start_req(n);
         }
@@ -1178,6 +1479,9 @@ impl<'a> Sim<'a> {
             queue: VecDeque::new(),
             n_cpu: 0,
             n_gpu: 0,
+            cpu_reqs: Vec::new(),
+            gpu_reqs: Vec::new(),
+            cpu_factor: 0.0,
             cpu_rate: 0.0,
             cpu_cum: 0.0,
             cpu_since: at,
@@ -1186,8 +1490,10 @@ impl<'a> Sim<'a> {
             scrapes: Vec::new(),
             metric: None,
             latencies: VecDeque::new(),
+            latency_sum: 0,
             completed_in_second: 0,
         });
+        self.pending.insert(i);
         i
     }
 
@@ -1231,11 +1537,18 @@ impl<'a> Sim<'a> {
         };
         self.nodes[ni].requested_m += req_m;
         self.gpus[g].used_slots += 1;
+        let on_node = &mut self.nodes[ni].pods;
+        if let Err(i) = on_node.binary_search(&p) {
+            on_node.insert(i, p);
+        }
+        self.gpus[g].pods.push(p);
+        self.pending.remove(&p);
         let pod = &mut self.pods[p as usize];
         pod.node = Some(ni);
         pod.gpu = Some(g);
         pod.scheduled = Some(at);
         pod.state = PodState::Starting;
+        self.touch(p);
         true
     }
 
@@ -1258,11 +1571,7 @@ impl<'a> Sim<'a> {
     }
 
     fn schedule_pending(&mut self) {
-        for p in 0..self.pods.len() as u32 {
-            let pod = &self.pods[p as usize];
-            if pod.state != PodState::Unscheduled || pod.terminating {
-                continue;
-            }
+        while let Some(&p) = self.pending.first() {
             if !self.bind(p, self.now) {
                 break;
             }
@@ -1298,6 +1607,7 @@ impl<'a> Sim<'a> {
                 now + us(backoff.min(300.0)),
                 Event::ContainerStarted(p, inc),
             );
+            self.touch(p);
             return true;
         }
         self.gpus[g].mem_used += ctx;
@@ -1311,6 +1621,7 @@ impl<'a> Sim<'a> {
         pod.metric = None;
         let d = self.startup_delay("cuda-init", p, inc, &profile.cuda_init);
         self.push(now + d, Event::AppReady(p, inc));
+        self.touch(p);
         true
     }
 
@@ -1334,6 +1645,7 @@ impl<'a> Sim<'a> {
         };
         let at = first + k * period;
         self.push(at, Event::ReadyObserved(p, inc));
+        self.touch(p);
         true
     }
 
@@ -1347,6 +1659,7 @@ impl<'a> Sim<'a> {
         if pod.state == PodState::Unscheduled {
             pod.state = PodState::Exited;
             pod.exited = Some(now);
+            self.pending.remove(&p);
             return;
         }
         if pod.in_endpoints {
@@ -1373,19 +1686,13 @@ impl<'a> Sim<'a> {
     /// context memory and CPU request, and schedule pending pods.
     fn exit_pod(&mut self, p: u32) {
         let now = self.now;
-        let held: Vec<u32> = self
-            .reqs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                r.pod == Some(p)
-                    && matches!(
-                        r.phase,
-                        Phase::Queued | Phase::CpuPre | Phase::Gpu | Phase::CpuPost
-                    )
-            })
-            .map(|(i, _)| i as u32)
-            .collect();
+        self.set_endpoint(p, false);
+        self.touch(p);
+        let pod = &mut self.pods[p as usize];
+        let mut held: Vec<u32> = pod.queue.drain(..).collect();
+        held.append(&mut pod.cpu_reqs);
+        held.append(&mut pod.gpu_reqs);
+        held.sort_unstable();
         for r in held {
             let phase = self.reqs[r as usize].phase;
             if phase == Phase::Gpu {
@@ -1393,27 +1700,28 @@ impl<'a> Sim<'a> {
                     self.gpus[g].mem_used -= self.reqs[r as usize].mem_mib;
                 }
             }
-            if phase != Phase::Queued {
-                self.remove_active(r);
-            }
             self.reqs[r as usize].phase = Phase::Done;
             self.client_done(r, Outcome::Killed);
         }
         let spec = &self.input.scenario.spec;
         let pod = &mut self.pods[p as usize];
-        pod.queue.clear();
         pod.busy = 0;
         pod.n_cpu = 0;
         pod.n_gpu = 0;
         pod.state = PodState::Exited;
         pod.exited = Some(now);
-        pod.in_endpoints = false;
+        // Its CPU use ends here; the node's pods no longer include it.
+        settle_cpu(pod, now);
+        pod.cpu_rate = 0.0;
+        pod.cpu_factor = 0.0;
         let (node, gpu, context) = (pod.node, pod.gpu, pod.context);
         pod.context = false;
         if let Some(n) = node {
             self.nodes[n].requested_m -= u64::from(spec.pod.cpu_request_m);
+            self.nodes[n].pods.retain(|&q| q != p);
         }
         if let Some(g) = gpu {
+            self.gpus[g].pods.retain(|&q| q != p);
             self.gpus[g].used_slots -= 1;
             if context {
                 self.gpus[g].mem_used -= self.profiles[self.gpus[g].profile].context_mib.value;
@@ -1491,27 +1799,16 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn latency_ms(&self, p: usize) -> Option<f64> {
-        let pod = &self.pods[p];
-        let from = self.now - us(self.input.scenario.spec.sim.latency_window_s);
-        let (mut sum, mut n) = (0i64, 0u32);
-        for &(t, l) in pod.latencies.iter().rev() {
-            if t <= from {
-                break;
-            }
-            sum += l;
-            n += 1;
-        }
-        (n > 0).then(|| sum as f64 / 1e3 / f64::from(n))
-    }
-
     fn controller_tick(&mut self) -> bool {
         let now = self.now;
+        let from = now - us(self.input.scenario.spec.sim.latency_window_s);
         let mut pods = Vec::new();
-        for (i, pod) in self.pods.iter().enumerate() {
+        for pod in &mut self.pods {
             if pod.state == PodState::Exited {
                 continue;
             }
+            pod.expire_latencies(from);
+            let pod = &*pod;
             let phase = if pod.terminating {
                 PodPhase::Terminating
             } else if matches!(pod.state, PodState::Unscheduled | PodState::Starting) {
@@ -1545,7 +1842,7 @@ impl<'a> Sim<'a> {
                 metric_window: pod.metric.map(|m| secs(m.2)),
                 gpu_utilization: gpu_util,
                 in_flight: app.then(|| pod.busy + pod.queue.len() as u32),
-                avg_latency_ms: if app { self.latency_ms(i) } else { None },
+                avg_latency_ms: if app { pod.mean_latency_ms() } else { None },
             });
         }
         let obs = Observation {
@@ -1601,22 +1898,15 @@ impl<'a> Sim<'a> {
             });
         }
         let req_m = f64::from(spec.pod.cpu_request_m);
-        let (mut cpu, mut requested, mut in_flight, mut queued) =
-            (0.0, 0.0, 0u32, self.waiting.len() as u32);
+        let (mut cpu, mut requested, mut in_flight, mut queued) = (0.0, 0.0, 0u32, self.n_waiting);
         let (mut ready, mut pending, mut terminating) = (0u32, 0u32, 0u32);
         for i in 0..self.pods.len() {
-            let lat = self.latency_ms(i);
             let pod = &mut self.pods[i];
             if pod.state == PodState::Exited && pod.exited.is_some_and(|e| e <= now - us(1.0)) {
                 continue;
             }
-            while pod
-                .latencies
-                .front()
-                .is_some_and(|&(t, _)| t <= now - window)
-            {
-                pod.latencies.pop_front();
-            }
+            pod.expire_latencies(now - window);
+            let lat = pod.mean_latency_ms();
             settle_cpu(pod, now);
             let cores = pod.cpu_cum - pod.cpu_at_sample;
             pod.cpu_at_sample = pod.cpu_cum;
@@ -1734,6 +2024,18 @@ impl<'a> Sim<'a> {
         self.out.clocks = self.input.clocks.records();
         self.out
     }
+}
+
+/// The heap's key of an event: time, then class, then sequence number (or
+/// request, for completions), packed so that integer order is that order.
+fn key(at: Time, class: u8, seq: u64) -> u128 {
+    debug_assert!(seq < 1 << 56);
+    let time = (at as u64) ^ (1 << 63);
+    (u128::from(time) << 64) | (u128::from(class) << 56) | u128::from(seq)
+}
+
+fn key_time(key: u128) -> Time {
+    (((key >> 64) as u64) ^ (1 << 63)) as Time
 }
 
 fn millicores(core_seconds: f64, window: Time) -> u64 {
