@@ -126,15 +126,20 @@ fn scale_ladder(root: &Path, dir: &Path) -> anyhow::Result<()> {
     for k in scales.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let c = Campaign::load(&root.join(format!("data/campaigns/scale-{k}.toml")))?;
         let plan = c.plan();
-        let t0 = Instant::now();
-        let records: Vec<TrialRecords> = plan
-            .iter()
-            .map(|p| runner::simulate(&c, p))
-            .collect::<Result<_, _>>()?;
-        let sim = t0.elapsed().as_secs_f64() / plan.len() as f64;
-        let requests = records.iter().map(|r| r.requests.len()).sum::<usize>() / plan.len();
-        let rows: usize = records.iter().map(TrialRecords::row_count).sum();
-        let write = write_with_store(&dir.join(format!("scale-{k}.sqlite")), &c, &records)?;
+        // One trial at a time, as `bench run --jobs 1` holds them: simulate,
+        // write, drop.
+        let (mut sim, mut write, mut requests, mut rows) = (0.0, 0.0, 0usize, 0usize);
+        for (i, p) in plan.iter().enumerate() {
+            let t0 = Instant::now();
+            let records = runner::simulate(&c, p)?;
+            sim += t0.elapsed().as_secs_f64();
+            requests += records.requests.len();
+            rows += records.row_count();
+            let db = dir.join(format!("scale-{k}-{i}.sqlite"));
+            write += write_with_store(&db, &c, std::slice::from_ref(&records))?;
+        }
+        let sim = sim / plan.len() as f64;
+        let requests = requests / plan.len();
         println!(
             "  {:<11} {:>10} {:>12.1} {:>9.0} {:>12.0} {:>12.0} {:>10}",
             format!("scale-{k}"),

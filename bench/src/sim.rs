@@ -359,6 +359,96 @@ fn settle_gpu(g: &mut Gpu, profile: &GpuProfile, now: Time) {
     g.since = now;
 }
 
+/// The pending completions, at most one per request (a new one replaces
+/// the old): a binary min-heap of (key, rate generation) that knows where
+/// each request's entry is, so that it holds what is in flight and no
+/// stale entries. The key's low 32 bits are the request.
+#[derive(Default)]
+struct Completions {
+    heap: Vec<(u128, u32)>,
+    /// Per request: its index in `heap` plus one, or 0.
+    pos: Vec<u32>,
+}
+
+impl Completions {
+    fn peek(&self) -> Option<(u128, u32)> {
+        self.heap.first().copied()
+    }
+
+    fn set(&mut self, r: u32, key: u128, gen: u32) {
+        let r = r as usize;
+        if self.pos.len() <= r {
+            self.pos.resize(r + 1, 0);
+        }
+        let i = match self.pos[r] {
+            0 => {
+                self.heap.push((key, gen));
+                self.heap.len() - 1
+            }
+            p => {
+                let i = p as usize - 1;
+                self.heap[i] = (key, gen);
+                self.sift_down(i)
+            }
+        };
+        self.place(i);
+        self.sift_up(i);
+    }
+
+    fn pop(&mut self) -> Option<(u128, u32)> {
+        let top = *self.heap.first()?;
+        let last = self.heap.len() - 1;
+        self.heap.swap(0, last);
+        self.heap.pop();
+        self.pos[top.0 as u32 as usize] = 0;
+        if !self.heap.is_empty() {
+            self.place(0);
+            self.sift_down(0);
+        }
+        Some(top)
+    }
+
+    fn place(&mut self, i: usize) {
+        let r = self.heap[i].0 as u32 as usize;
+        self.pos[r] = i as u32 + 1;
+    }
+
+    fn sift_up(&mut self, mut i: usize) -> usize {
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if self.heap[parent].0 <= self.heap[i].0 {
+                break;
+            }
+            self.heap.swap(parent, i);
+            self.place(i);
+            self.place(parent);
+            i = parent;
+        }
+        i
+    }
+
+    fn sift_down(&mut self, mut i: usize) -> usize {
+        let n = self.heap.len();
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut m = i;
+            if l < n && self.heap[l].0 < self.heap[m].0 {
+                m = l;
+            }
+            if r < n && self.heap[r].0 < self.heap[m].0 {
+                m = r;
+            }
+            if m == i {
+                return i;
+            }
+            self.heap.swap(m, i);
+            self.place(i);
+            self.place(m);
+            i = m;
+        }
+    }
+}
+
 /// A periodic series of events.
 #[derive(Clone, Copy, Debug, Default)]
 struct Periodic {
@@ -381,8 +471,10 @@ struct Sim<'a> {
     now: Time,
     end: Time,
     seq: u64,
-    /// Events by (time, class, sequence), packed into one key.
+    /// Events by (time, class, sequence), packed into one key, except the
+    /// completions and the time-outs.
     queue: BinaryHeap<Reverse<(u128, Event)>>,
+    completions: Completions,
     nodes: Vec<Node>,
     gpus: Vec<Gpu>,
     pods: Vec<Pod>,
@@ -608,6 +700,7 @@ impl<'a> Sim<'a> {
             end: us(input.duration_s),
             seq: 0,
             queue: BinaryHeap::new(),
+            completions: Completions::default(),
             nodes,
             gpus,
             pods: Vec::new(),
@@ -653,14 +746,17 @@ impl<'a> Sim<'a> {
     /// The next event: the heap's first or the first time-out, whichever
     /// comes first in (time, class, sequence) order.
     fn pop_event(&mut self) -> Option<(Time, Event)> {
-        let timeout_first = match (self.queue.peek(), self.timeouts.front()) {
-            (Some(Reverse((k, _))), Some(&(tt, tseq, _))) => {
-                key(tt, Event::ClientTimeout(0).class(), tseq) < *k
-            }
-            (None, Some(_)) => true,
-            _ => false,
-        };
-        if timeout_first {
+        let heap = self.queue.peek().map(|Reverse((k, _))| *k);
+        let work = self.completions.peek().map(|(k, _)| k);
+        let timeout = self
+            .timeouts
+            .front()
+            .map(|&(t, seq, _)| key(t, Event::ClientTimeout(0).class(), seq));
+        let first = [heap, work, timeout].into_iter().flatten().min()?;
+        if Some(first) == work {
+            let (k, gen) = self.completions.pop()?;
+            Some((key_time(k), Event::Complete(k as u32, gen)))
+        } else if Some(first) == timeout {
             self.timeouts
                 .pop_front()
                 .map(|(t, _, r)| (t, Event::ClientTimeout(r)))
@@ -713,8 +809,7 @@ impl<'a> Sim<'a> {
     /// the same microsecond run in request order, whatever order they were
     /// scheduled in.
     fn push_completion(&mut self, at: Time, r: u32, gen: u32) {
-        let ev = Event::Complete(r, gen);
-        self.queue.push(Reverse((key(at, 0, u64::from(r)), ev)));
+        self.completions.set(r, key(at, 0, u64::from(r)), gen);
     }
 
     /// Whether a popped completion is still the request's current one.
@@ -917,13 +1012,12 @@ impl<'a> Sim<'a> {
                 }
                 due.clear();
                 due.push(r);
-                while let Some(Reverse((k2, Event::Complete(r2, gen2)))) =
-                    self.queue.peek().copied()
-                {
+                while let Some((k2, gen2)) = self.completions.peek() {
                     if key_time(k2) != t {
                         break;
                     }
-                    self.queue.pop();
+                    self.completions.pop();
+                    let r2 = k2 as u32;
                     if self.completion_valid(r2, gen2) {
                         due.push(r2);
                     }
