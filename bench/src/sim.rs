@@ -306,15 +306,11 @@ impl Pod {
     }
 }
 
+/// What the event loop reads and writes of a request; what only its record
+/// needs is in [`ReqLog`], so that the requests in flight share cache lines.
 struct Req {
     user: Option<u32>,
-    user_seq: Option<u32>,
-    scheduled: Time,
     sent: Time,
-    started: Option<Time>,
-    finished: Option<Time>,
-    size: u32,
-    iterations: u32,
     pod: Option<u32>,
     phase: Phase,
     /// Work left in the current phase at `since`, at `rate` per second.
@@ -327,6 +323,16 @@ struct Req {
     slot: u32,
     mem_mib: f64,
     outcome: Option<Outcome>,
+}
+
+/// What a request's record needs beyond [`Req`].
+struct ReqLog {
+    user_seq: Option<u32>,
+    scheduled: Time,
+    started: Option<Time>,
+    finished: Option<Time>,
+    size: u32,
+    iterations: u32,
 }
 
 impl Req {
@@ -479,6 +485,7 @@ struct Sim<'a> {
     gpus: Vec<Gpu>,
     pods: Vec<Pod>,
     reqs: Vec<Req>,
+    logs: Vec<ReqLog>,
     /// Nodes and GPUs whose rates may have changed during this event.
     dirty_nodes: Vec<usize>,
     dirty_gpus: Vec<usize>,
@@ -546,9 +553,9 @@ pub enum SimError {
 }
 
 /// Events the budget allows per request, periodic tick and pod change: a
-/// request needs about six (send, time-out, three phase completions and the
-/// stale completions that rate changes leave behind), so this is slack, not
-/// a tight fit.
+/// request needs about five (send, time-out, three phase completions; a
+/// rate change moves its completion rather than adding one), so this is
+/// slack, not a tight fit.
 pub const EVENTS_PER_UNIT: u64 = 32;
 
 /// Upper bounds on what one trial can produce, from its inputs alone.
@@ -705,6 +712,7 @@ impl<'a> Sim<'a> {
             gpus,
             pods: Vec::new(),
             reqs: Vec::new(),
+            logs: Vec::new(),
             dirty_nodes: Vec::new(),
             dirty_gpus: Vec::new(),
             endpoints: Vec::new(),
@@ -958,15 +966,17 @@ impl<'a> Sim<'a> {
         iterations: u32,
     ) -> u32 {
         let id = self.reqs.len() as u32;
-        self.reqs.push(Req {
-            user,
+        self.logs.push(ReqLog {
             user_seq,
             scheduled: at,
-            sent: at,
             started: None,
             finished: None,
             size,
             iterations,
+        });
+        self.reqs.push(Req {
+            user,
+            sent: at,
             pod: None,
             phase: Phase::New,
             remaining: 0.0,
@@ -1339,9 +1349,10 @@ impl<'a> Sim<'a> {
 
     fn start_req(&mut self, r: u32) {
         let pre = self.input.scenario.spec.pod.pre_cpu_ms / 1000.0;
-        let req = &mut self.reqs[r as usize];
-        let Some(p) = req.pod else { return };
-        req.started = Some(self.now);
+        let Some(p) = self.reqs[r as usize].pod else {
+            return;
+        };
+        self.logs[r as usize].started = Some(self.now);
         let load = self.load(p);
         self.pods[p as usize].busy += 1;
         self.load_changed(p, load);
@@ -1377,7 +1388,7 @@ impl<'a> Sim<'a> {
                 let Some(g) = self.pods[p as usize].gpu else {
                     return;
                 };
-                let (size, iters) = (self.reqs[r as usize].size, self.reqs[r as usize].iterations);
+                let (size, iters) = (self.logs[r as usize].size, self.logs[r as usize].iterations);
                 let gpu_profile = self.profiles[self.gpus[g].profile];
                 let work_model = &self.input.scenario.spec.work;
                 let mem = match self.input.service {
@@ -1533,7 +1544,7 @@ impl<'a> Sim<'a> {
             return;
         }
         req.outcome = Some(outcome);
-        req.finished = Some(now);
+        self.logs[r as usize].finished = Some(now);
         self.outstanding -= 1;
         if outcome == Outcome::Ok {
             self.completed_in_second += 1;
@@ -2078,25 +2089,26 @@ impl<'a> Sim<'a> {
     }
 
     fn finish(mut self) -> TrialRecords {
-        for (i, r) in self.reqs.iter().enumerate() {
+        self.out.requests.reserve(self.reqs.len());
+        for (i, (r, log)) in self.reqs.iter().zip(&self.logs).enumerate() {
             // Every sent request has a client time-out event, so the run only
             // ends once each has an outcome.
             debug_assert!(r.outcome.is_some(), "request {i} has no outcome");
             let outcome = r.outcome.unwrap_or(Outcome::Timeout);
-            let finished = r.finished.unwrap_or(self.now);
+            let finished = log.finished.unwrap_or(self.now);
             self.out.requests.push(RequestRecord {
                 id: i as u32,
                 user: r.user,
-                user_seq: r.user_seq,
-                scheduled_s: secs(r.scheduled),
+                user_seq: log.user_seq,
+                scheduled_s: secs(log.scheduled),
                 sent_s: secs(r.sent),
-                started_s: r.started.map(secs),
+                started_s: log.started.map(secs),
                 finished_s: secs(finished),
                 pod: r.pod,
-                size: r.size,
-                iterations: r.iterations,
+                size: log.size,
+                iterations: log.iterations,
                 outcome,
-                latency_ms: secs(finished - r.scheduled) * 1000.0,
+                latency_ms: secs(finished - log.scheduled) * 1000.0,
             });
         }
         for (i, p) in self.pods.iter().enumerate() {
