@@ -289,6 +289,14 @@ impl Pod {
     fn app_up(&self) -> bool {
         self.state == PodState::Running
     }
+    /// Its requests in the GPU phase, or in a CPU phase.
+    fn phase_list(&mut self, gpu: bool) -> &mut Vec<u32> {
+        if gpu {
+            &mut self.gpu_reqs
+        } else {
+            &mut self.cpu_reqs
+        }
+    }
     /// Drops the latencies of requests that finished at or before `from`.
     fn expire_latencies(&mut self, from: Time) {
         while let Some(&(t, l)) = self.latencies.front() {
@@ -1438,12 +1446,7 @@ impl<'a> Sim<'a> {
         let Some(p) = self.reqs[r as usize].pod else {
             return;
         };
-        let pod = &mut self.pods[p as usize];
-        let list = if gpu {
-            &mut pod.gpu_reqs
-        } else {
-            &mut pod.cpu_reqs
-        };
+        let list = self.pods[p as usize].phase_list(gpu);
         self.reqs[r as usize].slot = list.len() as u32;
         list.push(r);
     }
@@ -1453,12 +1456,7 @@ impl<'a> Sim<'a> {
         let Some(p) = self.reqs[r as usize].pod else {
             return;
         };
-        let pod = &mut self.pods[p as usize];
-        let list = if gpu {
-            &mut pod.gpu_reqs
-        } else {
-            &mut pod.cpu_reqs
-        };
+        let list = self.pods[p as usize].phase_list(gpu);
         let slot = self.reqs[r as usize].slot as usize;
         debug_assert_eq!(list.get(slot), Some(&r));
         list.swap_remove(slot);
