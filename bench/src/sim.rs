@@ -10,10 +10,9 @@
 //! Work in progress is a fluid: every request in a CPU or GPU phase has a
 //! rate and the work it had left when that rate was set. After an event the
 //! rates are recomputed; a request whose rate changed books the work done at
-//! the old one and is given a new completion event, at its finish time
-//! rounded up to the next microsecond (its earlier completion events are
-//! stale and skipped). Completions due at the same microsecond run together,
-//! in request order. A pod's CPU seconds and a GPU's busy time and energy
+//! the old one and its completion event moves to its new finish time,
+//! rounded up to the next microsecond. Completions due at the same
+//! microsecond run together, in request order. A pod's CPU seconds and a GPU's busy time and energy
 //! are integrated the same way: when their rate changes and when they are
 //! read (scrapes, samples).
 //!
@@ -22,10 +21,11 @@
 //! GPU (time slices), so an event marks the nodes and GPUs of the pods it
 //! changed and only those are recomputed. Each pod keeps its requests per
 //! phase, the routable endpoints are an ordered index (with a load index
-//! for least-outstanding routing), time-outs are a queue in due order, the
-//! open-loop arrivals and periodic ticks enter the heap one at a time under
-//! the sequence numbers they would have had if all were pushed at the
-//! start, and the window mean latencies are running sums.
+//! for least-outstanding routing), completions are a heap with one entry
+//! per request (moved, not duplicated, when its rate changes), time-outs are
+//! a queue in due order, the open-loop arrivals and periodic ticks enter the
+//! heap one at a time under the sequence numbers they would have had if all
+//! were pushed at the start, and the window mean latencies are running sums.
 //!
 //! * GPU time-slicing: the device is processor-shared across CUDA contexts
 //!   (pods with requests in their GPU phase). With `c` active contexts the
@@ -132,7 +132,8 @@ fn secs(t: Time) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
     // Class 0: work. A request's phase completes (request, generation of
-    // its rate: a completion whose rate has changed since is stale).
+    // its rate). One whose request was killed, or whose rate has since been
+    // set to zero, is skipped.
     Complete(u32, u32),
     // Class 1: pod lifecycle.
     ContainerStarted(u32, u32),
