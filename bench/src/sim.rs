@@ -756,8 +756,7 @@ impl<'a> Sim<'a> {
 
     fn push(&mut self, at: Time, ev: Event) {
         self.seq += 1;
-        self.queue
-            .push(Reverse((key(at, ev.class(), self.seq), ev)));
+        self.push_keyed(at, ev, self.seq);
     }
 
     /// The next event: the heap's first or the first time-out, whichever
