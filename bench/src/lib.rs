@@ -67,6 +67,16 @@ pub enum Error {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A statement of the bulk writer failed.
+    #[error("database: {message} (SQLite code {code}) in `{statement}`")]
+    Sqlite {
+        /// SQLite's result code.
+        code: i32,
+        /// SQLite's message.
+        message: String,
+        /// The statement (its first 120 characters).
+        statement: String,
+    },
     /// The schema migrations failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

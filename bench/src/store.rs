@@ -7,9 +7,8 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
 use crate::record::{
     DecisionRecord, GpuSample, PodRecord, PodSample, RequestRecord, Sample, ScalingEvent,
@@ -17,8 +16,7 @@ use crate::record::{
 };
 use crate::{Error, Result};
 
-/// Bound parameters per statement (SQLite's default limit is 32766).
-const MAX_PARAMS: usize = 32_000;
+mod bulk;
 
 /// The tables holding a trial's records (each keyed by `trial_id`).
 pub const TRIAL_TABLES: [&str; 8] = [
@@ -347,31 +345,33 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        for table in TRIAL_TABLES {
-            sqlx::query(&format!("DELETE FROM {table} WHERE trial_id = ?"))
-                .bind(trial_id)
-                .execute(&mut *tx)
-                .await?;
+        {
+            let mut lock = tx.lock_handle().await?;
+            let db = bulk::Db::new(&mut lock);
+            for table in TRIAL_TABLES {
+                db.prepare(&format!("DELETE FROM {table} WHERE trial_id = ?"))?
+                    .bind(trial_id)
+                    .run()?;
+            }
+            insert_rows(&db, trial_id, &rec.requests)?;
+            insert_rows(&db, trial_id, &rec.samples)?;
+            insert_rows(&db, trial_id, &rec.pod_samples)?;
+            insert_rows(&db, trial_id, &rec.gpu_samples)?;
+            insert_rows(&db, trial_id, &rec.pods)?;
+            insert_rows(&db, trial_id, &rec.clocks)?;
+            let events: Vec<_> = rec.scaling_events.iter().enumerate().collect();
+            insert_rows(&db, trial_id, &events)?;
+            let decisions: Vec<_> = rec.decisions.iter().enumerate().collect();
+            insert_rows(&db, trial_id, &decisions)?;
+            db.prepare(
+                "UPDATE trials SET status = 'complete', started_at = ?, finished_at = ?, wall_ms = ? WHERE id = ?",
+            )?
+            .bind(timing.started_at.as_str())
+            .bind(timing.finished_at.as_str())
+            .bind(timing.wall_ms)
+            .bind(trial_id)
+            .run()?;
         }
-        insert_rows(&mut tx, trial_id, &rec.requests).await?;
-        insert_rows(&mut tx, trial_id, &rec.samples).await?;
-        insert_rows(&mut tx, trial_id, &rec.pod_samples).await?;
-        insert_rows(&mut tx, trial_id, &rec.gpu_samples).await?;
-        insert_rows(&mut tx, trial_id, &rec.pods).await?;
-        insert_rows(&mut tx, trial_id, &rec.clocks).await?;
-        let events: Vec<_> = rec.scaling_events.iter().enumerate().collect();
-        insert_rows(&mut tx, trial_id, &events).await?;
-        let decisions: Vec<_> = rec.decisions.iter().enumerate().collect();
-        insert_rows(&mut tx, trial_id, &decisions).await?;
-        sqlx::query(
-            "UPDATE trials SET status = 'complete', started_at = ?, finished_at = ?, wall_ms = ? WHERE id = ?",
-        )
-        .bind(&timing.started_at)
-        .bind(&timing.finished_at)
-        .bind(timing.wall_ms)
-        .bind(trial_id)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -385,67 +385,67 @@ trait TableRow {
     /// Columns, `trial_id` included.
     const COLUMNS: usize;
     /// Binds the row's own columns.
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>);
+    fn bind(&self, s: &mut bulk::Stmt<'_>);
 }
 
 impl TableRow for RequestRecord {
     const TARGET: &'static str = "requests (trial_id, id, user, user_seq, scheduled_s, sent_s, started_s, finished_s, pod, size, iterations, outcome, latency_ms)";
     const COLUMNS: usize = 13;
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
-        b.push_bind(self.id)
-            .push_bind(self.user)
-            .push_bind(self.user_seq)
-            .push_bind(self.scheduled_s)
-            .push_bind(self.sent_s)
-            .push_bind(self.started_s)
-            .push_bind(self.finished_s)
-            .push_bind(self.pod)
-            .push_bind(self.size)
-            .push_bind(self.iterations)
-            .push_bind(self.outcome.as_str())
-            .push_bind(self.latency_ms);
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
+        s.bind(self.id)
+            .bind(self.user)
+            .bind(self.user_seq)
+            .bind(self.scheduled_s)
+            .bind(self.sent_s)
+            .bind(self.started_s)
+            .bind(self.finished_s)
+            .bind(self.pod)
+            .bind(self.size)
+            .bind(self.iterations)
+            .bind(self.outcome.as_str())
+            .bind(self.latency_ms);
     }
 }
 
 impl TableRow for Sample {
     const TARGET: &'static str = "samples (trial_id, t_s, desired, ready, pending, terminating, gpu_util_mean, gpu_util_max, gpu_mem_used_mib, gpu_power_w, gpu_energy_j, cpu_cores, cpu_pct_request, in_flight, queued, offered, completed, failed)";
     const COLUMNS: usize = 18;
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
-        b.push_bind(self.t_s)
-            .push_bind(self.desired)
-            .push_bind(self.ready)
-            .push_bind(self.pending)
-            .push_bind(self.terminating)
-            .push_bind(self.gpu_util_mean)
-            .push_bind(self.gpu_util_max)
-            .push_bind(self.gpu_mem_used_mib)
-            .push_bind(self.gpu_power_w)
-            .push_bind(self.gpu_energy_j)
-            .push_bind(self.cpu_cores)
-            .push_bind(self.cpu_pct_request)
-            .push_bind(self.in_flight)
-            .push_bind(self.queued)
-            .push_bind(self.offered)
-            .push_bind(self.completed)
-            .push_bind(self.failed);
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
+        s.bind(self.t_s)
+            .bind(self.desired)
+            .bind(self.ready)
+            .bind(self.pending)
+            .bind(self.terminating)
+            .bind(self.gpu_util_mean)
+            .bind(self.gpu_util_max)
+            .bind(self.gpu_mem_used_mib)
+            .bind(self.gpu_power_w)
+            .bind(self.gpu_energy_j)
+            .bind(self.cpu_cores)
+            .bind(self.cpu_pct_request)
+            .bind(self.in_flight)
+            .bind(self.queued)
+            .bind(self.offered)
+            .bind(self.completed)
+            .bind(self.failed);
     }
 }
 
 impl TableRow for PodSample {
     const TARGET: &'static str = "pod_samples (trial_id, t_s, pod, state, ready, cpu_cores, cpu_pct_request, gpu_util, in_flight, queued, avg_latency_ms, completed)";
     const COLUMNS: usize = 12;
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
-        b.push_bind(self.t_s)
-            .push_bind(self.pod)
-            .push_bind(self.state)
-            .push_bind(self.ready)
-            .push_bind(self.cpu_cores)
-            .push_bind(self.cpu_pct_request)
-            .push_bind(self.gpu_util)
-            .push_bind(self.in_flight)
-            .push_bind(self.queued)
-            .push_bind(self.avg_latency_ms)
-            .push_bind(self.completed);
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
+        s.bind(self.t_s)
+            .bind(self.pod)
+            .bind(self.state)
+            .bind(self.ready)
+            .bind(self.cpu_cores)
+            .bind(self.cpu_pct_request)
+            .bind(self.gpu_util)
+            .bind(self.in_flight)
+            .bind(self.queued)
+            .bind(self.avg_latency_ms)
+            .bind(self.completed);
     }
 }
 
@@ -453,43 +453,43 @@ impl TableRow for GpuSample {
     const TARGET: &'static str =
         "gpu_samples (trial_id, t_s, gpu, util_pct, mem_used_mib, power_w, contexts)";
     const COLUMNS: usize = 7;
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
-        b.push_bind(self.t_s)
-            .push_bind(self.gpu)
-            .push_bind(self.util_pct)
-            .push_bind(self.mem_used_mib)
-            .push_bind(self.power_w)
-            .push_bind(self.contexts);
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
+        s.bind(self.t_s)
+            .bind(self.gpu)
+            .bind(self.util_pct)
+            .bind(self.mem_used_mib)
+            .bind(self.power_w)
+            .bind(self.contexts);
     }
 }
 
 impl TableRow for PodRecord {
     const TARGET: &'static str = "pods (trial_id, pod, name, node, gpu, created_s, scheduled_s, started_s, ready_s, deleted_s, exited_s, restarts, probe_phase_s)";
     const COLUMNS: usize = 13;
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
-        b.push_bind(self.pod)
-            .push_bind(self.name.clone())
-            .push_bind(self.node.clone())
-            .push_bind(self.gpu)
-            .push_bind(self.created_s)
-            .push_bind(self.scheduled_s)
-            .push_bind(self.started_s)
-            .push_bind(self.ready_s)
-            .push_bind(self.deleted_s)
-            .push_bind(self.exited_s)
-            .push_bind(self.restarts)
-            .push_bind(self.probe_phase_s);
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
+        s.bind(self.pod)
+            .bind(&self.name)
+            .bind(&self.node)
+            .bind(self.gpu)
+            .bind(self.created_s)
+            .bind(self.scheduled_s)
+            .bind(self.started_s)
+            .bind(self.ready_s)
+            .bind(self.deleted_s)
+            .bind(self.exited_s)
+            .bind(self.restarts)
+            .bind(self.probe_phase_s);
     }
 }
 
 impl TableRow for crate::clocks::ClockRecord {
     const TARGET: &'static str = "trial_clocks (trial_id, clock, scope, period_s, first_s)";
     const COLUMNS: usize = 5;
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
-        b.push_bind(self.clock)
-            .push_bind(self.scope.as_str())
-            .push_bind(self.period_s)
-            .push_bind(self.first_s);
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
+        s.bind(self.clock)
+            .bind(self.scope.as_str())
+            .bind(self.period_s)
+            .bind(self.first_s);
     }
 }
 
@@ -497,48 +497,196 @@ impl TableRow for (usize, &ScalingEvent) {
     const TARGET: &'static str =
         "scaling_events (trial_id, seq, t_s, from_replicas, to_replicas, controller, reason)";
     const COLUMNS: usize = 7;
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
         let (i, e) = self;
-        b.push_bind(*i as i64)
-            .push_bind(e.t_s)
-            .push_bind(e.from)
-            .push_bind(e.to)
-            .push_bind(e.controller.clone())
-            .push_bind(e.reason.clone());
+        s.bind(*i as i64)
+            .bind(e.t_s)
+            .bind(e.from)
+            .bind(e.to)
+            .bind(&e.controller)
+            .bind(&e.reason);
     }
 }
 
 impl TableRow for (usize, &DecisionRecord) {
     const TARGET: &'static str = "decisions (trial_id, seq, t_s, controller, current_replicas, desired_replicas, reason, inputs_json)";
     const COLUMNS: usize = 8;
-    fn bind(&self, b: &mut Separated<'_, '_, Sqlite, &'static str>) {
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
         let (i, d) = self;
-        b.push_bind(*i as i64)
-            .push_bind(d.t_s)
-            .push_bind(d.controller.clone())
-            .push_bind(d.current)
-            .push_bind(d.desired)
-            .push_bind(d.reason.clone())
-            .push_bind(d.inputs_json.clone());
+        s.bind(*i as i64)
+            .bind(d.t_s)
+            .bind(&d.controller)
+            .bind(d.current)
+            .bind(d.desired)
+            .bind(&d.reason)
+            .bind(&d.inputs_json);
     }
 }
 
-/// Inserts `rows` of trial `trial_id`: multi-row INSERTs, as many rows per
-/// statement as SQLite's parameter limit allows. Statements stay prepared in
-/// sqlx's cache: full chunks repeat the same SQL across trials.
-async fn insert_rows<T: TableRow>(
-    conn: &mut SqliteConnection,
-    trial_id: i64,
-    rows: &[T],
-) -> Result<()> {
-    let per = (MAX_PARAMS / T::COLUMNS).max(1);
-    for chunk in rows.chunks(per) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO {} ", T::TARGET));
-        qb.push_values(chunk, |mut b, row| {
-            b.push_bind(trial_id);
-            row.bind(&mut b);
-        });
-        qb.build().execute(&mut *conn).await?;
+/// Inserts `rows` of trial `trial_id`, one prepared one-row INSERT stepped
+/// per row.
+fn insert_rows<T: TableRow>(db: &bulk::Db<'_>, trial_id: i64, rows: &[T]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let params = vec!["?"; T::COLUMNS].join(", ");
+    let mut stmt = db.prepare(&format!("INSERT INTO {} VALUES ({params})", T::TARGET))?;
+    for row in rows {
+        stmt.bind(trial_id);
+        row.bind(&mut stmt);
+        stmt.run()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::record::Outcome;
+
+    fn request(id: u32) -> RequestRecord {
+        RequestRecord {
+            id,
+            user: None,
+            user_seq: Some(id),
+            scheduled_s: 0.5,
+            sent_s: 0.5,
+            started_s: None,
+            finished_s: 1.25,
+            pod: Some(3),
+            size: 256,
+            iterations: 2,
+            outcome: Outcome::Timeout,
+            latency_ms: 750.0,
+        }
+    }
+
+    /// A store holding one pending trial; its id.
+    async fn one_trial(path: &Path) -> (Store, i64) {
+        let mut store = Store::open(path).await.unwrap();
+        let meta = CampaignMeta {
+            name: "t",
+            config_toml: "",
+            config_sha256: "x",
+            backend: "sim",
+            tool_version: "v",
+            host: "h",
+            created_at: "1970-01-01T00:00:00.000Z",
+        };
+        let trial = NewTrial {
+            scenario: "s",
+            arm: "a",
+            load_profile: "p",
+            seed: 1,
+            run_order: 0,
+            duration_s: 10.0,
+            warmup_s: 0.0,
+            wait_mode: "spin",
+            params_json: String::new(),
+        };
+        let (_, ids) = store.ensure_campaign(&meta, &[trial]).await.unwrap();
+        (store, ids[0].0)
+    }
+
+    fn timing() -> TrialTiming {
+        TrialTiming {
+            started_at: "a".into(),
+            finished_at: "b".into(),
+            wall_ms: 1.5,
+        }
+    }
+
+    async fn count(store: &mut Store, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut store.conn)
+            .await
+            .unwrap()
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_rewritten_trial_holds_its_rows_once_with_their_values_and_types() {
+        let dir = tempfile::tempdir().unwrap();
+        block_on(async {
+            let (mut store, id) = one_trial(&dir.path().join("d.sqlite")).await;
+            let rec = TrialRecords {
+                requests: (0..1000).map(request).collect(),
+                ..TrialRecords::default()
+            };
+            store.write_trial(id, &rec, &timing()).await.unwrap();
+            store.write_trial(id, &rec, &timing()).await.unwrap();
+            assert_eq!(
+                count(&mut store, "SELECT count(*) FROM requests").await,
+                1000
+            );
+            let row: (String, String, String, String, String, f64) = sqlx::query_as(
+                "SELECT typeof(user), typeof(user_seq), typeof(started_s), typeof(latency_ms), outcome, finished_s
+                 FROM requests WHERE id = 7",
+            )
+            .fetch_one(&mut store.conn)
+            .await
+            .unwrap();
+            assert_eq!(
+                row,
+                (
+                    "null".into(),
+                    "integer".into(),
+                    "null".into(),
+                    "real".into(),
+                    "timeout".into(),
+                    1.25
+                )
+            );
+            let status: (String, f64) =
+                sqlx::query_as("SELECT status, wall_ms FROM trials WHERE id = ?")
+                    .bind(id)
+                    .fetch_one(&mut store.conn)
+                    .await
+                    .unwrap();
+            assert_eq!(status, ("complete".into(), 1.5));
+        });
+    }
+
+    #[test]
+    fn a_write_that_fails_part_way_leaves_nothing_and_names_the_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        block_on(async {
+            let (mut store, id) = one_trial(&dir.path().join("d.sqlite")).await;
+            // Request 5 twice: the second breaks the primary key.
+            let rec = TrialRecords {
+                requests: (0..10).chain([5]).map(request).collect(),
+                ..TrialRecords::default()
+            };
+            let err = store.write_trial(id, &rec, &timing()).await.unwrap_err();
+            match &err {
+                Error::Sqlite { statement, .. } => {
+                    assert!(statement.starts_with("INSERT INTO requests"), "{err}")
+                }
+                other => panic!("expected a SQLite error, got {other}"),
+            }
+            assert_eq!(count(&mut store, "SELECT count(*) FROM requests").await, 0);
+            assert_eq!(
+                count(
+                    &mut store,
+                    "SELECT count(*) FROM trials WHERE status = 'pending'"
+                )
+                .await,
+                1
+            );
+            // The connection is still usable afterwards.
+            let rec = TrialRecords {
+                requests: (0..10).map(request).collect(),
+                ..TrialRecords::default()
+            };
+            store.write_trial(id, &rec, &timing()).await.unwrap();
+            assert_eq!(count(&mut store, "SELECT count(*) FROM requests").await, 10);
+        });
+    }
 }
