@@ -23,6 +23,7 @@ pub mod local;
 pub mod profile;
 pub mod record;
 pub mod rng;
+pub mod route;
 pub mod runner;
 pub mod sim;
 pub mod store;

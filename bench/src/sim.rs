@@ -44,14 +44,13 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
-use rand::Rng;
-
 use crate::campaign::{NoEndpoint, Routing, Scenario, Scheduling, WaitMode};
 use crate::clocks::TrialClocks;
 use crate::gpu::GpuProfile;
 use crate::profile::{self, Arrival, LoadProfile, ScheduledRequest, UserRequest, UserScript};
 use crate::record::*;
 use crate::rng::{self, Stream};
+use crate::route::Router;
 use scaler::{Observation, PodObservation, PodPhase, Policy, PolicyConfig};
 
 /// Service-time model. `Profile` is the real one; the others replace each
@@ -522,9 +521,8 @@ struct Sim<'a> {
     users: Vec<UserScript>,
     user_seq: Vec<u32>,
     user_next: Vec<UserRequest>,
-    routing_rng: Stream,
+    router: Router,
     service_rng: Stream,
-    rr_next: usize,
     policy: Box<dyn Policy>,
     spec_replicas: u32,
     outstanding: u32,
@@ -739,9 +737,8 @@ impl<'a> Sim<'a> {
             users: Vec::new(),
             user_seq: Vec::new(),
             user_next: Vec::new(),
-            routing_rng: rng::stream(seed, "routing", 0),
+            router: Router::new(spec.sim.routing, seed),
             service_rng: rng::stream(seed, "service", 0),
-            rr_next: 0,
             policy,
             spec_replicas: spec.min_replicas,
             outstanding: 0,
@@ -1310,8 +1307,13 @@ impl<'a> Sim<'a> {
     }
 
     fn route(&mut self, r: u32) {
-        let endpoints = &self.endpoints;
-        if endpoints.is_empty() {
+        // Least-outstanding: the least loaded endpoint, the first in pod
+        // order of those.
+        let load = &self.endpoint_load;
+        let Some(p) = self
+            .router
+            .pick(&self.endpoints, || load.first().map(|&(_, p)| p))
+        else {
             match self.input.scenario.spec.sim.no_endpoint {
                 NoEndpoint::Fail => {
                     self.reqs[r as usize].phase = Phase::Done;
@@ -1324,19 +1326,6 @@ impl<'a> Sim<'a> {
                 }
             }
             return;
-        }
-        let p = match self.input.scenario.spec.sim.routing {
-            Routing::Random => endpoints[self.routing_rng.gen_range(0..endpoints.len())],
-            Routing::RoundRobin => {
-                let p = endpoints[self.rr_next % endpoints.len()];
-                self.rr_next = self.rr_next.wrapping_add(1);
-                p
-            }
-            // The least loaded endpoint, the first in pod order of those.
-            Routing::LeastOutstanding => match self.endpoint_load.first() {
-                Some(&(_, p)) => p,
-                None => endpoints[0],
-            },
         };
         self.reqs[r as usize].pod = Some(p);
         let workers = self.input.scenario.spec.pod.workers;

@@ -17,8 +17,8 @@ use kube::Api;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::campaign::Routing;
 use crate::local::loadgen::Target;
+use crate::route::Router;
 use crate::{Error, Result};
 
 /// A fixed Service address; the serving pod is unknown.
@@ -59,36 +59,28 @@ struct Inner {
     ready: Vec<(u32, SocketAddr)>,
     /// Listener per pod name, kept for the whole trial.
     listeners: HashMap<String, (u32, SocketAddr)>,
-    rr: usize,
-    rng: crate::rng::Stream,
+    router: Router,
 }
 
 /// One loopback listener per ready pod, each forwarding to that pod.
 pub struct PortForwards {
     pods: Api<Pod>,
     port: u16,
-    routing: Routing,
     inner: Mutex<Inner>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl PortForwards {
-    /// Forwards to `port` of the pods of `pods`; routing draws from `rng`.
-    pub fn new(
-        pods: Api<Pod>,
-        port: u16,
-        routing: Routing,
-        rng: crate::rng::Stream,
-    ) -> PortForwards {
+    /// Forwards to `port` of the pods of `pods`, picking among the ready
+    /// ones with `router`.
+    pub fn new(pods: Api<Pod>, port: u16, router: Router) -> PortForwards {
         PortForwards {
             pods,
             port,
-            routing,
             inner: Mutex::new(Inner {
                 ready: Vec::new(),
                 listeners: HashMap::new(),
-                rr: 0,
-                rng,
+                router,
             }),
             tasks: Mutex::new(Vec::new()),
         }
@@ -148,14 +140,8 @@ impl PortForwards {
 
 impl Target for PortForwards {
     fn pick(&self) -> Option<(Option<u32>, SocketAddr)> {
-        let mut inner = self.lock();
-        let n = inner.ready.len();
-        if n == 0 {
-            return None;
-        }
-        let inner = &mut *inner;
-        let i = crate::local::route(self.routing, &mut inner.rr, &mut inner.rng, n);
-        let (pod, addr) = inner.ready[i];
+        let inner = &mut *self.lock();
+        let (pod, addr) = inner.router.pick(&inner.ready, || None)?;
         Some((Some(pod), addr))
     }
 }

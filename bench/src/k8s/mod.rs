@@ -764,8 +764,7 @@ pub async fn run_trial(
                 let f = Arc::new(forward::PortForwards::new(
                     pods_api.clone(),
                     WORKLOAD_PORT,
-                    spec.sim.routing,
-                    crate::rng::stream(plan.seed, "routing", 0),
+                    crate::route::Router::new(spec.sim.routing, plan.seed),
                 ));
                 let serving = tracker.lock().unwrap_or_else(|e| e.into_inner()).serving();
                 f.set_ready(&serving).await?;

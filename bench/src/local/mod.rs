@@ -30,7 +30,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use scaler::{Observation, PodObservation, PodPhase};
 use serde::Serialize;
 
@@ -39,6 +38,7 @@ use crate::clocks::TrialClocks;
 use crate::record::{
     DecisionRecord, GpuSample, Outcome, PodRecord, PodSample, Sample, ScalingEvent, TrialRecords,
 };
+use crate::route::Router;
 use crate::{Error, Result};
 
 /// How the local backend runs replicas.
@@ -128,9 +128,7 @@ impl Pod {
 struct Cluster {
     pods: Vec<Pod>,
     spec_replicas: u32,
-    rr: usize,
-    route_rng: crate::rng::Stream,
-    routing: Routing,
+    router: Router,
 }
 
 /// Everything a trial needs that does not change while it runs.
@@ -441,9 +439,7 @@ pub fn run_trial(
     let cluster = Arc::new(Mutex::new(Cluster {
         pods: Vec::new(),
         spec_replicas: spec.min_replicas,
-        rr: 0,
-        route_rng: crate::rng::stream(plan.seed, "routing", 0),
-        routing: spec.sim.routing,
+        router: Router::new(spec.sim.routing, plan.seed),
     }));
     for i in 0..spec.min_replicas {
         let p = setup.spawn(i)?;
@@ -969,25 +965,6 @@ fn stop_all(cluster: &Mutex<Cluster>, setup: &Setup) {
     }
 }
 
-/// The index among `n` ready endpoints the scenario's routing picks:
-/// round-robin from `rr`, or random from `rng` (least-outstanding is
-/// refused before a real trial starts and falls back to random). The local
-/// and k8s backends share it.
-pub(crate) fn route(
-    routing: Routing,
-    rr: &mut usize,
-    rng: &mut crate::rng::Stream,
-    n: usize,
-) -> usize {
-    match routing {
-        Routing::RoundRobin => {
-            *rr = rr.wrapping_add(1);
-            *rr % n
-        }
-        Routing::Random | Routing::LeastOutstanding => rng.gen_range(0..n),
-    }
-}
-
 /// Picks a ready replica as the scenario's routing says; `None` when no
 /// replica is ready.
 fn pick(c: &mut Cluster) -> Option<(u32, SocketAddr)> {
@@ -998,9 +975,5 @@ fn pick(c: &mut Cluster) -> Option<(u32, SocketAddr)> {
         .filter(|(_, p)| p.routable())
         .filter_map(|(i, p)| p.addr.map(|a| (i as u32, a)))
         .collect();
-    if ready.is_empty() {
-        return None;
-    }
-    let i = route(c.routing, &mut c.rr, &mut c.route_rng, ready.len());
-    Some(ready[i])
+    c.router.pick(&ready, || None)
 }
