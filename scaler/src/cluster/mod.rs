@@ -112,16 +112,76 @@ pub fn pod_phase(pod: &Pod) -> PodPhase {
     }
 }
 
-/// Sum of the containers' CPU requests, millicores; `None` when a container
-/// has none.
+/// A CPU quantity in whole millicores, rounded up, exactly as Kubernetes'
+/// `Quantity.MilliValue` gives it: decimal arithmetic, no floating point
+/// (`"0.1"` is 100, `"1500000n"` is 2). Plain decimals with the SI
+/// suffixes n, u, m, k, M, G, T, P, E or a decimal exponent (`"1e3"`);
+/// `None` for anything else (binary suffixes make no sense for CPU).
+pub fn cpu_milli_value(q: &str) -> Option<u64> {
+    let q = q.trim();
+    let (num, mut exp10) = match q.char_indices().last()? {
+        (i, 'n') => (&q[..i], -9),
+        (i, 'u') => (&q[..i], -6),
+        (i, 'm') => (&q[..i], -3),
+        (i, 'k') => (&q[..i], 3),
+        (i, 'M') => (&q[..i], 6),
+        (i, 'G') => (&q[..i], 9),
+        (i, 'T') => (&q[..i], 12),
+        (i, 'P') => (&q[..i], 15),
+        (i, 'E') => (&q[..i], 18),
+        _ => match q.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i32>().ok()?),
+            None => (q, 0),
+        },
+    };
+    let num = num.strip_prefix('+').unwrap_or(num);
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // The value in cores is digits × 10^exp10; in millicores one more 10^3.
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    exp10 += 3 - i32::try_from(frac.len()).ok()?;
+    let mut mantissa: u128 = 0;
+    for b in digits.bytes() {
+        mantissa = mantissa
+            .checked_mul(10)?
+            .checked_add(u128::from(b - b'0'))?;
+    }
+    let milli = if exp10 >= 0 {
+        mantissa.checked_mul(10u128.checked_pow(u32::try_from(exp10).ok()?)?)?
+    } else {
+        match 10u128.checked_pow(exp10.unsigned_abs()) {
+            Some(d) => mantissa.div_ceil(d),
+            // More than 38 decimal places below a millicore: any non-zero
+            // value still rounds up to one.
+            None => u128::from(mantissa > 0),
+        }
+    };
+    u64::try_from(milli).ok()
+}
+
+/// The pod's CPU request as the HPA sums it (`calculatePodRequestsFromContainers`
+/// in Kubernetes' `replica_calculator.go`, docs/hpa.md §4.1): the regular
+/// containers and the restartable init containers (sidecars, `restartPolicy:
+/// Always`), each rounded up to a whole millicore; `None` when one of them
+/// has no CPU request (the HPA then fails the sync) or it does not parse.
 pub fn pod_cpu_request_m(pod: &Pod) -> Option<u64> {
     let spec = pod.spec.as_ref()?;
-    let mut sum = 0.0;
-    for c in &spec.containers {
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    let mut sum = 0u64;
+    for c in spec.containers.iter().chain(sidecars) {
         let q = c.resources.as_ref()?.requests.as_ref()?.get("cpu")?;
-        sum += cpu_millicores(&q.0)?;
+        sum = sum.checked_add(cpu_milli_value(&q.0)?)?;
     }
-    Some(sum.round() as u64)
+    Some(sum)
 }
 
 /// A pod as the policies see it, times in seconds since `origin_unix_s`.
@@ -256,6 +316,61 @@ mod tests {
         assert_eq!(cpu_millicores("250u"), Some(0.25));
         assert_eq!(cpu_millicores("abc"), None);
         assert_eq!(cpu_millicores("-1"), None);
+    }
+
+    #[test]
+    fn milli_values_round_up_in_decimal() {
+        assert_eq!(cpu_milli_value("500m"), Some(500));
+        assert_eq!(cpu_milli_value("2"), Some(2000));
+        assert_eq!(cpu_milli_value("0.1"), Some(100));
+        assert_eq!(cpu_milli_value(".25"), Some(250));
+        assert_eq!(cpu_milli_value("1500000n"), Some(2));
+        assert_eq!(cpu_milli_value("1000000n"), Some(1));
+        assert_eq!(cpu_milli_value("1u"), Some(1));
+        assert_eq!(cpu_milli_value("0m"), Some(0));
+        assert_eq!(cpu_milli_value("0.0001"), Some(1));
+        assert_eq!(cpu_milli_value("2k"), Some(2_000_000));
+        assert_eq!(cpu_milli_value("1e3"), Some(1_000_000));
+        assert_eq!(cpu_milli_value("15e-4"), Some(2));
+        for bad in ["", "m", "abc", "-1", "1Ki", "1.2.3", "1e", "1 m"] {
+            assert_eq!(cpu_milli_value(bad), None, "{bad:?}");
+        }
+    }
+
+    fn pod_with(init: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "spec": {
+                "containers": [
+                    {"name": "a", "resources": {"requests": {"cpu": "1500000n"}}},
+                    {"name": "b", "resources": {"requests": {"cpu": "0.1"}}}
+                ],
+                "initContainers": init
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn requests_sum_regular_and_sidecar_containers_each_rounded_up() {
+        // Each container rounds up on its own (2 + 100), as MilliValue does.
+        assert_eq!(
+            pod_cpu_request_m(&pod_with(serde_json::json!([]))),
+            Some(102)
+        );
+        // A restartable init container (sidecar) counts; a plain init
+        // container does not, with or without a request.
+        let init = serde_json::json!([
+            {"name": "setup", "resources": {"requests": {"cpu": "4"}}},
+            {"name": "nocpu"},
+            {"name": "proxy", "restartPolicy": "Always",
+             "resources": {"requests": {"cpu": "250m"}}}
+        ]);
+        assert_eq!(pod_cpu_request_m(&pod_with(init)), Some(352));
+        // A sidecar without a CPU request fails the sum, as it fails the
+        // HPA's sync.
+        let init = serde_json::json!([{"name": "proxy", "restartPolicy": "Always"}]);
+        assert_eq!(pod_cpu_request_m(&pod_with(init)), None);
     }
 
     #[test]
