@@ -242,8 +242,8 @@ pub struct SimParams {
     /// plus the initial delay (the phase of the kubelet's probe ticker);
     /// unset (the default): drawn per pod, uniform within one probe period.
     pub probe_phase_s: Option<f64>,
-    /// CPU a thread burns while yielding to the GPU, cores (measured 0.997
-    /// s/s on Linux, gpu-facts §4).
+    /// CPU a thread burns while yielding to the GPU, cores (0.997 s/s
+    /// measured on Linux; source in docs/simulator.md).
     pub yield_cpu_fraction: f64,
     /// CPU a thread burns while blocked on the GPU, cores (measured 0.000).
     pub blocking_cpu_fraction: f64,

@@ -26,7 +26,7 @@ const PINNED: &[(&str, u64, &str)] = &[
     (
         "campaigns",
         1,
-        "9f8b2eb4341cd5e6da3b357412d68bac0faf2f2d4eb6288ff539f253332c8293",
+        "401503da7d8b05f854d72518fe981f20caf961df61c2791c6ffd697b976c0fdf",
     ),
     (
         "decisions",
@@ -76,7 +76,7 @@ const PINNED: &[(&str, u64, &str)] = &[
     (
         "trials",
         36,
-        "d12197b151cff3d3230a0f1d1dc0a30eb1149e4c34b47de503a7cbd068c89241",
+        "5855b4d9febf5d88f82b65d061f55a1014b3bca4beae653516633755a6e461a9",
     ),
 ];
 

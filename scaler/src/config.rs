@@ -155,7 +155,7 @@ impl PolicyConfig {
     }
 
     /// The HPA of the original experiment: CPU target 40 %, 1–6 replicas,
-    /// 15 s syncs, and the seed behavior of §11 of `hpa-algorithm.md`:
+    /// 15 s syncs, and the seed behavior of §11 of `docs/hpa.md`:
     /// scale-up {window 0, Max, Percent 100 / 10 s, Pods 5 / 10 s},
     /// scale-down {window 30 s, Min, Percent 50 / 30 s, Pods 2 / 30 s}.
     pub fn original_hpa() -> PolicyConfig {

@@ -2,9 +2,9 @@
 //! (autoscaling/v2) for one `Resource` metric: `cpu` with a `Utilization`
 //! target.
 //!
-//! Section numbers (§) refer to `shared/reference/hpa-algorithm.md`, which is
-//! the authority for every rule here. One call to [`Policy::decide`] is one sync
-//! of `reconcileAutoscaler` (§3):
+//! Section numbers (§) refer to `docs/hpa.md`, the project's account of the
+//! controller and the authority for every rule here. One call to
+//! [`Policy::decide`] is one sync of `reconcileAutoscaler` (§3):
 //!
 //! 1. `R = spec_replicas`; on the very first sync the pair `(R, now)` is stored
 //!    as a recommendation (`recordInitialRecommendation`).
@@ -60,7 +60,8 @@
 //!     pods: vec![pod("a", 150), pod("b", 100), pod("c", 110)],
 //! };
 //! // util = ⌊36000 / 600⌋ = 60 %, ratio 1.5, P = ⌈4.5⌉ = 5; the legacy path
-//! // lets it grow to max(2·3, 4) = 6, so N = 5 (vector V1 of §11).
+//! // lets it grow to max(2·3, 4) = 6, so N = 5 (the inputs of vector V1 of
+//! // §11, which runs them with the seed behavior and also gets 5).
 //! let decision = hpa.decide(&obs);
 //! assert_eq!(decision.desired_replicas, 5);
 //! assert!(decision.reason.starts_with("ReadyForNewScale"));

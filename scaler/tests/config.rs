@@ -1,5 +1,5 @@
 //! Policy files: parsing, API defaulting of `behavior` (§5 of
-//! `hpa-algorithm.md`), validation and the files under `data/policies/`.
+//! `docs/hpa.md`), validation and the files under `data/policies/`.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! The worked vectors of §11 of `hpa-algorithm.md`, the readiness truth table
+//! The worked vectors of §11 of `docs/hpa.md`, the readiness truth table
 //! of §4.2 and the other rules of §3–§8, all through one helper: [`run`]
 //! feeds a fresh controller one observation per tick, `spec_replicas`
 //! following the previous decision unless the tick gives it.

@@ -35,7 +35,7 @@ fn example() -> String {
 
 #[test]
 fn the_example_replays_through_the_original_hpa() {
-    // The example is vector V13 of hpa-algorithm.md §11.
+    // The example is vector V13 of docs/hpa.md §11.
     let (result, decisions) = replay_str(&PolicyConfig::original_hpa(), &example());
     assert_eq!(result.unwrap(), 7);
     let n: Vec<_> = decisions.iter().map(|d| d.desired_replicas).collect();
