@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use bench::campaign::Campaign;
 use bench::record::TrialRecords;
-use bench::runner::{self, RunOptions, SystemClock};
+use bench::runner::{self, Backend, RunOptions, SystemClock};
 use bench::store::{CampaignMeta, NewTrial, Store, TrialTiming, TRIAL_TABLES};
 
 fn main() -> anyhow::Result<()> {
@@ -63,16 +63,8 @@ fn main() -> anyhow::Result<()> {
     // 2. The whole default campaign, SQLite included.
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let db = tmp.path().join("campaign.sqlite");
-    let opts = RunOptions {
-        local: Default::default(),
-        k8s: Default::default(),
-        stop: Default::default(),
-        db: db.clone(),
-        backend: "sim".into(),
-        jobs,
-        progress: false,
-        host: runner::host_description(),
-    };
+    let mut opts = RunOptions::new(db.clone(), Backend::Sim);
+    opts.jobs = jobs;
     let s = runner::run_campaign(&campaign, &opts, &SystemClock)?;
     println!(
         "default campaign: {} trials, {} rows in {:.2} s on {jobs} threads -> {:.1} trials/s",

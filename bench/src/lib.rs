@@ -87,9 +87,6 @@ pub enum Error {
     /// What the user asked for is not in the dataset.
     #[error("{0}")]
     NotFound(String),
-    /// The backend is not available in this build.
-    #[error("backend `{0}` is not available (this build has: sim, local, k8s)")]
-    Backend(String),
     /// The local backend could not run a trial.
     #[error("{0}")]
     Local(String),
@@ -115,10 +112,7 @@ impl Error {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            Error::CampaignToml { .. }
-                | Error::Campaign { .. }
-                | Error::Backend(_)
-                | Error::NotFound(_)
+            Error::CampaignToml { .. } | Error::Campaign { .. } | Error::NotFound(_)
         )
     }
 }

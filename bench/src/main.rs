@@ -10,7 +10,7 @@ use bench::campaign::Campaign;
 use bench::export::{self, ExportSelection};
 use bench::k8s::K8sOptions;
 use bench::local::{self, LocalOptions};
-use bench::runner::{self, RunOptions, SystemClock};
+use bench::runner::{self, Backend, RunOptions, SystemClock};
 use bench::store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,8 +39,8 @@ enum Command {
         /// Where trials run: `sim` (the embedded simulator), `local` (real
         /// workload processes on this machine) or `k8s` (the cluster of the
         /// kubeconfig; `bench deploy` first).
-        #[arg(long, default_value = "sim")]
-        backend: String,
+        #[arg(long, value_enum, default_value_t = BackendArg::Sim)]
+        backend: BackendArg,
         /// Parallel trials on the simulator (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -171,6 +171,14 @@ impl ClusterArgs {
     }
 }
 
+/// `--backend`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendArg {
+    Sim,
+    Local,
+    K8s,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     /// hpa_results.json, userscale_results.json, comparison.json.
@@ -235,20 +243,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for url in k8s.service_urls.values() {
                 bench::k8s::forward::parse_service_url(url)?;
             }
-            let stop = Arc::new(AtomicBool::new(false));
-            if backend == "local" || backend == "k8s" {
-                stop_on_ctrl_c(Arc::clone(&stop));
-            }
-            let opts = RunOptions {
-                db: db.clone(),
-                backend,
-                local,
-                k8s,
-                stop,
-                jobs,
-                progress: !quiet,
-                host: runner::host_description(),
+            let backend = match backend {
+                BackendArg::Sim => Backend::Sim,
+                BackendArg::Local => Backend::Local(local),
+                BackendArg::K8s => Backend::K8s(k8s),
             };
+            let mut opts = RunOptions::new(db.clone(), backend);
+            if !matches!(opts.backend, Backend::Sim) {
+                stop_on_ctrl_c(Arc::clone(&opts.stop));
+            }
+            opts.jobs = jobs;
+            opts.progress = !quiet;
             let s = runner::run_campaign(&c, &opts, &SystemClock)?;
             println!(
                 "campaign `{}` (id {}): {} trials complete ({} run now, {} already done), {} rows in {:.1} s -> {}",

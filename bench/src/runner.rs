@@ -66,12 +66,8 @@ pub fn rfc3339(secs: i64, millis: u32) -> String {
 pub struct RunOptions {
     /// The dataset file.
     pub db: PathBuf,
-    /// Backend name (`sim`, `local` or `k8s`).
-    pub backend: String,
-    /// Options of the local backend.
-    pub local: crate::local::LocalOptions,
-    /// Options of the Kubernetes backend.
-    pub k8s: crate::k8s::K8sOptions,
+    /// Where the trials run, with that backend's options.
+    pub backend: Backend,
     /// Set to stop: the running trial is aborted and left pending.
     pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Parallel trials (simulator only).
@@ -80,6 +76,44 @@ pub struct RunOptions {
     pub progress: bool,
     /// Host description stored with the campaign.
     pub host: String,
+}
+
+impl RunOptions {
+    /// A run into `db` on `backend`: one trial at a time, no progress bar,
+    /// this machine's description, not stopped.
+    pub fn new(db: PathBuf, backend: Backend) -> RunOptions {
+        RunOptions {
+            db,
+            backend,
+            stop: Default::default(),
+            jobs: 1,
+            progress: false,
+            host: host_description(),
+        }
+    }
+}
+
+/// Where a campaign's trials run.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// The embedded discrete-event simulator.
+    Sim,
+    /// Real workload processes on this machine.
+    Local(crate::local::LocalOptions),
+    /// The cluster of the kubeconfig.
+    K8s(crate::k8s::K8sOptions),
+}
+
+impl Backend {
+    /// The name stored in `campaigns.backend` (and the key of the backend's
+    /// facts in `trials.params_json`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sim => "sim",
+            Backend::Local(_) => "local",
+            Backend::K8s(_) => "k8s",
+        }
+    }
 }
 
 /// What a run did.
@@ -157,21 +191,17 @@ pub fn run_campaign(
     opts: &RunOptions,
     clock: &dyn Clock,
 ) -> Result<RunSummary> {
-    if !["sim", "local", "k8s"].contains(&opts.backend.as_str()) {
-        return Err(Error::Backend(opts.backend.clone()));
-    }
     // The cluster first: with none reachable, nothing is written.
-    let cluster = if opts.backend == "k8s" {
-        Some(prepare_k8s(campaign, opts)?)
-    } else {
-        None
+    let cluster = match &opts.backend {
+        Backend::K8s(k8s) => Some(prepare_k8s(campaign, k8s)?),
+        Backend::Local(local) if !local.workload_bin.exists() => {
+            return Err(Error::Local(format!(
+                "local backend: workload binary {} not found; build it with `cargo build --release -p workload` or pass --workload-bin",
+                local.workload_bin.display()
+            )));
+        }
+        _ => None,
     };
-    if opts.backend == "local" && !opts.local.workload_bin.exists() {
-        return Err(Error::Local(format!(
-            "local backend: workload binary {} not found; build it with `cargo build --release -p workload` or pass --workload-bin",
-            opts.local.workload_bin.display()
-        )));
-    }
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -199,7 +229,7 @@ pub fn run_campaign(
                 duration_s: campaign.file.duration_s,
                 warmup_s: campaign.file.warmup_s,
                 wait_mode: s.pod.wait_mode.as_str(),
-                params_json: trial_params(campaign, p, &opts.backend).to_string(),
+                params_json: trial_params(campaign, p, opts.backend.name()).to_string(),
             }
         })
         .collect();
@@ -210,7 +240,7 @@ pub fn run_campaign(
             name: &campaign.file.name,
             config_toml: &campaign.text,
             config_sha256: &campaign.sha256,
-            backend: &opts.backend,
+            backend: opts.backend.name(),
             tool_version: env!("CARGO_PKG_VERSION"),
             host: &opts.host,
             created_at: &created_at,
@@ -241,55 +271,56 @@ pub fn run_campaign(
         bar.set_message(format!("({skipped} already complete)"));
     }
 
-    let counts = if opts.backend != "sim" {
-        let result = match &cluster {
-            Some((krt, conn)) => {
-                let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
-                    krt.block_on(crate::k8s::run_trial(
-                        conn, campaign, p, &opts.k8s, &opts.stop, show,
-                    ))
+    let result = match (&opts.backend, &cluster) {
+        (Backend::K8s(k8s), Some((krt, conn))) => {
+            let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
+                krt.block_on(crate::k8s::run_trial(
+                    conn, campaign, p, k8s, &opts.stop, show,
+                ))
+                .map(|(rec, facts)| (rec, json!(facts)))
+            };
+            run_sequential(
+                campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
+            )
+        }
+        (Backend::Local(local), _) => {
+            // Replicas an earlier, crashed run left behind go first.
+            let registry = crate::local::reaper::registry_path(&opts.db);
+            let leftovers = crate::local::reaper::sweep(&registry).map_err(|e| Error::Io {
+                path: registry.clone(),
+                source: e,
+            })?;
+            if !leftovers.is_empty() {
+                bar.suspend(|| {
+                    eprintln!(
+                        "stopped {} workload replica(s) an earlier run left behind (pids {leftovers:?})",
+                        leftovers.len()
+                    )
+                });
+            }
+            let local = crate::local::LocalOptions {
+                replica_registry: Some(registry.clone()),
+                ..local.clone()
+            };
+            let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
+                crate::local::run_trial(campaign, p, &local, &opts.stop, show)
                     .map(|(rec, facts)| (rec, json!(facts)))
-                };
-                run_sequential(
-                    campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
-                )
-            }
-            None => {
-                // Replicas an earlier, crashed run left behind go first.
-                let registry = crate::local::reaper::registry_path(&opts.db);
-                let leftovers = crate::local::reaper::sweep(&registry).map_err(|e| Error::Io {
-                    path: registry.clone(),
-                    source: e,
-                })?;
-                if !leftovers.is_empty() {
-                    bar.suspend(|| {
-                        eprintln!(
-                            "stopped {} workload replica(s) an earlier run left behind (pids {leftovers:?})",
-                            leftovers.len()
-                        )
-                    });
-                }
-                let local = crate::local::LocalOptions {
-                    replica_registry: Some(registry.clone()),
-                    ..opts.local.clone()
-                };
-                let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
-                    crate::local::run_trial(campaign, p, &local, &opts.stop, show)
-                        .map(|(rec, facts)| (rec, json!(facts)))
-                };
-                let result = run_sequential(
-                    campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
-                );
-                // Every trial stops its replicas before it returns.
-                let _ = crate::local::reaper::remove(&registry);
-                result
-            }
-        };
-        finish(result, rt, store, bar)
-    } else {
-        let result = run_simulated(campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar);
-        finish(result, rt, store, bar)
+            };
+            let result = run_sequential(
+                campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
+            );
+            // Every trial stops its replicas before it returns.
+            let _ = crate::local::reaper::remove(&registry);
+            result
+        }
+        (Backend::K8s(_), None) => Err(Error::Cluster(
+            "k8s backend: no connection to the cluster".into(),
+        )),
+        (Backend::Sim, _) => {
+            run_simulated(campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar)
+        }
     };
+    let counts = finish(result, rt, store, bar);
     let (ran, rows) = counts?;
     Ok(RunSummary {
         campaign_id,
@@ -390,7 +421,7 @@ fn run_simulated(
 /// controller kind.
 fn prepare_k8s(
     campaign: &Campaign,
-    opts: &RunOptions,
+    k8s: &crate::k8s::K8sOptions,
 ) -> Result<(tokio::runtime::Runtime, crate::k8s::Connection)> {
     let mut kinds: Vec<&str> = Vec::new();
     for (arm, p) in &campaign.arms {
@@ -410,14 +441,14 @@ fn prepare_k8s(
             )));
         }
     }
-    crate::k8s::manifests::render(&opts.k8s.manifests)?;
+    crate::k8s::manifests::render(&k8s.manifests)?;
     let krt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::Cluster(format!("starting the Kubernetes client runtime: {e}")))?;
-    let conn = krt.block_on(crate::k8s::connect(opts.k8s.context.as_deref()))?;
-    krt.block_on(crate::k8s::check_deployed(&conn, &opts.k8s.manifests))?;
+    let conn = krt.block_on(crate::k8s::connect(k8s.context.as_deref()))?;
+    krt.block_on(crate::k8s::check_deployed(&conn, &k8s.manifests))?;
     Ok((krt, conn))
 }
 
@@ -479,9 +510,9 @@ fn run_sequential(
             finished_at: clock.now_rfc3339(),
             wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
         };
-        let mut params = trial_params(campaign, p, &opts.backend);
+        let mut params = trial_params(campaign, p, opts.backend.name());
         // Under the backend's name: `params_json.local`, `params_json.k8s`.
-        params[opts.backend.as_str()] = facts;
+        params[opts.backend.name()] = facts;
         rt.block_on(store.write_trial_with_params(id, &rec, &timing, &params.to_string()))?;
         rows += rec.row_count();
         ran += 1;

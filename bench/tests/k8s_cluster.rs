@@ -5,12 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use bench::campaign::Campaign;
 use bench::k8s::{self, K8sOptions};
-use bench::runner::{run_campaign, RunOptions, SystemClock};
+use bench::runner::{run_campaign, Backend, RunOptions, SystemClock};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -46,16 +44,9 @@ fn deploy_then_a_smoke_campaign_completes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k8s-smoke.sqlite");
     let campaign = Campaign::load(&repo().join("data/campaigns/k8s-smoke.toml")).unwrap();
-    let run = RunOptions {
-        db: db.clone(),
-        backend: "k8s".into(),
-        local: Default::default(),
-        k8s: opts,
-        stop: Arc::new(AtomicBool::new(false)),
-        jobs: 1,
-        progress: true,
-        host: "test-cluster".into(),
-    };
+    let mut run = RunOptions::new(db.clone(), Backend::K8s(opts));
+    run.progress = true;
+    run.host = "test-cluster".into();
     let summary = run_campaign(&campaign, &run, &SystemClock).unwrap();
     assert_eq!((summary.total, summary.ran), (2, 2));
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -7,19 +7,7 @@
 //! leave them as they are.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use bench::campaign::Campaign;
-use bench::runner::{run_campaign, Clock, RunOptions};
 use bench::store::Store;
-
-struct FixedClock;
-
-impl Clock for FixedClock {
-    fn now_rfc3339(&self) -> String {
-        "2026-01-01T00:00:00.000Z".into()
-    }
-}
 
 /// (table, rows, SHA-256) as `bench hash` prints them.
 const PINNED: &[(&str, u64, &str)] = &[
@@ -82,31 +70,12 @@ const PINNED: &[(&str, u64, &str)] = &[
 
 #[test]
 fn simulated_tables_are_the_pinned_ones() {
-    let text = std::fs::read_to_string(common::root().join("data/campaigns/default.toml"))
-        .unwrap()
-        .replace("count = 20", "count = 3");
-    let dir = common::root().join("data/campaigns");
-    let c = Campaign::parse(&text, &dir.join("default.toml"), &dir).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("pinned.sqlite");
-    let opts = RunOptions {
-        local: Default::default(),
-        k8s: Default::default(),
-        stop: Default::default(),
-        db: db.clone(),
-        backend: "sim".into(),
-        jobs: 2,
-        progress: false,
-        host: "test".into(),
-    };
-    run_campaign(&c, &opts, &FixedClock).unwrap();
-    let got = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let mut store = Store::open_read_only(&db).await.unwrap();
-            store.table_hashes().await.unwrap()
-        });
+    let db = testkit::default_dataset(tmp.path(), 3);
+    let got = testkit::block_on(async {
+        let mut store = Store::open_read_only(&db).await.unwrap();
+        store.table_hashes().await.unwrap()
+    });
     let got: Vec<(String, u64, String)> = got
         .into_iter()
         .map(|h| (h.table, h.rows, h.sha256))

@@ -3,19 +3,13 @@
 //! HTML) for the default campaign and for a synthetic dataset with
 //! 1,000,000 request rows. Goals: ≤ 1 s and ≤ 3 s on 2 cores.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use askama::Template;
-use bench::campaign::Campaign;
-use bench::runner::{run_campaign, RunOptions, SystemClock};
 use report::pages::{CampaignPage, Links};
 use report::report::ReportOptions;
 use sqlx::{Connection, Row};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 async fn render(db: &Path) -> anyhow::Result<(f64, usize, i64)> {
     let t0 = Instant::now();
@@ -52,18 +46,9 @@ async fn render(db: &Path) -> anyhow::Result<(f64, usize, i64)> {
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("default.sqlite");
-    let campaign = Campaign::load(&root().join("data/campaigns/default.toml"))?;
-    let opts = RunOptions {
-        local: Default::default(),
-        k8s: Default::default(),
-        stop: Default::default(),
-        db: db.clone(),
-        backend: "sim".into(),
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        progress: false,
-        host: "bench".into(),
-    };
-    run_campaign(&campaign, &opts, &SystemClock)?;
+    let campaign = testkit::campaign("default");
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    testkit::simulate_into(&campaign, &db, jobs);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -3,8 +3,6 @@
 //! and exits 2; the server's pages say the same.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -111,7 +109,7 @@ async fn get(db: &Path, uri: &str) -> (StatusCode, String) {
 
 /// A small real dataset in `dir`.
 fn dataset(dir: &Path) -> PathBuf {
-    common::dataset(dir, 1)
+    testkit::default_dataset(dir, 1)
 }
 
 /// Runs `sql` on the dataset at `db` (a writable connection).

@@ -5,8 +5,6 @@
 //! `target/report-screenshot.png`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::process::Command;
 
 use report::report::ReportOptions;
@@ -43,7 +41,7 @@ fn headless(url: &str, extra: &[&str]) -> std::process::Output {
 #[ignore = "needs Chromium: run with `just test-browser`"]
 fn served_report_renders_in_chromium_without_console_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::dataset(dir.path(), 6);
+    let db = testkit::default_dataset(dir.path(), 6);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -92,7 +90,7 @@ fn served_report_renders_in_chromium_without_console_errors() {
         "console errors: {console_errors:#?}"
     );
 
-    let target = common::root().join("target");
+    let target = testkit::root().join("target");
     std::fs::create_dir_all(&target).unwrap();
     let shot = target.join("report-screenshot.png");
     let out = headless(

@@ -2,8 +2,6 @@
 //! computes with polars, and the static render writes a complete copy.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use report::metrics::{trial_metrics, METRICS};
@@ -12,7 +10,7 @@ use sqlx::{Column, Row};
 #[test]
 fn section_sql_reproduces_the_per_trial_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::dataset(dir.path(), 3);
+    let db = testkit::default_dataset(dir.path(), 3);
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
@@ -96,7 +94,7 @@ fn section_sql_reproduces_the_per_trial_metrics() {
 #[test]
 fn static_render_writes_pages_charts_csv_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::dataset(dir.path(), 2);
+    let db = testkit::default_dataset(dir.path(), 2);
     let out = dir.path().join("site");
     tokio::runtime::Builder::new_current_thread()
         .build()

@@ -2,8 +2,6 @@
 //! and that it cannot write the dataset.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
@@ -62,7 +60,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::dataset(dir.path(), 6);
+    let db = testkit::default_dataset(dir.path(), 6);
     Fixture { _dir: dir, db }
 }
 

@@ -3,8 +3,6 @@
 //! as the relative error it must be.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use report::twin::{compare, load_pair};
 use sqlx::Connection;
 
@@ -67,7 +65,7 @@ async fn add_local_copy(db: &std::path::Path, latency_factor: f64) {
 #[test]
 fn identical_backends_agree_and_a_distortion_is_measured() {
     let dir = tempfile::tempdir().unwrap();
-    let db = common::dataset(dir.path(), 2);
+    let db = testkit::default_dataset(dir.path(), 2);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

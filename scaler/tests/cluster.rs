@@ -473,42 +473,7 @@ async fn the_controller_serves_health_metrics_and_decisions() {
         text.contains("userscale_scaler_desired_replicas 3"),
         "{text}"
     );
-    promtool_check(&text);
-}
-
-/// `promtool check metrics` on `text` when promtool is installed (required
-/// when `REQUIRE_PROMTOOL` is set, as CI does).
-fn promtool_check(text: &str) {
-    use std::io::Write;
-    let child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                std::env::var_os("REQUIRE_PROMTOOL").is_none(),
-                "promtool: {e}"
-            );
-            return;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    testkit::promtool_check(&text);
 }
 
 /// `scaler run` refuses an HPA policy (2) and says when it has no cluster

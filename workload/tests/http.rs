@@ -411,43 +411,6 @@ fn the_grace_period_bounds_the_drain() {
     gate.open();
 }
 
-/// Runs `promtool check metrics` on `text`; `false` if promtool is not
-/// installed and not required (REQUIRE_PROMTOOL unset).
-fn promtool_check(text: &str) -> bool {
-    use std::io::Write;
-    let promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match promtool {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                std::env::var_os("REQUIRE_PROMTOOL").is_none(),
-                "promtool is required (REQUIRE_PROMTOOL is set) but could not run: {e}"
-            );
-            eprintln!("promtool not installed ({e}); skipping the parser check");
-            return false;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}\n---\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    true
-}
-
 #[test]
 fn metrics_pass_promtool() {
     let mut s = cpu_service(ServeConfig::default());
@@ -459,7 +422,7 @@ fn metrics_pass_promtool() {
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
     s.stop();
-    promtool_check(&r.body);
+    testkit::promtool_check(&r.body);
 }
 
 #[test]
@@ -506,7 +469,7 @@ fn gpu_metric_families_pass_promtool() {
         (view.gpu_utilization, view.gpu_utilization_source),
         (87.0, "nvml")
     );
-    promtool_check(&text);
+    testkit::promtool_check(&text);
 }
 
 #[test]

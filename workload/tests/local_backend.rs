@@ -17,7 +17,7 @@
 
 use bench::campaign::Campaign;
 use bench::local::LocalOptions;
-use bench::runner::{run_campaign, RunOptions, SystemClock};
+use bench::runner::{run_campaign, Backend, RunOptions, SystemClock};
 use scaler::userscale::UserScaleConfig;
 use scaler::PolicyConfig;
 use serde_json::Value;
@@ -78,16 +78,9 @@ where
 
 /// Options for a local run of this crate's workload binary on the CPU.
 fn local_opts(db: &Path, local: LocalOptions) -> RunOptions {
-    RunOptions {
-        db: db.to_path_buf(),
-        backend: "local".into(),
-        local,
-        k8s: Default::default(),
-        stop: Default::default(),
-        jobs: 1,
-        progress: false,
-        host: "test".into(),
-    }
+    let mut opts = RunOptions::new(db.to_path_buf(), Backend::Local(local));
+    opts.host = "test".into();
+    opts
 }
 
 fn cpu_workload() -> LocalOptions {

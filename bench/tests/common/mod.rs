@@ -1,7 +1,7 @@
 //! Shared builders for the bench's integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bench::campaign::{Campaign, Scenario};
 use bench::profile::LoadProfile;
@@ -9,10 +9,7 @@ use bench::record::TrialRecords;
 use bench::sim::{run_trial, ServiceModel, TrialInput};
 use scaler::PolicyConfig;
 
-/// The repository root.
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+pub use testkit::root;
 
 /// Parses campaign text as if it lived in `data/campaigns/`.
 #[track_caller]
