@@ -28,6 +28,7 @@ pub mod runner;
 pub mod sim;
 pub mod store;
 pub mod summary;
+pub mod trial;
 pub mod watch;
 
 use std::path::PathBuf;

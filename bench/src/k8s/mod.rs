@@ -53,9 +53,8 @@ use serde_json::json;
 
 use crate::campaign::{Campaign, TrialPlan};
 use crate::local::loadgen::{self, LiveLatency, Target};
-use crate::record::{
-    DecisionRecord, GpuSample, PodRecord, PodSample, Sample, ScalingEvent, TrialRecords,
-};
+use crate::record::{DecisionRecord, PodRecord, ScalingEvent, TrialRecords};
+use crate::trial::sampler::{GpuReading, PodNow, PodReading, Sampler};
 use crate::{Error, Result};
 use observe::Tracker;
 
@@ -793,13 +792,12 @@ pub async fn run_trial(
         let mut out = TrialRecords::default();
         let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
         let mut last_hpa: Option<serde_json::Value> = None;
-        let mut energy0: Option<f64> = None;
         let mut cpu_seen = false;
-        let mut gpu_source = String::from("unknown");
         let cpu_request_m = workload_container["resources"]["requests"]["cpu"]
             .as_str()
             .and_then(scaler::cluster::cpu_millicores)
             .unwrap_or(f64::from(spec.pod.cpu_request_m));
+        let mut sampler = Sampler::new(cpu_request_m);
         let mut k = 1u32;
         while f64::from(k) <= duration && !stop.load(Ordering::SeqCst) {
             tokio::time::sleep_until((t0 + Duration::from_secs(u64::from(k))).into()).await;
@@ -816,109 +814,37 @@ pub async fn run_trial(
             let names: Vec<String> = serving.iter().map(|(n, _)| n.clone()).collect();
             let reading = observe::read_once(client, &ns, &arm.selector, &names, WORKLOAD_PORT).await;
             cpu_seen |= reading.cpu_m.is_some();
-            let (mut ready, mut pending, mut terminating) = (0u32, 0u32, 0u32);
-            let (mut cpu, mut live_req) = (0.0, 0.0);
-            let (mut util_sum, mut util_max, mut util_n) = (0.0, 0.0f64, 0u32);
-            let (mut in_flight, mut queued) = (0u32, 0u32);
-            for p in snapshot.pods.iter().filter(|p| p.exited.is_none()) {
-                let state = if p.deleted.is_some() {
-                    terminating += 1;
-                    "terminating"
-                } else if p.serving {
-                    ready += 1;
-                    "running"
-                } else {
-                    pending += 1;
-                    if p.started.is_some() {
-                        "starting"
-                    } else {
-                        "pending"
-                    }
-                };
-                let cores = reading
-                    .cpu_m
-                    .as_ref()
-                    .and_then(|m| m.get(&p.name))
-                    .map_or(0.0, |m| m / 1000.0);
-                cpu += cores;
-                live_req += cpu_request_m / 1000.0;
-                let m = reading.metrics.get(&p.name).filter(|_| p.serving);
-                if let Some(m) = m {
-                    util_sum += m.gpu_utilization;
-                    util_max = util_max.max(m.gpu_utilization);
-                    util_n += 1;
-                    in_flight += u32::try_from(m.in_flight).unwrap_or(u32::MAX);
-                    queued += u32::try_from(m.queued).unwrap_or(u32::MAX);
-                    gpu_source.clone_from(&m.gpu_utilization_source);
-                }
-                out.pod_samples.push(PodSample {
-                    t_s,
+            let readings: Vec<PodReading<'_>> = snapshot
+                .pods
+                .iter()
+                .filter(|p| p.exited.is_none())
+                .map(|p| PodReading {
                     pod: p.num,
-                    state,
-                    ready: p.serving,
-                    cpu_cores: cores,
-                    cpu_pct_request: 100.0 * cores * 1000.0 / cpu_request_m.max(1.0),
-                    gpu_util: m.map(|m| m.gpu_utilization),
-                    in_flight: m.map_or(0, |m| u32::try_from(m.in_flight).unwrap_or(u32::MAX)),
-                    queued: m.map_or(0, |m| u32::try_from(m.queued).unwrap_or(u32::MAX)),
-                    avg_latency_ms: m.and_then(|m| (m.window_requests > 0).then_some(m.avg_latency_ms)),
-                    completed: 0,
-                });
-            }
-            let (mem, power, energy_abs) = reading.gpu.unwrap_or((0.0, 0.0, 0.0));
-            let energy = match (reading.gpu, energy0) {
-                (Some(_), None) => {
-                    energy0 = Some(energy_abs);
-                    0.0
-                }
-                (Some(_), Some(e0)) => energy_abs - e0,
-                (None, _) => out.samples.last().map_or(0.0, |s| s.gpu_energy_j),
-            };
-            if reading.gpu.is_some() {
-                out.gpu_samples.push(GpuSample {
-                    t_s,
-                    gpu: 0,
-                    util_pct: util_max,
-                    mem_used_mib: mem,
-                    power_w: power,
-                    contexts: ready + terminating,
-                });
-            }
-            let util_mean = if util_n > 0 {
-                util_sum / f64::from(util_n)
-            } else {
-                0.0
-            };
-            let desired = snapshot.spec_replicas.unwrap_or(0);
-            let p95 = live_lat
-                .p95(Instant::now(), Duration::from_secs(10))
-                .map_or("-".to_string(), |p| format!("{p:.0} ms"));
-            progress(&format!(
-                "t={k:>3}s replicas {ready}/{desired} util {util_mean:>3.0}% cpu {cpu:.2} cores in-flight {in_flight} queued {queued} p95(10 s) {p95}"
-            ));
-            out.samples.push(Sample {
-                t_s,
-                desired,
-                ready,
-                pending,
-                terminating,
-                gpu_util_mean: util_mean,
-                gpu_util_max: util_max,
-                gpu_mem_used_mib: mem,
-                gpu_power_w: power,
-                gpu_energy_j: energy,
-                cpu_cores: cpu,
-                cpu_pct_request: if live_req > 0.0 {
-                    100.0 * cpu / live_req
-                } else {
-                    0.0
-                },
-                in_flight,
-                queued,
-                offered: 0,
-                completed: 0,
-                failed: 0,
+                    now: if p.deleted.is_some() {
+                        PodNow::Terminating
+                    } else if p.serving {
+                        PodNow::Serving
+                    } else if p.started.is_some() {
+                        PodNow::Starting
+                    } else {
+                        PodNow::Pending
+                    },
+                    cpu_cores: reading
+                        .cpu_m
+                        .as_ref()
+                        .and_then(|m| m.get(&p.name))
+                        .map(|m| m / 1000.0),
+                    metrics: reading.metrics.get(&p.name),
+                })
+                .collect();
+            let gpu = reading.gpu.map(|(mem_used_mib, power_w, energy_j)| GpuReading {
+                mem_used_mib,
+                power_w,
+                energy_j,
             });
+            let desired = snapshot.spec_replicas.unwrap_or(0);
+            let second = sampler.second(t_s, desired, &readings, gpu);
+            progress(&second.progress_line(live_lat.p95(Instant::now(), Duration::from_secs(10))));
             if arm.controller == "hpa" {
                 let read = Duration::from_millis(800);
                 if let Ok(Ok(h)) = tokio::time::timeout(read, hpas.get(HPA_NAME)).await {
@@ -933,6 +859,8 @@ pub async fn run_trial(
         if stop.load(Ordering::SeqCst) {
             guard.load_stop.store(true, Ordering::SeqCst);
         }
+        let gpu_source = sampler.gpu_source().to_string();
+        sampler.finish(&mut out);
 
         let requests = tokio::task::spawn_blocking(move || load.join())
             .await

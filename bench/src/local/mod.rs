@@ -35,11 +35,11 @@ use serde::Serialize;
 
 use crate::campaign::{Campaign, Routing, TrialPlan, WaitMode};
 use crate::clocks::TrialClocks;
-use crate::record::{
-    DecisionRecord, GpuSample, Outcome, PodRecord, PodSample, Sample, ScalingEvent, TrialRecords,
-};
+use crate::record::{DecisionRecord, Outcome, PodRecord, ScalingEvent, TrialRecords};
 use crate::route::Router;
+use crate::trial::sampler::{GpuReading, PodNow, PodReading, Sampler};
 use crate::{Error, Result};
+use scaler::cluster::PodMetrics;
 
 /// How the local backend runs replicas.
 #[derive(Clone, Debug, Serialize)]
@@ -84,16 +84,6 @@ pub fn default_workload_bin() -> PathBuf {
         .ok()
         .and_then(|p| p.parent().map(|d| d.join("workload")))
         .unwrap_or_else(|| PathBuf::from("workload"))
-}
-
-/// What one replica last reported on `/metrics.json`.
-#[derive(Clone, Debug, Default)]
-struct PodMetrics {
-    gpu_utilization: f64,
-    gpu_source: String,
-    avg_latency_ms: Option<f64>,
-    in_flight: u32,
-    queued: u32,
 }
 
 struct Pod {
@@ -319,19 +309,9 @@ fn read_metrics(addr: SocketAddr) -> Option<PodMetrics> {
     }
     // The reader `scaler run` and the k8s backend use; a reading outside
     // its physical range counts as no reading.
-    let m = scaler::cluster::PodMetrics::parse(&r.body)?;
+    let m = PodMetrics::parse(&r.body)?;
     m.check().ok()?;
-    Some(PodMetrics {
-        gpu_utilization: m.gpu_utilization,
-        gpu_source: if m.gpu_utilization_source.is_empty() {
-            "unknown".into()
-        } else {
-            m.gpu_utilization_source
-        },
-        avg_latency_ms: (m.window_requests > 0).then_some(m.avg_latency_ms),
-        in_flight: u32::try_from(m.in_flight).unwrap_or(u32::MAX),
-        queued: u32::try_from(m.queued).unwrap_or(u32::MAX),
-    })
+    Some(m)
 }
 
 /// GPU memory (MiB), power (W) and energy (J) from a replica's `/metrics`.
@@ -482,7 +462,7 @@ pub fn run_trial(
     let end = t0 + Duration::from_secs_f64(duration);
     let done = Arc::new(AtomicBool::new(false));
     let mut out = TrialRecords::default();
-    let gpu_source = Arc::new(Mutex::new(String::from("unknown")));
+    let mut gpu_source = String::from("unknown");
     let mut faults_seen: Vec<(f64, u32)> = Vec::new();
     let live = Arc::new(loadgen::LiveLatency::default());
 
@@ -499,18 +479,15 @@ pub fn run_trial(
         };
         // Sampler: one sample a second.
         let sampler = {
-            let (cluster, gpu_source, live) = (&cluster, &gpu_source, &live);
+            let (cluster, live) = (&cluster, &live);
             let resolution = spec.sim.metric_resolution_s.max(1.0);
             // metrics-server's scrapes: at the trial's phase, then every
             // resolution (as the simulator places them).
             let scrape_offset = setup.clocks.scrape.first_s;
             let cpu_request_m = f64::from(spec.pod.cpu_request_m);
             scope.spawn(move || {
-                let mut samples = Vec::new();
-                let mut pod_samples = Vec::new();
-                let mut gpu_samples = Vec::new();
+                let mut sampler = Sampler::new(cpu_request_m);
                 let mut k = 1u32;
-                let mut energy0: Option<f64> = None;
                 let mut next_scrape = t0 + Duration::from_secs_f64(scrape_offset);
                 while t0 + Duration::from_secs(u64::from(k)) <= end && !stop.load(Ordering::SeqCst)
                 {
@@ -527,35 +504,33 @@ pub fn run_trial(
                         .iter()
                         .map(|(i, a, pid)| (*i, a.and_then(read_metrics), process_cpu_s(*pid)))
                         .collect();
-                    let gpu = targets
-                        .iter()
-                        .find_map(|(_, a, _)| a.and_then(read_gpu_families));
+                    let gpu = targets.iter().find_map(|(_, a, _)| {
+                        a.and_then(read_gpu_families)
+                            .map(|(mem_used_mib, power_w, energy_j)| GpuReading {
+                                mem_used_mib,
+                                power_w,
+                                energy_j,
+                            })
+                    });
                     let now = Instant::now();
                     let scrape = now >= next_scrape;
                     if scrape {
                         next_scrape += Duration::from_secs_f64(resolution);
                     }
-                    let t_s = f64::from(k);
                     let mut c = lock(cluster);
-                    let (mut cpu, mut live_req, mut util_sum, mut util_max, mut util_n) =
-                        (0.0, 0.0, 0.0, 0.0f64, 0u32);
-                    let (mut in_flight, mut queued) = (0u32, 0u32);
-                    let (mut ready, mut pending, mut terminating) = (0u32, 0u32, 0u32);
-                    for (i, m, cpu_s) in read {
-                        let p = &mut c.pods[i];
-                        if let Some(m) = &m {
+                    let mut readings = Vec::with_capacity(read.len());
+                    for (i, m, cpu_s) in &read {
+                        let p = &mut c.pods[*i];
+                        if let Some(m) = m {
                             p.metrics = Some(m.clone());
-                            if let Ok(mut g) = gpu_source.lock() {
-                                g.clone_from(&m.gpu_source);
-                            }
                         }
                         let cores = match (p.cpu_prev, cpu_s) {
                             (Some((t, prev)), Some(cur)) => {
-                                (cur - prev) / now.duration_since(t).as_secs_f64().max(1e-3)
+                                Some((cur - prev) / now.duration_since(t).as_secs_f64().max(1e-3))
                             }
-                            _ => 0.0,
+                            _ => None,
                         };
-                        if let Some(cur) = cpu_s {
+                        if let Some(cur) = *cpu_s {
                             p.cpu_prev = Some((now, cur));
                             if scrape {
                                 p.scrapes.push_back((now, cur));
@@ -565,93 +540,26 @@ pub fn run_trial(
                             }
                         }
                         let state = if p.deleted.is_some() {
-                            terminating += 1;
-                            "terminating"
+                            PodNow::Terminating
                         } else if p.ready.is_some() {
-                            ready += 1;
-                            "running"
+                            PodNow::Serving
                         } else {
-                            pending += 1;
-                            "starting"
+                            PodNow::Starting
                         };
-                        cpu += cores;
-                        live_req += cpu_request_m / 1000.0;
-                        let (fl, q, lat, util) = match (&m, p.routable()) {
-                            (Some(m), true) => {
-                                util_sum += m.gpu_utilization;
-                                util_max = util_max.max(m.gpu_utilization);
-                                util_n += 1;
-                                (m.in_flight, m.queued, m.avg_latency_ms, Some(m.gpu_utilization))
-                            }
-                            _ => (0, 0, None, None),
-                        };
-                        in_flight += fl;
-                        queued += q;
-                        pod_samples.push(PodSample {
-                            t_s,
-                            pod: i as u32,
-                            state,
-                            ready: p.routable(),
+                        readings.push(PodReading {
+                            pod: *i as u32,
+                            now: state,
                             cpu_cores: cores,
-                            cpu_pct_request: 100.0 * cores * 1000.0 / cpu_request_m.max(1.0),
-                            gpu_util: util,
-                            in_flight: fl,
-                            queued: q,
-                            avg_latency_ms: lat,
-                            completed: 0,
+                            metrics: m.as_ref(),
                         });
                     }
-                    let (mem, power, energy_abs) = gpu.unwrap_or((0.0, 0.0, 0.0));
-                    // NVML counts energy since the driver loaded; the
-                    // dataset wants it since the trial's first sample.
-                    let energy = match (gpu, energy0) {
-                        (Some(_), None) => {
-                            energy0 = Some(energy_abs);
-                            0.0
-                        }
-                        (Some(_), Some(e0)) => energy_abs - e0,
-                        (None, _) => 0.0,
-                    };
-                    if let Some((mem, power, _)) = gpu {
-                        gpu_samples.push(GpuSample {
-                            t_s,
-                            gpu: 0,
-                            util_pct: util_max,
-                            mem_used_mib: mem,
-                            power_w: power,
-                            contexts: c.pods.iter().filter(|p| p.live()).count() as u32,
-                        });
-                    }
-                    let p95 = live
-                        .p95(now, Duration::from_secs(10))
-                        .map_or("-".to_string(), |p| format!("{p:.0} ms"));
-                    progress(&format!(
-                        "t={k:>3}s replicas {ready}/{} util {:>3.0}% cpu {cpu:.2} cores in-flight {in_flight} queued {queued} p95(10 s) {p95}",
-                        c.spec_replicas,
-                        if util_n > 0 { util_sum / f64::from(util_n) } else { 0.0 },
-                    ));
-                    samples.push(Sample {
-                        t_s,
-                        desired: c.spec_replicas,
-                        ready,
-                        pending,
-                        terminating,
-                        gpu_util_mean: if util_n > 0 { util_sum / f64::from(util_n) } else { 0.0 },
-                        gpu_util_max: util_max,
-                        gpu_mem_used_mib: mem,
-                        gpu_power_w: power,
-                        gpu_energy_j: energy,
-                        cpu_cores: cpu,
-                        cpu_pct_request: if live_req > 0.0 { 100.0 * cpu / live_req } else { 0.0 },
-                        in_flight,
-                        queued,
-                        offered: 0,
-                        completed: 0,
-                        failed: 0,
-                    });
+                    let second = sampler.second(f64::from(k), c.spec_replicas, &readings, gpu);
+                    drop(c);
+                    let p95 = live.p95(now, Duration::from_secs(10));
+                    progress(&second.progress_line(p95));
                     k += 1;
                 }
-                (samples, pod_samples, gpu_samples)
+                sampler
             })
         };
         // The controller: the arm's policy on its own period.
@@ -748,7 +656,7 @@ pub fn run_trial(
         if let Some(f) = fault.and_then(|h| h.join().ok()).flatten() {
             faults_seen.push(f);
         }
-        let (samples, pod_samples, gpu_samples) = sampler
+        let sampler = sampler
             .join()
             .map_err(|_| Error::Local("local: sampler thread panicked".into()))?;
         let ctl = controller
@@ -758,9 +666,8 @@ pub fn run_trial(
         done.store(true, Ordering::SeqCst);
         let _ = hk.join();
         let (decisions, events) = ctl?;
-        out.samples = samples;
-        out.pod_samples = pod_samples;
-        out.gpu_samples = gpu_samples;
+        gpu_source = sampler.gpu_source().to_string();
+        sampler.finish(&mut out);
         out.decisions = decisions;
         out.scaling_events = events;
         requests
@@ -799,10 +706,7 @@ pub fn run_trial(
         .collect();
     out.clocks = setup.clocks.records();
     let faults = faults_seen;
-    let source = gpu_source
-        .lock()
-        .map(|g| g.clone())
-        .unwrap_or_else(|e| e.into_inner().clone());
+    let source = gpu_source;
     Ok((
         out,
         LocalFacts {
@@ -869,8 +773,7 @@ fn observe(c: &Cluster, now: Instant, t0: Instant, cpu_request_m: u64) -> Observ
                 let m = ((cb - ca) / window * 1000.0 - 1e-9).ceil().max(0.0) as u64;
                 (m, secs(tb, t0), window)
             });
-            let m = p.metrics.as_ref().filter(|_| routable);
-            PodObservation {
+            let mut obs = PodObservation {
                 name: p.name.clone(),
                 phase: if p.deleted.is_some() {
                     PodPhase::Terminating
@@ -884,10 +787,15 @@ fn observe(c: &Cluster, now: Instant, t0: Instant, cpu_request_m: u64) -> Observ
                 cpu_usage_m: metric.map(|m| m.0),
                 metric_timestamp: metric.map(|m| m.1),
                 metric_window: metric.map(|m| m.2),
-                gpu_utilization: m.map(|m| m.gpu_utilization),
-                in_flight: m.map(|m| m.in_flight + m.queued),
-                avg_latency_ms: m.and_then(|m| m.avg_latency_ms),
+                gpu_utilization: None,
+                in_flight: None,
+                avg_latency_ms: None,
+            };
+            // The pod's metrics as `scaler run` reads them.
+            if let Some(m) = p.metrics.as_ref().filter(|_| routable) {
+                m.fill(&mut obs);
             }
+            obs
         })
         .collect();
     let _ = now;
