@@ -51,6 +51,7 @@ use crate::profile::{self, Arrival, LoadProfile, ScheduledRequest, UserRequest, 
 use crate::record::*;
 use crate::rng::{self, Stream};
 use crate::route::Router;
+use crate::trial::control::ControlLog;
 use scaler::{Observation, PodObservation, PodPhase, Policy, PolicyConfig};
 
 /// Service-time model. `Profile` is the real one; the others replace each
@@ -524,6 +525,7 @@ struct Sim<'a> {
     router: Router,
     service_rng: Stream,
     policy: Box<dyn Policy>,
+    control: ControlLog,
     spec_replicas: u32,
     outstanding: u32,
     offered_in_second: u32,
@@ -740,6 +742,7 @@ impl<'a> Sim<'a> {
             router: Router::new(spec.sim.routing, seed),
             service_rng: rng::stream(seed, "service", 0),
             policy,
+            control: ControlLog::default(),
             spec_replicas: spec.min_replicas,
             outstanding: 0,
             offered_in_second: 0,
@@ -1942,23 +1945,15 @@ impl<'a> Sim<'a> {
             spec_replicas: self.spec_replicas,
             pods,
         };
-        let d = self.policy.decide(&obs);
-        self.out
-            .decisions
-            .push(DecisionRecord::from_decision(secs(now), &d));
-        if d.desired_replicas != self.spec_replicas {
-            self.out.scaling_events.push(ScalingEvent {
-                t_s: secs(now),
-                from: self.spec_replicas,
-                to: d.desired_replicas,
-                controller: d.controller,
-                reason: d.reason,
-            });
-            self.spec_replicas = d.desired_replicas;
-            self.reconcile();
-            return true;
+        // The simulator's pods always report: nothing is missing.
+        match self.control.step(self.policy.as_mut(), &obs, &[]) {
+            Some(to) => {
+                self.spec_replicas = to;
+                self.reconcile();
+                true
+            }
+            None => false,
         }
-        false
     }
 
     fn sample(&mut self) {
@@ -2076,6 +2071,7 @@ impl<'a> Sim<'a> {
     }
 
     fn finish(mut self) -> TrialRecords {
+        std::mem::take(&mut self.control).finish(&mut self.out);
         self.out.requests.reserve(self.reqs.len());
         for (i, (r, log)) in self.reqs.iter().zip(&self.logs).enumerate() {
             // Every sent request has a client time-out event, so the run only

@@ -11,6 +11,8 @@
 //!   CPU `Utilization` target) rule by rule.
 //! * [`userscale`] is the GPU-aware policy of the original experiment.
 //! * [`config`] holds the TOML policy files and builds policies from them.
+//! * [`control`] is the control step around a policy (hold on missing
+//!   metrics, clamp to bounds) that every runner takes.
 //! * [`replay`] feeds a JSON-lines file of observations through a policy.
 //! * [`cluster`] (feature `cluster`, default) runs UserScale against a real
 //!   Kubernetes API server and holds the helpers the bench's k8s backend
@@ -19,6 +21,7 @@
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod hpa;
 pub mod observation;

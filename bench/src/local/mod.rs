@@ -35,8 +35,9 @@ use serde::Serialize;
 
 use crate::campaign::{Campaign, Routing, TrialPlan, WaitMode};
 use crate::clocks::TrialClocks;
-use crate::record::{DecisionRecord, Outcome, PodRecord, ScalingEvent, TrialRecords};
+use crate::record::{Outcome, PodRecord, TrialRecords};
 use crate::route::Router;
+use crate::trial::control::ControlLog;
 use crate::trial::sampler::{GpuReading, PodNow, PodReading, Sampler};
 use crate::{Error, Result};
 use scaler::cluster::PodMetrics;
@@ -569,60 +570,53 @@ pub fn run_trial(
             let first = setup.clocks.controller.first_s;
             let cpu_request_m = u64::from(spec.pod.cpu_request_m);
             let policy = &mut policy;
-            scope.spawn(
-                move || -> Result<(Vec<DecisionRecord>, Vec<ScalingEvent>)> {
-                    let mut decisions = Vec::new();
-                    let mut events = Vec::new();
-                    let mut k = 0u32;
-                    loop {
-                        let at = t0 + Duration::from_secs_f64(first + interval * f64::from(k));
-                        if at > end || stop.load(Ordering::SeqCst) {
-                            break;
-                        }
-                        sleep_until(at, stop);
-                        if stop.load(Ordering::SeqCst) {
-                            break;
-                        }
-                        // Fresh readings at the tick, as the in-cluster scaler
-                        // reads each pod's /metrics.json when it decides.
-                        let targets: Vec<(usize, SocketAddr)> = lock(cluster)
-                            .pods
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, p)| p.routable())
-                            .filter_map(|(i, p)| p.addr.map(|a| (i, a)))
-                            .collect();
-                        let fresh: Vec<(usize, Option<PodMetrics>)> = targets
-                            .into_iter()
-                            .map(|(i, a)| (i, read_metrics(a)))
-                            .collect();
-                        let now = Instant::now();
-                        let t_s = secs(now, t0);
-                        let mut c = lock(cluster);
-                        for (i, m) in fresh {
-                            if let (Some(p), Some(m)) = (c.pods.get_mut(i), m) {
-                                p.metrics = Some(m);
-                            }
-                        }
-                        let obs = observe(&c, now, t0, cpu_request_m);
-                        let d = policy.decide(&obs);
-                        decisions.push(DecisionRecord::from_decision(t_s, &d));
-                        if d.desired_replicas != c.spec_replicas {
-                            events.push(ScalingEvent {
-                                t_s,
-                                from: c.spec_replicas,
-                                to: d.desired_replicas,
-                                controller: d.controller,
-                                reason: d.reason,
-                            });
-                            c.spec_replicas = d.desired_replicas;
-                            reconcile(&mut c, setup, now)?;
-                        }
-                        k += 1;
+            scope.spawn(move || -> Result<ControlLog> {
+                let mut control = ControlLog::default();
+                let mut k = 0u32;
+                loop {
+                    let at = t0 + Duration::from_secs_f64(first + interval * f64::from(k));
+                    if at > end || stop.load(Ordering::SeqCst) {
+                        break;
                     }
-                    Ok((decisions, events))
-                },
-            )
+                    sleep_until(at, stop);
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    // Fresh readings at the tick, as the in-cluster scaler
+                    // reads each pod's /metrics.json when it decides.
+                    let targets: Vec<(usize, SocketAddr)> = lock(cluster)
+                        .pods
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| p.routable())
+                        .filter_map(|(i, p)| p.addr.map(|a| (i, a)))
+                        .collect();
+                    let fresh: Vec<(usize, Option<PodMetrics>)> = targets
+                        .into_iter()
+                        .map(|(i, a)| (i, read_metrics(a)))
+                        .collect();
+                    let now = Instant::now();
+                    let mut c = lock(cluster);
+                    // A serving pod without a usable answer now is
+                    // missing, as `scaler run` counts it: the tick
+                    // holds rather than decide on an older reading.
+                    let mut missing = Vec::new();
+                    for (i, m) in fresh {
+                        let Some(p) = c.pods.get_mut(i) else { continue };
+                        match m {
+                            Some(m) => p.metrics = Some(m),
+                            None => missing.push(p.name.clone()),
+                        }
+                    }
+                    let obs = observe(&c, now, t0, cpu_request_m);
+                    if let Some(to) = control.step(policy.as_mut(), &obs, &missing) {
+                        c.spec_replicas = to;
+                        reconcile(&mut c, setup, now)?;
+                    }
+                    k += 1;
+                }
+                Ok(control)
+            })
         };
         // Fault injection: kill one ready replica at the given time.
         let fault = opts.kill_replica_at_s.map(|at_s| {
@@ -665,11 +659,10 @@ pub fn run_trial(
         stop_all(&cluster, &setup);
         done.store(true, Ordering::SeqCst);
         let _ = hk.join();
-        let (decisions, events) = ctl?;
+        let control = ctl?;
         gpu_source = sampler.gpu_source().to_string();
         sampler.finish(&mut out);
-        out.decisions = decisions;
-        out.scaling_events = events;
+        control.finish(&mut out);
         requests
     });
     let requests = match result {

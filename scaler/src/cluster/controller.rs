@@ -6,7 +6,7 @@
 //! 2. lists the arm's pods by label;
 //! 3. reads `/metrics.json` from every pod that is Running and Ready;
 //! 4. runs the policy — the same code the simulator and the local backend
-//!    run — on that observation, through [`plan`];
+//!    run — on that observation, through [`crate::control::plan`];
 //! 5. patches the scale subresource when the answer differs;
 //! 6. creates an Event with the decision when it scaled or when the
 //!    decision's keyword changed since the last Event (a steady hold is
@@ -34,6 +34,7 @@ use serde::Serialize;
 
 use super::kube_api::{self, Apis, Backoff, EventSpec};
 use super::{pod_observation, pod_serving, unix_s, ClusterError, PodMetrics};
+use crate::control::plan;
 use crate::{Decision, Observation, Policy};
 
 /// Where the controller acts and how.
@@ -119,33 +120,6 @@ impl MetricsSource for PodHttp {
             .then(|| PodMetrics::parse(&r.body))
             .flatten()
     }
-}
-
-/// The decision of one tick: the policy's, or a hold when a ready pod's
-/// metrics are missing; clamped to the policy's bounds either way.
-pub fn plan(policy: &mut dyn Policy, obs: &Observation, missing: &[String]) -> Decision {
-    let (min, max) = policy.bounds();
-    let mut d = if missing.is_empty() {
-        policy.decide(obs)
-    } else {
-        Decision {
-            time: obs.time,
-            controller: policy.name().to_owned(),
-            current_replicas: obs.spec_replicas,
-            desired_replicas: obs.spec_replicas,
-            reason: format!(
-                "MetricsMissing: no usable /metrics.json from ready pod(s) {}; holding",
-                missing.join(", ")
-            ),
-            inputs: serde_json::json!({ "missing": missing }),
-        }
-    };
-    let clamped = d.desired_replicas.clamp(min, max.max(min));
-    if clamped != d.desired_replicas {
-        d.reason = format!("{} (clamped to [{min}, {max}])", d.reason);
-        d.desired_replicas = clamped;
-    }
-    d
 }
 
 /// The stable keyword a reason begins with (`GpuHigh`, `Idle`, …).
