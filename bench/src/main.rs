@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use bench::campaign::Campaign;
 use bench::export::{self, ExportSelection};
@@ -29,45 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a campaign (skips trials already complete in the dataset).
-    Run {
-        /// Campaign file (TOML).
-        #[arg(long)]
-        campaign: PathBuf,
-        /// Dataset file.
-        #[arg(long, default_value = "data/trials.sqlite")]
-        db: PathBuf,
-        /// Where trials run: `sim` (the embedded simulator), `local` (real
-        /// workload processes on this machine) or `k8s` (the cluster of the
-        /// kubeconfig; `bench deploy` first).
-        #[arg(long, value_enum, default_value_t = BackendArg::Sim)]
-        backend: BackendArg,
-        /// Parallel trials on the simulator (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Local backend: the `workload` binary [default: next to `bench`].
-        #[arg(long)]
-        workload_bin: Option<PathBuf>,
-        /// Local backend: the workload's compute backend (auto, gpu, cpu).
-        #[arg(long, default_value = "auto")]
-        workload_backend: String,
-        /// Local backend: CPU threads per replica on the CPU backend.
-        #[arg(long, default_value_t = 1)]
-        cpu_threads: u32,
-        /// Local backend: kill one ready replica this many seconds into
-        /// each trial (fault injection; the replica set replaces it).
-        #[arg(long)]
-        kill_replica_at: Option<f64>,
-        #[command(flatten)]
-        cluster: ClusterArgs,
-        /// k8s backend: send an arm's load to this Service URL instead of
-        /// per-pod port-forwards, as CONTROLLER=URL (`hpa=http://10.43.0.12:8000`);
-        /// repeatable.
-        #[arg(long = "service-url", value_name = "CONTROLLER=URL")]
-        service_urls: Vec<String>,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Run(RunArgs),
     /// Apply the manifests (`k8s/base`) to the cluster with server-side
     /// apply and wait until every Deployment has rolled out.
     Deploy {
@@ -131,7 +93,7 @@ enum Command {
 }
 
 /// Where the cluster is and how long to wait for it.
-#[derive(clap::Args)]
+#[derive(Args)]
 struct ClusterArgs {
     /// Kubeconfig context (default: the current context).
     #[arg(long)]
@@ -168,6 +130,109 @@ impl ClusterArgs {
             ready_timeout_s: self.ready_timeout_s,
             ..K8sOptions::default()
         })
+    }
+}
+
+/// `bench run`.
+#[derive(Args)]
+struct RunArgs {
+    /// Campaign file (TOML).
+    #[arg(long)]
+    campaign: PathBuf,
+    /// Dataset file.
+    #[arg(long, default_value = "data/trials.sqlite")]
+    db: PathBuf,
+    /// Where trials run: `sim` (the embedded simulator), `local` (real
+    /// workload processes on this machine) or `k8s` (the cluster of the
+    /// kubeconfig; `bench deploy` first).
+    #[arg(long, value_enum, default_value_t = BackendArg::Sim)]
+    backend: BackendArg,
+    /// Parallel trials on the simulator (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Local backend: the `workload` binary [default: next to `bench`].
+    #[arg(long)]
+    workload_bin: Option<PathBuf>,
+    /// Local backend: the workload's compute backend (auto, gpu, cpu).
+    #[arg(long, default_value = "auto")]
+    workload_backend: String,
+    /// Local backend: CPU threads per replica on the CPU backend.
+    #[arg(long, default_value_t = 1)]
+    cpu_threads: u32,
+    /// Local backend: kill one ready replica this many seconds into
+    /// each trial (fault injection; the replica set replaces it).
+    #[arg(long)]
+    kill_replica_at: Option<f64>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// k8s backend: send an arm's load to this Service URL instead of
+    /// per-pod port-forwards, as CONTROLLER=URL (`hpa=http://10.43.0.12:8000`);
+    /// repeatable.
+    #[arg(long = "service-url", value_name = "CONTROLLER=URL")]
+    service_urls: Vec<String>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl RunArgs {
+    fn run(self) -> anyhow::Result<()> {
+        let RunArgs {
+            campaign,
+            db,
+            backend,
+            jobs,
+            workload_bin,
+            workload_backend,
+            cpu_threads,
+            kill_replica_at,
+            cluster,
+            service_urls,
+            quiet,
+        } = self;
+        let c = Campaign::load(&campaign)?;
+        let jobs =
+            jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if !["auto", "gpu", "cpu"].contains(&workload_backend.as_str()) {
+            anyhow::bail!(
+                "`--workload-backend`: expected auto, gpu or cpu, got `{workload_backend}`"
+            );
+        }
+        let local = LocalOptions {
+            workload_bin: workload_bin.unwrap_or_else(local::default_workload_bin),
+            workload_backend,
+            cpu_threads: cpu_threads.max(1),
+            kill_replica_at_s: kill_replica_at,
+            ..LocalOptions::default()
+        };
+        let k8s = cluster.options(service_urls)?;
+        for url in k8s.service_urls.values() {
+            bench::k8s::forward::parse_service_url(url)?;
+        }
+        let backend = match backend {
+            BackendArg::Sim => Backend::Sim,
+            BackendArg::Local => Backend::Local(local),
+            BackendArg::K8s => Backend::K8s(k8s),
+        };
+        let mut opts = RunOptions::new(db.clone(), backend);
+        if !matches!(opts.backend, Backend::Sim) {
+            stop_on_ctrl_c(Arc::clone(&opts.stop));
+        }
+        opts.jobs = jobs;
+        opts.progress = !quiet;
+        let s = runner::run_campaign(&c, &opts, &SystemClock)?;
+        println!(
+            "campaign `{}` (id {}): {} trials complete ({} run now, {} already done), {} rows in {:.1} s -> {}",
+            c.file.name,
+            s.campaign_id,
+            s.total,
+            s.ran,
+            s.skipped,
+            s.rows,
+            s.wall_s,
+            db.display()
+        );
+        Ok(())
     }
 }
 
@@ -211,63 +276,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Run {
-            campaign,
-            db,
-            backend,
-            jobs,
-            workload_bin,
-            workload_backend,
-            cpu_threads,
-            kill_replica_at,
-            cluster,
-            service_urls,
-            quiet,
-        } => {
-            let c = Campaign::load(&campaign)?;
-            let jobs =
-                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            if !["auto", "gpu", "cpu"].contains(&workload_backend.as_str()) {
-                anyhow::bail!(
-                    "`--workload-backend`: expected auto, gpu or cpu, got `{workload_backend}`"
-                );
-            }
-            let local = LocalOptions {
-                workload_bin: workload_bin.unwrap_or_else(local::default_workload_bin),
-                workload_backend,
-                cpu_threads: cpu_threads.max(1),
-                kill_replica_at_s: kill_replica_at,
-                ..LocalOptions::default()
-            };
-            let k8s = cluster.options(service_urls)?;
-            for url in k8s.service_urls.values() {
-                bench::k8s::forward::parse_service_url(url)?;
-            }
-            let backend = match backend {
-                BackendArg::Sim => Backend::Sim,
-                BackendArg::Local => Backend::Local(local),
-                BackendArg::K8s => Backend::K8s(k8s),
-            };
-            let mut opts = RunOptions::new(db.clone(), backend);
-            if !matches!(opts.backend, Backend::Sim) {
-                stop_on_ctrl_c(Arc::clone(&opts.stop));
-            }
-            opts.jobs = jobs;
-            opts.progress = !quiet;
-            let s = runner::run_campaign(&c, &opts, &SystemClock)?;
-            println!(
-                "campaign `{}` (id {}): {} trials complete ({} run now, {} already done), {} rows in {:.1} s -> {}",
-                c.file.name,
-                s.campaign_id,
-                s.total,
-                s.ran,
-                s.skipped,
-                s.rows,
-                s.wall_s,
-                db.display()
-            );
-            Ok(())
-        }
+        Command::Run(args) => args.run(),
         Command::Deploy { cluster } => {
             let opts = cluster.options(Vec::new())?;
             bench::k8s::manifests::render(&opts.manifests)?;
