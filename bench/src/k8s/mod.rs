@@ -820,15 +820,7 @@ pub async fn run_trial(
                 .filter(|p| p.exited.is_none())
                 .map(|p| PodReading {
                     pod: p.num,
-                    now: if p.deleted.is_some() {
-                        PodNow::Terminating
-                    } else if p.serving {
-                        PodNow::Serving
-                    } else if p.started.is_some() {
-                        PodNow::Starting
-                    } else {
-                        PodNow::Pending
-                    },
+                    now: PodNow::of(p.deleted.is_some(), p.serving, p.started.is_some()),
                     cpu_cores: reading
                         .cpu_m
                         .as_ref()

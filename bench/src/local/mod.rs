@@ -540,16 +540,10 @@ pub fn run_trial(
                                 }
                             }
                         }
-                        let state = if p.deleted.is_some() {
-                            PodNow::Terminating
-                        } else if p.ready.is_some() {
-                            PodNow::Serving
-                        } else {
-                            PodNow::Starting
-                        };
                         readings.push(PodReading {
                             pod: *i as u32,
-                            now: state,
+                            // A replica's process is its container: started.
+                            now: PodNow::of(p.deleted.is_some(), p.ready.is_some(), true),
                             cpu_cores: cores,
                             metrics: m.as_ref(),
                         });

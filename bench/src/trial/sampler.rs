@@ -37,6 +37,20 @@ pub enum PodNow {
 }
 
 impl PodNow {
+    /// A pod's state from what a backend knows of it: being deleted, ready
+    /// (and so serving unless being deleted), its container started.
+    pub fn of(deleted: bool, ready: bool, started: bool) -> PodNow {
+        if deleted {
+            PodNow::Terminating
+        } else if ready {
+            PodNow::Serving
+        } else if started {
+            PodNow::Starting
+        } else {
+            PodNow::Pending
+        }
+    }
+
     /// The label stored in `pod_samples.state`.
     pub fn label(self) -> &'static str {
         match self {
@@ -349,6 +363,14 @@ mod tests {
                 ("pending", false, 0, None)
             ]
         );
+    }
+
+    #[test]
+    fn a_pods_state_puts_deletion_before_readiness_before_start() {
+        assert_eq!(PodNow::of(true, true, true), PodNow::Terminating);
+        assert_eq!(PodNow::of(false, true, true), PodNow::Serving);
+        assert_eq!(PodNow::of(false, false, true), PodNow::Starting);
+        assert_eq!(PodNow::of(false, false, false), PodNow::Pending);
     }
 
     #[test]
