@@ -21,7 +21,7 @@ pub use scaler::cluster::http;
 pub mod loadgen;
 pub mod reaper;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -99,7 +99,6 @@ struct Pod {
     deleted: Option<Instant>,
     exited: Option<Instant>,
     kill_at: Option<Instant>,
-    metrics: Option<PodMetrics>,
     /// (time, process CPU seconds) at the previous one-second sample.
     cpu_prev: Option<(Instant, f64)>,
     /// metrics-server scrapes: (time, process CPU seconds), last two.
@@ -204,7 +203,6 @@ impl Setup {
             deleted: None,
             exited: None,
             kill_at: None,
-            metrics: None,
             cpu_prev: None,
             scrapes: VecDeque::new(),
         })
@@ -522,9 +520,6 @@ pub fn run_trial(
                     let mut readings = Vec::with_capacity(read.len());
                     for (i, m, cpu_s) in &read {
                         let p = &mut c.pods[*i];
-                        if let Some(m) = m {
-                            p.metrics = Some(m.clone());
-                        }
                         let cores = match (p.cpu_prev, cpu_s) {
                             (Some((t, prev)), Some(cur)) => {
                                 Some((cur - prev) / now.duration_since(t).as_secs_f64().max(1e-3))
@@ -585,24 +580,13 @@ pub fn run_trial(
                         .filter(|(_, p)| p.routable())
                         .filter_map(|(i, p)| p.addr.map(|a| (i, a)))
                         .collect();
-                    let fresh: Vec<(usize, Option<PodMetrics>)> = targets
+                    let fresh: HashMap<usize, PodMetrics> = targets
                         .into_iter()
-                        .map(|(i, a)| (i, read_metrics(a)))
+                        .filter_map(|(i, a)| Some((i, read_metrics(a)?)))
                         .collect();
                     let now = Instant::now();
                     let mut c = lock(cluster);
-                    // A serving pod without a usable answer now is
-                    // missing, as `scaler run` counts it: the tick
-                    // holds rather than decide on an older reading.
-                    let mut missing = Vec::new();
-                    for (i, m) in fresh {
-                        let Some(p) = c.pods.get_mut(i) else { continue };
-                        match m {
-                            Some(m) => p.metrics = Some(m),
-                            None => missing.push(p.name.clone()),
-                        }
-                    }
-                    let obs = observe(&c, now, t0, cpu_request_m);
+                    let (obs, missing) = observe(&c, &fresh, now, t0, cpu_request_m);
                     if let Some(to) = control.step(policy.as_mut(), &obs, &missing) {
                         c.spec_replicas = to;
                         reconcile(&mut c, setup, now)?;
@@ -745,13 +729,24 @@ fn sleep_until(t: Instant, stop: &AtomicBool) {
     }
 }
 
-/// What the policy sees, built like the simulator's observation.
-fn observe(c: &Cluster, now: Instant, t0: Instant, cpu_request_m: u64) -> Observation {
+/// What the policy sees, built like the simulator's observation, with the
+/// metrics read at the tick (`fresh`, by pod index), and the serving pods
+/// without a usable reading: as `scaler run` counts them, those are
+/// missing and the tick holds rather than decide on an older reading.
+fn observe(
+    c: &Cluster,
+    fresh: &HashMap<usize, PodMetrics>,
+    now: Instant,
+    t0: Instant,
+    cpu_request_m: u64,
+) -> (Observation, Vec<String>) {
+    let mut missing = Vec::new();
     let pods = c
         .pods
         .iter()
-        .filter(|p| p.live())
-        .map(|p| {
+        .enumerate()
+        .filter(|(_, p)| p.live())
+        .map(|(i, p)| {
             let routable = p.routable();
             let metric = (p.scrapes.len() == 2).then(|| {
                 let (ta, ca) = p.scrapes[0];
@@ -779,18 +774,21 @@ fn observe(c: &Cluster, now: Instant, t0: Instant, cpu_request_m: u64) -> Observ
                 avg_latency_ms: None,
             };
             // The pod's metrics as `scaler run` reads them.
-            if let Some(m) = p.metrics.as_ref().filter(|_| routable) {
-                m.fill(&mut obs);
+            if routable {
+                match fresh.get(&i) {
+                    Some(m) => m.fill(&mut obs),
+                    None => missing.push(p.name.clone()),
+                }
             }
             obs
         })
         .collect();
-    let _ = now;
-    Observation {
+    let obs = Observation {
         time: secs(now, t0),
         spec_replicas: c.spec_replicas,
         pods,
-    }
+    };
+    (obs, missing)
 }
 
 /// Starts or stops replicas until the live, non-terminating ones match the
