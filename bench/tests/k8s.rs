@@ -415,8 +415,8 @@ async fn one_sample_reads_cpu_then_each_pods_metrics() {
     assert_eq!((cpu["a"], cpu["b"]), (250.0, 750.0));
     assert_eq!(r.metrics["a"].gpu_utilization, 40.0);
     assert_eq!(r.metrics["b"].concurrent_requests, 3);
-    let (mem, power, _) = r.gpu.unwrap();
-    assert_eq!((mem, power), (1000.0, 150.0));
+    let gpu = r.gpu.unwrap();
+    assert_eq!((gpu.mem_used_mib, gpu.power_w), (1000.0, 150.0));
 }
 
 #[test]

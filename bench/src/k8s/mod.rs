@@ -54,7 +54,7 @@ use serde_json::json;
 use crate::campaign::{Campaign, TrialPlan};
 use crate::local::loadgen::{self, LiveLatency, Target};
 use crate::record::{DecisionRecord, PodRecord, ScalingEvent, TrialRecords};
-use crate::trial::sampler::{GpuReading, PodNow, PodReading, Sampler};
+use crate::trial::sampler::{PodNow, PodReading, Sampler};
 use crate::{Error, Result};
 use observe::Tracker;
 
@@ -829,13 +829,8 @@ pub async fn run_trial(
                     metrics: reading.metrics.get(&p.name),
                 })
                 .collect();
-            let gpu = reading.gpu.map(|(mem_used_mib, power_w, energy_j)| GpuReading {
-                mem_used_mib,
-                power_w,
-                energy_j,
-            });
             let desired = snapshot.spec_replicas.unwrap_or(0);
-            let second = sampler.second(t_s, desired, &readings, gpu);
+            let second = sampler.second(t_s, desired, &readings, reading.gpu);
             progress(&second.progress_line(live_lat.p95(Instant::now(), Duration::from_secs(10))));
             if arm.controller == "hpa" {
                 let read = Duration::from_millis(800);

@@ -222,8 +222,8 @@ pub struct Reading {
     pub cpu_m: Option<HashMap<String, f64>>,
     /// `/metrics.json` per serving pod that answered.
     pub metrics: HashMap<String, PodMetrics>,
-    /// GPU memory (MiB), power (W) and energy (J) from one pod's `/metrics`.
-    pub gpu: Option<(f64, f64, f64)>,
+    /// GPU memory, power and energy from one pod's `/metrics`.
+    pub gpu: Option<crate::trial::sampler::GpuReading>,
 }
 
 fn get(uri: &str) -> Option<http::Request<Vec<u8>>> {

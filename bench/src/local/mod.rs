@@ -313,25 +313,25 @@ fn read_metrics(addr: SocketAddr) -> Option<PodMetrics> {
     Some(m)
 }
 
-/// GPU memory (MiB), power (W) and energy (J) from a replica's `/metrics`.
-fn read_gpu_families(addr: SocketAddr) -> Option<(f64, f64, f64)> {
+/// GPU memory, power and energy from a replica's `/metrics`.
+fn read_gpu_families(addr: SocketAddr) -> Option<GpuReading> {
     let r = http::request_blocking(addr, "GET", "/metrics", Duration::from_millis(500)).ok()?;
     gpu_families(&String::from_utf8(r.body).ok()?)
 }
 
 /// GPU memory (MiB), power (W) and energy (J) from a `/metrics` text.
-pub(crate) fn gpu_families(text: &str) -> Option<(f64, f64, f64)> {
+pub(crate) fn gpu_families(text: &str) -> Option<GpuReading> {
     let value = |family: &str| -> Option<f64> {
         text.lines()
             .find(|l| l.starts_with(family) && l[family.len()..].starts_with('{'))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
     };
-    Some((
-        value("workload_gpu_memory_used_bytes")? / 1048576.0,
-        value("workload_gpu_power_watts").unwrap_or(0.0),
-        value("workload_gpu_energy_joules_total").unwrap_or(0.0),
-    ))
+    Some(GpuReading {
+        mem_used_mib: value("workload_gpu_memory_used_bytes")? / 1048576.0,
+        power_w: value("workload_gpu_power_watts").unwrap_or(0.0),
+        energy_j: value("workload_gpu_energy_joules_total").unwrap_or(0.0),
+    })
 }
 
 /// Facts about a local trial stored in its `params_json` under `local`.
@@ -503,14 +503,9 @@ pub fn run_trial(
                         .iter()
                         .map(|(i, a, pid)| (*i, a.and_then(read_metrics), process_cpu_s(*pid)))
                         .collect();
-                    let gpu = targets.iter().find_map(|(_, a, _)| {
-                        a.and_then(read_gpu_families)
-                            .map(|(mem_used_mib, power_w, energy_j)| GpuReading {
-                                mem_used_mib,
-                                power_w,
-                                energy_j,
-                            })
-                    });
+                    let gpu = targets
+                        .iter()
+                        .find_map(|(_, a, _)| a.and_then(read_gpu_families));
                     let now = Instant::now();
                     let scrape = now >= next_scrape;
                     if scrape {
