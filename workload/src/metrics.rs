@@ -455,13 +455,12 @@ impl Metrics {
             info.wait_mode,
             info.workers
         );
-        header(
+        scalar(
             &mut o,
-            "workload_ready",
-            "gauge",
+            ("workload_ready", "gauge"),
             "1 when the device is initialised and the service accepts work.",
+            u8::from(ready),
         );
-        let _ = writeln!(o, "workload_ready {}", u8::from(ready));
         header(
             &mut o,
             "workload_requests_total",
@@ -488,56 +487,42 @@ impl Metrics {
             "Time requests waited for a worker.",
             &g.queue_wait,
         );
-        header(
+        scalar(
             &mut o,
-            "workload_in_flight_requests",
-            "gauge",
+            ("workload_in_flight_requests", "gauge"),
             "Requests being computed.",
+            self.in_flight(),
         );
-        let _ = writeln!(o, "workload_in_flight_requests {}", self.in_flight());
-        header(
+        scalar(
             &mut o,
-            "workload_queued_requests",
-            "gauge",
+            ("workload_queued_requests", "gauge"),
             "Requests waiting for a worker.",
+            self.queued(),
         );
-        let _ = writeln!(o, "workload_queued_requests {}", self.queued());
-        header(
+        scalar(
             &mut o,
-            "workload_queue_capacity",
-            "gauge",
+            ("workload_queue_capacity", "gauge"),
             "Most requests that may wait.",
+            info.queue_capacity,
         );
-        let _ = writeln!(o, "workload_queue_capacity {}", info.queue_capacity);
-        header(
+        scalar(
             &mut o,
-            "workload_memory_budget_bytes",
-            "gauge",
+            ("workload_memory_budget_bytes", "gauge"),
             "Working memory that requests' matrices may hold in this process.",
+            self.memory_budget.load(Ordering::SeqCst),
         );
-        let _ = writeln!(
-            o,
-            "workload_memory_budget_bytes {}",
-            self.memory_budget.load(Ordering::SeqCst)
-        );
-        header(
+        scalar(
             &mut o,
-            "workload_memory_reserved_bytes",
-            "gauge",
+            ("workload_memory_reserved_bytes", "gauge"),
             "Working memory reserved by queued and running requests (GPU backend: none).",
+            self.memory_reserved.load(Ordering::SeqCst),
         );
-        let _ = writeln!(
-            o,
-            "workload_memory_reserved_bytes {}",
-            self.memory_reserved.load(Ordering::SeqCst)
-        );
-        header(
+        scalar(
             &mut o,
-            "workload_open_connections",
-            "gauge",
+            ("workload_open_connections", "gauge"),
             "HTTP connections open and served.",
+            self.open_connections(),
         );
-        let _ = writeln!(o, "workload_open_connections {}", self.open_connections());
         header(
             &mut o,
             "workload_connections_closed_total",
@@ -552,54 +537,59 @@ impl Metrics {
                 self.closed_connections[i].load(Ordering::SeqCst)
             );
         }
-        header(
+        scalar(
             &mut o,
-            "workload_device_busy_seconds_total",
-            "counter",
+            ("workload_device_busy_seconds_total", "counter"),
             "Seconds during which at least one request was being computed.",
+            float(g.busy.total_at(now).as_secs_f64()),
         );
-        let _ = writeln!(
-            o,
-            "workload_device_busy_seconds_total {}",
-            float(g.busy.total_at(now).as_secs_f64())
-        );
-        header(
+        scalar(
             &mut o,
-            "process_cpu_seconds_total",
-            "counter",
+            ("process_cpu_seconds_total", "counter"),
             "User and system CPU time of this process.",
+            float(cpu_s),
         );
-        let _ = writeln!(o, "process_cpu_seconds_total {}", float(cpu_s));
         if let Some(r) = &g.gpu {
-            let l = format!(
-                "gpu_uuid=\"{}\",gpu_name=\"{}\"",
-                escape(&r.uuid),
-                escape(&r.name)
-            );
-            let gauges: [(&str, &str, Option<f64>); 4] = [
-                ("workload_gpu_utilization_ratio", "NVML GPU utilisation: share of the last sample period with a kernel running (device-wide).", r.utilization_pct.map(|u| f64::from(u) / 100.0)),
-                ("workload_gpu_memory_used_bytes", "NVML device memory used (device-wide).", r.memory_used_bytes.map(|v| v as f64)),
-                ("workload_gpu_memory_total_bytes", "NVML device memory total.", r.memory_total_bytes.map(|v| v as f64)),
-                ("workload_gpu_power_watts", "NVML board power draw.", r.power_w),
-            ];
-            for (name, help, v) in gauges {
-                if let Some(v) = v {
-                    header(&mut o, name, "gauge", help);
-                    let _ = writeln!(o, "{name}{{{l}}} {}", float(v));
-                }
-            }
-            if let Some(e) = r.energy_j {
-                header(
-                    &mut o,
-                    "workload_gpu_energy_joules_total",
-                    "counter",
-                    "NVML energy since the driver loaded.",
-                );
-                let _ = writeln!(o, "workload_gpu_energy_joules_total{{{l}}} {}", float(e));
-            }
+            gpu_families(&mut o, r);
         }
         o
     }
+}
+
+/// The NVML families of the service's GPU, labelled with its UUID and name.
+fn gpu_families(o: &mut String, r: &GpuReading) {
+    let l = format!(
+        "gpu_uuid=\"{}\",gpu_name=\"{}\"",
+        escape(&r.uuid),
+        escape(&r.name)
+    );
+    let gauges: [(&str, &str, Option<f64>); 4] = [
+        ("workload_gpu_utilization_ratio", "NVML GPU utilisation: share of the last sample period with a kernel running (device-wide).", r.utilization_pct.map(|u| f64::from(u) / 100.0)),
+        ("workload_gpu_memory_used_bytes", "NVML device memory used (device-wide).", r.memory_used_bytes.map(|v| v as f64)),
+        ("workload_gpu_memory_total_bytes", "NVML device memory total.", r.memory_total_bytes.map(|v| v as f64)),
+        ("workload_gpu_power_watts", "NVML board power draw.", r.power_w),
+    ];
+    for (name, help, v) in gauges {
+        if let Some(v) = v {
+            header(o, name, "gauge", help);
+            let _ = writeln!(o, "{name}{{{l}}} {}", float(v));
+        }
+    }
+    if let Some(e) = r.energy_j {
+        header(
+            o,
+            "workload_gpu_energy_joules_total",
+            "counter",
+            "NVML energy since the driver loaded.",
+        );
+        let _ = writeln!(o, "workload_gpu_energy_joules_total{{{l}}} {}", float(e));
+    }
+}
+
+/// One family with one unlabelled sample: `(name, kind)`, help, value.
+fn scalar(o: &mut String, (name, kind): (&str, &str), help: &str, value: impl std::fmt::Display) {
+    header(o, name, kind, help);
+    let _ = writeln!(o, "{name} {value}");
 }
 
 fn header(o: &mut String, name: &str, kind: &str, help: &str) {
