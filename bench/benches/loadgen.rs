@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bench::local::loadgen::{replay, Fixed};
+use bench::loadgen::{replay, Fixed};
 use bench::profile::LoadProfile;
 use bench::record::Outcome;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

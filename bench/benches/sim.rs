@@ -39,8 +39,8 @@ fn main() -> anyhow::Result<()> {
         let p = plan
             .iter()
             .find(|p| {
-                campaign.scenarios[p.scenario].spec.name == "original-gtx1650"
-                    && campaign.profile(p.profile).name == "closed-20"
+                p.scenario.spec.name == "original-gtx1650"
+                    && p.profile.name == "closed-20"
                     && p.arm == arm
             })
             .ok_or_else(|| anyhow::anyhow!("default campaign lacks the original cell"))?;
@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         let t0 = Instant::now();
         let mut requests = 0;
         for _ in 0..reps {
-            requests += runner::simulate(&campaign, p)?.requests.len();
+            requests += runner::simulate(p)?.requests.len();
         }
         let wall = t0.elapsed().as_secs_f64() / f64::from(reps);
         println!(
@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
     // 3. Rows per second: the bench's writer vs sqlite3 .import.
     let records: Vec<TrialRecords> = plan
         .iter()
-        .map(|p| runner::simulate(&campaign, p))
+        .map(|p| runner::simulate(p))
         .collect::<Result<_, _>>()?;
     let rows: usize = records.iter().map(TrialRecords::row_count).sum();
     let ours = write_with_store(&tmp.path().join("ours.sqlite"), &campaign, &records)?;
@@ -136,7 +136,7 @@ fn scale_ladder(root: &Path, dir: &Path) -> anyhow::Result<()> {
         let (mut sim, mut write, mut requests, mut rows) = (0.0, 0.0, 0usize, 0usize);
         for (i, p) in plan.iter().enumerate() {
             let t0 = Instant::now();
-            let records = runner::simulate(&c, p)?;
+            let records = runner::simulate(p)?;
             sim += t0.elapsed().as_secs_f64();
             requests += records.requests.len();
             rows += records.row_count();
@@ -167,9 +167,9 @@ fn write_with_store(path: &Path, c: &Campaign, records: &[TrialRecords]) -> anyh
         let trials: Vec<NewTrial<'_>> = plan
             .iter()
             .map(|p| NewTrial {
-                scenario: &c.scenarios[p.scenario].spec.name,
-                arm: &p.arm,
-                load_profile: &c.profile(p.profile).name,
+                scenario: &p.scenario.spec.name,
+                arm: p.arm,
+                load_profile: &p.profile.name,
                 seed: p.seed,
                 run_order: p.run_order,
                 duration_s: c.file.duration_s,

@@ -13,6 +13,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::clocks::TrialClocks;
 use crate::gpu::{GpuProfile, WorkModel};
 use crate::profile::LoadProfile;
 use crate::{Error, Result};
@@ -285,19 +286,44 @@ pub struct Scenario {
     pub gpu_profiles: BTreeMap<String, GpuProfile>,
 }
 
-/// One trial to run.
+/// One trial to run, resolved once from the campaign: every backend takes
+/// this and nothing re-resolves a scenario, profile or arm.
 #[derive(Clone, Debug)]
-pub struct TrialPlan {
+pub struct Trial<'a> {
     /// Position in the randomised run order, from 0.
     pub run_order: u32,
-    /// Scenario index in [`Campaign::scenarios`].
-    pub scenario: usize,
-    /// Profile index in [`Campaign::profiles`].
-    pub profile: usize,
+    /// The scenario, GPU profiles resolved.
+    pub scenario: &'a Scenario,
+    /// The load profile.
+    pub profile: &'a LoadProfile,
     /// Arm name.
-    pub arm: String,
+    pub arm: &'a str,
+    /// The arm's policy with the scenario's replica bounds set.
+    pub policy: scaler::PolicyConfig,
     /// Seed.
     pub seed: u64,
+    /// Trial length, seconds.
+    pub duration_s: f64,
+    /// Seconds at the start that the report leaves out.
+    pub warmup_s: f64,
+    /// The phases of the trial's clocks (controller, scrapes, probes),
+    /// drawn from the seed and the arm's name.
+    pub clocks: TrialClocks,
+}
+
+impl Trial<'_> {
+    /// `scenario / profile / arm / seed N`, as progress and errors name it.
+    pub fn label(&self) -> String {
+        format!(
+            "{} / {} / {} / seed {}",
+            self.scenario.spec.name, self.profile.name, self.arm, self.seed
+        )
+    }
+
+    /// The scenario as written.
+    pub fn spec(&self) -> &ScenarioSpec {
+        &self.scenario.spec
+    }
 }
 
 /// A loaded, checked campaign.
@@ -426,24 +452,21 @@ impl Campaign {
 
     /// The policy of `arm` with the bounds of scenario `scenario`.
     pub fn policy(&self, arm: &str, scenario: usize) -> Option<scaler::PolicyConfig> {
-        let mut p = self.arms.get(arm)?.clone();
-        let s = &self.scenarios[scenario].spec;
-        p.set_bounds(s.min_replicas, s.max_replicas);
-        Some(p)
+        Some(bounded(self.arms.get(arm)?, &self.scenarios[scenario].spec))
     }
 
-    /// Every trial, in the randomised, interleaved run order (a seeded
-    /// shuffle of scenario × profile × arm × seed).
-    pub fn plan(&self) -> Vec<TrialPlan> {
+    /// Every trial, resolved, in the randomised, interleaved run order (a
+    /// seeded shuffle of scenario × profile × arm × seed).
+    pub fn plan(&self) -> Vec<Trial<'_>> {
         let mut cells = Vec::new();
-        for (si, s) in self.scenarios.iter().enumerate() {
+        for s in &self.scenarios {
             for pname in &s.spec.profiles {
-                let Some(pi) = self.file.profiles.iter().position(|p| &p.name == pname) else {
+                let Some(profile) = self.file.profiles.iter().find(|p| &p.name == pname) else {
                     continue;
                 };
                 for seed in 0..u64::from(self.file.seeds.count) {
-                    for arm in self.arms.keys() {
-                        cells.push((si, pi, arm.clone(), self.file.seeds.first + seed));
+                    for (arm, policy) in &self.arms {
+                        cells.push((s, profile, arm, policy, self.file.seeds.first + seed));
                     }
                 }
             }
@@ -453,15 +476,31 @@ impl Campaign {
         cells
             .into_iter()
             .enumerate()
-            .map(|(i, (scenario, profile, arm, seed))| TrialPlan {
-                run_order: i as u32,
-                scenario,
-                profile,
-                arm,
-                seed,
+            .map(|(i, (scenario, profile, arm, policy, seed))| {
+                let policy = bounded(policy, &scenario.spec);
+                let clocks =
+                    TrialClocks::draw(seed, arm, policy.build().interval_s(), &scenario.spec.sim);
+                Trial {
+                    run_order: i as u32,
+                    scenario,
+                    profile,
+                    arm,
+                    policy,
+                    seed,
+                    duration_s: self.file.duration_s,
+                    warmup_s: self.file.warmup_s,
+                    clocks,
+                }
             })
             .collect()
     }
+}
+
+/// `policy` with the replica bounds of `spec`.
+fn bounded(policy: &scaler::PolicyConfig, spec: &ScenarioSpec) -> scaler::PolicyConfig {
+    let mut p = policy.clone();
+    p.set_bounds(spec.min_replicas, spec.max_replicas);
+    p
 }
 
 /// The largest campaigns `bench check` accepts. Each keeps one campaign's

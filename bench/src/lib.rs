@@ -19,6 +19,7 @@ pub mod clocks;
 pub mod export;
 pub mod gpu;
 pub mod k8s;
+pub mod loadgen;
 pub mod local;
 pub mod profile;
 pub mod record;

@@ -1,5 +1,5 @@
-//! The real load generator: replays the seed's schedule against the
-//! replicas.
+//! The real load generator of the local and k8s backends: replays the
+//! seed's schedule against the replicas.
 //!
 //! Open loop: a dispatcher thread sleeps until shortly before each
 //! scheduled instant, spins to it, and hands the request to the async
@@ -14,19 +14,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{http, lock, pick, Cluster};
+use scaler::cluster::http;
+
+use crate::trial::timeline::TrialTime;
 
 /// Where a request goes: the replica picked at send time (its number, when
 /// the bench knows it, and address), or `None` when no replica is ready.
 pub trait Target: Send + Sync + 'static {
     /// Picks the endpoint for the next request.
     fn pick(&self) -> Option<(Option<u32>, SocketAddr)>;
-}
-
-impl Target for Mutex<Cluster> {
-    fn pick(&self) -> Option<(Option<u32>, SocketAddr)> {
-        pick(&mut lock(self)).map(|(pod, addr)| (Some(pod), addr))
-    }
 }
 
 /// Latencies of requests answered OK, for the live progress line.
@@ -95,7 +91,7 @@ async fn send(
 ) -> RequestRecord {
     let sent = Instant::now();
     let target: Option<(Option<u32>, SocketAddr)> = target.pick();
-    let s = |t: Instant| super::secs(t, t0);
+    let s = |t: Instant| t.secs_from(t0);
     let record = |pod, started: Option<f64>, finished: Instant, outcome| RequestRecord {
         id: req.id,
         user: req.user,

@@ -15,7 +15,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use crate::campaign::{Campaign, TrialPlan};
+use crate::campaign::{Campaign, Trial};
 use crate::record::TrialRecords;
 use crate::sim::{run_trial, TrialInput};
 use crate::store::{CampaignMeta, NewTrial, Store, TrialTiming};
@@ -147,40 +147,23 @@ pub fn host_description() -> String {
 }
 
 /// The parameters stored with a trial.
-pub fn trial_params(c: &Campaign, plan: &TrialPlan, backend: &str) -> serde_json::Value {
+pub fn trial_params(t: &Trial<'_>, backend: &str) -> serde_json::Value {
     json!({
-        "scenario": c.scenarios[plan.scenario],
-        "policy": c.policy(&plan.arm, plan.scenario),
-        "load_profile": c.profile(plan.profile),
-        "load_steps_s": c.profile(plan.profile).load_steps(),
-        "seed": plan.seed,
-        "duration_s": c.file.duration_s,
-        "warmup_s": c.file.warmup_s,
+        "scenario": t.scenario,
+        "policy": t.policy,
+        "load_profile": t.profile,
+        "load_steps_s": t.profile.load_steps(),
+        "seed": t.seed,
+        "duration_s": t.duration_s,
+        "warmup_s": t.warmup_s,
         "backend": backend,
     })
 }
 
-/// Runs one planned trial on the simulator.
-pub fn simulate(c: &Campaign, plan: &TrialPlan) -> Result<TrialRecords> {
-    let policy = c
-        .policy(&plan.arm, plan.scenario)
-        .ok_or_else(|| Error::Dataset(format!("no arm `{}`", plan.arm)))?;
-    let input = TrialInput::new(
-        &c.scenarios[plan.scenario],
-        c.profile(plan.profile),
-        &plan.arm,
-        policy,
-        plan.seed,
-        c.file.duration_s,
-    );
-    run_trial(&input).map_err(|e| Error::Simulation {
-        trial: format!(
-            "{} / {} / {} / seed {}",
-            c.scenarios[plan.scenario].spec.name,
-            c.profile(plan.profile).name,
-            plan.arm,
-            plan.seed
-        ),
+/// Runs one trial on the simulator.
+pub fn simulate(t: &Trial<'_>) -> Result<TrialRecords> {
+    run_trial(&TrialInput::of(t)).map_err(|e| Error::Simulation {
+        trial: t.label(),
         source: e,
     })
 }
@@ -218,19 +201,16 @@ pub fn run_campaign(
     let plan = campaign.plan();
     let new_trials: Vec<NewTrial<'_>> = plan
         .iter()
-        .map(|p| {
-            let s = &campaign.scenarios[p.scenario].spec;
-            NewTrial {
-                scenario: &s.name,
-                arm: &p.arm,
-                load_profile: &campaign.profile(p.profile).name,
-                seed: p.seed,
-                run_order: p.run_order,
-                duration_s: campaign.file.duration_s,
-                warmup_s: campaign.file.warmup_s,
-                wait_mode: s.pod.wait_mode.as_str(),
-                params_json: trial_params(campaign, p, opts.backend.name()).to_string(),
-            }
+        .map(|t| NewTrial {
+            scenario: &t.spec().name,
+            arm: t.arm,
+            load_profile: &t.profile.name,
+            seed: t.seed,
+            run_order: t.run_order,
+            duration_s: t.duration_s,
+            warmup_s: t.warmup_s,
+            wait_mode: t.spec().pod.wait_mode.as_str(),
+            params_json: trial_params(t, opts.backend.name()).to_string(),
         })
         .collect();
     let mut store = rt.block_on(Store::open(&opts.db))?;
@@ -273,15 +253,11 @@ pub fn run_campaign(
 
     let result = match (&opts.backend, &cluster) {
         (Backend::K8s(k8s), Some((krt, conn))) => {
-            let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
-                krt.block_on(crate::k8s::run_trial(
-                    conn, campaign, p, k8s, &opts.stop, show,
-                ))
-                .map(|(rec, facts)| (rec, json!(facts)))
+            let mut trial = |t: &Trial<'_>, show: &(dyn Fn(&str) + Sync)| {
+                krt.block_on(crate::k8s::run_trial(conn, t, k8s, &opts.stop, show))
+                    .map(|(rec, facts)| (rec, json!(facts)))
             };
-            run_sequential(
-                campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
-            )
+            run_sequential(opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial)
         }
         (Backend::Local(local), _) => {
             // Replicas an earlier, crashed run left behind go first.
@@ -302,13 +278,12 @@ pub fn run_campaign(
                 replica_registry: Some(registry.clone()),
                 ..local.clone()
             };
-            let mut trial = |p: &TrialPlan, show: &(dyn Fn(&str) + Sync)| {
-                crate::local::run_trial(campaign, p, &local, &opts.stop, show)
+            let mut trial = |t: &Trial<'_>, show: &(dyn Fn(&str) + Sync)| {
+                crate::local::run_trial(t, &local, &opts.stop, show)
                     .map(|(rec, facts)| (rec, json!(facts)))
             };
-            let result = run_sequential(
-                campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial,
-            );
+            let result =
+                run_sequential(opts, clock, &rt, &mut store, &plan, &todo, &bar, &mut trial);
             // Every trial stops its replicas before it returns.
             let _ = crate::local::reaper::remove(&registry);
             result
@@ -316,9 +291,7 @@ pub fn run_campaign(
         (Backend::K8s(_), None) => Err(Error::Cluster(
             "k8s backend: no connection to the cluster".into(),
         )),
-        (Backend::Sim, _) => {
-            run_simulated(campaign, opts, clock, &rt, &mut store, &plan, &todo, &bar)
-        }
+        (Backend::Sim, _) => run_simulated(opts, clock, &rt, &mut store, &plan, &todo, &bar),
     };
     let counts = finish(result, rt, store, bar);
     let (ran, rows) = counts?;
@@ -357,12 +330,11 @@ fn finish(
 /// arrives.
 #[allow(clippy::too_many_arguments)]
 fn run_simulated(
-    campaign: &Campaign,
     opts: &RunOptions,
     clock: &dyn Clock,
     rt: &tokio::runtime::Runtime,
     store: &mut Store,
-    plan: &[TrialPlan],
+    plan: &[Trial<'_>],
     todo: &[(usize, i64)],
     bar: &ProgressBar,
 ) -> Result<(usize, usize)> {
@@ -380,7 +352,7 @@ fn run_simulated(
                 let Some(&(i, id)) = todo.get(k) else { break };
                 let started_at = clock.now_rfc3339();
                 let t0 = Instant::now();
-                let rec = simulate(campaign, &plan[i]);
+                let rec = simulate(&plan[i]);
                 let timing = TrialTiming {
                     started_at,
                     finished_at: clock.now_rfc3339(),
@@ -455,19 +427,18 @@ fn prepare_k8s(
 /// A trial of a real backend: its records and the facts stored under the
 /// backend's name in `params_json`.
 type RealTrial<'a> =
-    dyn FnMut(&TrialPlan, &(dyn Fn(&str) + Sync)) -> Result<(TrialRecords, serde_json::Value)> + 'a;
+    dyn FnMut(&Trial<'_>, &(dyn Fn(&str) + Sync)) -> Result<(TrialRecords, serde_json::Value)> + 'a;
 
 /// The real backends (local, k8s): trials one after another. An interrupted
 /// or failed trial is recorded in `trial_aborts` and stays pending, so a
 /// rerun redoes it; completed trials are already committed.
 #[allow(clippy::too_many_arguments)]
 fn run_sequential(
-    campaign: &Campaign,
     opts: &RunOptions,
     clock: &dyn Clock,
     rt: &tokio::runtime::Runtime,
     store: &mut Store,
-    plan: &[TrialPlan],
+    plan: &[Trial<'_>],
     todo: &[(usize, i64)],
     bar: &ProgressBar,
     trial: &mut RealTrial<'_>,
@@ -475,13 +446,7 @@ fn run_sequential(
     let (mut ran, mut rows) = (0, 0);
     for &(i, id) in todo {
         let p = &plan[i];
-        let label = format!(
-            "{} / {} / {} / seed {}",
-            campaign.scenarios[p.scenario].spec.name,
-            campaign.profile(p.profile).name,
-            p.arm,
-            p.seed
-        );
+        let label = p.label();
         let started_at = clock.now_rfc3339();
         let t0 = Instant::now();
         let show = |msg: &str| {
@@ -510,7 +475,7 @@ fn run_sequential(
             finished_at: clock.now_rfc3339(),
             wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
         };
-        let mut params = trial_params(campaign, p, opts.backend.name());
+        let mut params = trial_params(p, opts.backend.name());
         // Under the backend's name: `params_json.local`, `params_json.k8s`.
         params[opts.backend.name()] = facts;
         rt.block_on(store.write_trial_with_params(id, &rec, &timing, &params.to_string()))?;

@@ -44,7 +44,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
-use crate::campaign::{NoEndpoint, Routing, Scenario, Scheduling, WaitMode};
+use crate::campaign::{NoEndpoint, Routing, Scenario, Scheduling, Trial, WaitMode};
 use crate::clocks::TrialClocks;
 use crate::gpu::GpuProfile;
 use crate::profile::{self, Arrival, LoadProfile, ScheduledRequest, UserRequest, UserScript};
@@ -92,6 +92,21 @@ pub struct TrialInput<'a> {
 }
 
 impl<'a> TrialInput<'a> {
+    /// The campaign's resolved trial, on the profile's service-time model.
+    pub fn of(t: &Trial<'a>) -> Self {
+        TrialInput {
+            clocks: t.clocks.clone(),
+            scenario: t.scenario,
+            profile: t.profile,
+            policy: t.policy.clone(),
+            seed: t.seed,
+            duration_s: t.duration_s,
+            service: ServiceModel::Profile,
+            schedule: None,
+            event_budget: None,
+        }
+    }
+
     /// A normal trial of the arm named `arm` (the name keys the stream of
     /// its controller's phase, see [`crate::clocks`]).
     pub fn new(

@@ -17,12 +17,12 @@ fn default() -> Campaign {
 fn every_cell_has_both_arms_and_at_least_20_seeds() {
     let c = default();
     let plan = c.plan();
-    let mut cells: BTreeMap<(usize, usize), BTreeMap<String, Vec<u64>>> = BTreeMap::new();
+    let mut cells: BTreeMap<(&str, &str), BTreeMap<String, Vec<u64>>> = BTreeMap::new();
     for p in &plan {
         cells
-            .entry((p.scenario, p.profile))
+            .entry((p.spec().name.as_str(), p.profile.name.as_str()))
             .or_default()
-            .entry(p.arm.clone())
+            .entry(p.arm.to_owned())
             .or_default()
             .push(p.seed);
     }
@@ -50,13 +50,42 @@ fn every_cell_has_both_arms_and_at_least_20_seeds() {
     assert_eq!(
         c.plan()
             .iter()
-            .map(|p| (p.scenario, p.profile, p.arm.clone(), p.seed))
+            .map(|p| (p.label(), p.clocks.clone()))
             .collect::<Vec<_>>(),
         plan.iter()
-            .map(|p| (p.scenario, p.profile, p.arm.clone(), p.seed))
+            .map(|p| (p.label(), p.clocks.clone()))
             .collect::<Vec<_>>(),
         "the order is seeded"
     );
+}
+
+#[test]
+fn a_resolved_trial_is_what_the_simulator_would_resolve_itself() {
+    let c = default();
+    for t in c.plan().iter().take(40) {
+        let i = c.scenarios.iter().position(|s| s == t.scenario).unwrap();
+        let policy = c.policy(t.arm, i).unwrap();
+        assert_eq!(t.policy, policy);
+        assert_eq!(
+            t.policy.bounds(),
+            (t.spec().min_replicas, t.spec().max_replicas)
+        );
+        let by_hand = bench::sim::TrialInput::new(
+            t.scenario,
+            t.profile,
+            t.arm,
+            policy,
+            t.seed,
+            c.file.duration_s,
+        );
+        let resolved = bench::sim::TrialInput::of(t);
+        assert_eq!(resolved.clocks, by_hand.clocks, "{}", t.label());
+        assert_eq!(
+            (resolved.seed, resolved.duration_s),
+            (t.seed, c.file.duration_s)
+        );
+        assert_eq!(t.warmup_s, c.file.warmup_s);
+    }
 }
 
 #[test]

@@ -453,7 +453,7 @@ async fn trial_on(
     };
     play_controller(Arc::clone(&state), arm);
     let stop = Arc::new(AtomicBool::new(false));
-    run_trial(&conn, &c, &plan, &opts, &stop, &|_| {}).await
+    run_trial(&conn, &plan, &opts, &stop, &|_| {}).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

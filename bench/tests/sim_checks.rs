@@ -169,13 +169,13 @@ fn cell(
         .plan()
         .into_iter()
         .find(|p| {
-            c.scenarios[p.scenario].spec.name == scenario
-                && c.profile(p.profile).name == profile
+            p.scenario.spec.name == scenario
+                && p.profile.name == profile
                 && p.arm == arm
                 && p.seed == seed
         })
         .unwrap();
-    bench::runner::simulate(c, &plan).unwrap()
+    bench::runner::simulate(&plan).unwrap()
 }
 
 #[test]

@@ -64,14 +64,14 @@ fn the_measured_h200_profile_runs_in_the_simulator() {
     let plan = c
         .plan()
         .into_iter()
-        .find(|t| c.scenarios[t.scenario].spec.name == "multi-gpu-t4")
+        .find(|t| t.scenario.spec.name == "multi-gpu-t4")
         .unwrap();
-    let scenario = &c.scenarios[plan.scenario];
+    let scenario = plan.scenario;
     assert_eq!(
         scenario.gpu_profiles["h200-measured"].provenance,
         Provenance::Measured
     );
-    let records = bench::runner::simulate(&c, &plan).unwrap();
+    let records = bench::runner::simulate(&plan).unwrap();
     assert!(!records.requests.is_empty());
     assert!(records
         .requests

@@ -17,7 +17,7 @@ use kube::Api;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::local::loadgen::Target;
+use crate::loadgen::Target;
 use crate::route::Router;
 use crate::{Error, Result};
 

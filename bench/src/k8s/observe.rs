@@ -11,32 +11,13 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use scaler::cluster::{cpu_millicores, pod_ready, pod_serving, unix_s, PodMetrics};
 
-/// One pod's life as the watch saw it (Unix seconds).
-#[derive(Clone, Debug, PartialEq)]
-pub struct PodTrack {
-    /// Number within the trial, in order of first sight.
-    pub num: u32,
-    /// Pod name.
-    pub name: String,
-    /// Node, once scheduled.
-    pub node: Option<String>,
-    /// `metadata.creationTimestamp`.
-    pub created: f64,
-    /// `PodScheduled` became true.
-    pub scheduled: Option<f64>,
-    /// The container (its latest incarnation) started.
-    pub started: Option<f64>,
-    /// `Ready` first became true.
-    pub ready: Option<f64>,
-    /// Deletion requested (`deletionTimestamp` less the grace period).
-    pub deleted: Option<f64>,
-    /// The pod object went away, or it reached Succeeded/Failed.
-    pub exited: Option<f64>,
-    /// Container restarts.
-    pub restarts: u32,
-    /// Running, Ready and not deleted.
-    pub serving: bool,
-}
+use crate::trial::timeline::PodTimeline;
+
+/// One pod's life as the watch saw it (Unix seconds): `ready` is when
+/// `Ready` first became true, `deleted` the `deletionTimestamp` less the
+/// grace period, `exited` when the object went away or reached
+/// Succeeded/Failed, `serving` Running, Ready and not deleted.
+pub type PodTrack = PodTimeline<f64>;
 
 /// The arm's pods and replica count, kept current by the watches.
 #[derive(Clone, Debug, Default)]
@@ -368,7 +349,7 @@ pub async fn read_once(
             m.check().is_ok().then(|| (p.clone(), m))
         })
         .collect();
-    let gpu = gpu_text.and_then(|t| crate::local::gpu_families(&t));
+    let gpu = gpu_text.and_then(|t| crate::trial::sampler::GpuReading::from_metrics_text(&t));
     Reading {
         cpu_m,
         metrics,

@@ -86,6 +86,25 @@ pub struct GpuReading {
     pub energy_j: f64,
 }
 
+impl GpuReading {
+    /// GPU memory (MiB), power (W) and energy (J) from a workload's
+    /// `/metrics` text: the `workload_gpu_*` families, `None` without a
+    /// memory reading (no GPU).
+    pub fn from_metrics_text(text: &str) -> Option<GpuReading> {
+        let value = |family: &str| -> Option<f64> {
+            text.lines()
+                .find(|l| l.starts_with(family) && l[family.len()..].starts_with('{'))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+        };
+        Some(GpuReading {
+            mem_used_mib: value("workload_gpu_memory_used_bytes")? / 1048576.0,
+            power_w: value("workload_gpu_power_watts").unwrap_or(0.0),
+            energy_j: value("workload_gpu_energy_joules_total").unwrap_or(0.0),
+        })
+    }
+}
+
 /// The figures of one second, for the live progress line.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Second {
