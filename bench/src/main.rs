@@ -237,6 +237,18 @@ impl RunArgs {
 }
 
 /// `--backend`.
+/// Logs on stderr, filtered by `RUST_LOG` (default: the bench's info and
+/// everything's warnings); progress bars stay apart from them.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,bench=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BackendArg {
     Sim,
@@ -252,6 +264,7 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -380,7 +393,7 @@ fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
             }
         });
-        eprintln!("bench: stopping: terminating replicas, the running trial is aborted");
+        tracing::warn!("stopping: terminating replicas, the running trial is aborted");
         stop.store(true, Ordering::SeqCst);
     });
 }

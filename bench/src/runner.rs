@@ -268,7 +268,7 @@ pub fn run_campaign(
             })?;
             if !leftovers.is_empty() {
                 bar.suspend(|| {
-                    eprintln!(
+                    tracing::warn!(
                         "stopped {} workload replica(s) an earlier run left behind (pids {leftovers:?})",
                         leftovers.len()
                     )

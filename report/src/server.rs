@@ -128,7 +128,7 @@ impl IntoResponse for AppError {
         match self {
             AppError::NotFound(m) => error_page(StatusCode::NOT_FOUND, &m),
             AppError::Internal(e) => {
-                eprintln!("report: request failed: {e}");
+                tracing::warn!("request failed: {e}");
                 error_page(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     &format!("The dataset could not be read: {e}"),

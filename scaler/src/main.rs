@@ -174,8 +174,8 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         port: cc.pod_port,
         timeout: cc.metrics_timeout,
     };
-    eprintln!(
-        "scaler: {} {}/{} (pods {}), policy {} [{}..{}] every {} s{}",
+    tracing::info!(
+        "{} {}/{} (pods {}), policy {} [{}..{}] every {} s{}",
         if cc.dry_run { "watching" } else { "scaling" },
         cc.namespace,
         cc.deployment,
@@ -203,7 +203,7 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     controller.run(shutdown_signal()).await;
     server.abort();
-    eprintln!("scaler: stopped");
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -262,8 +262,21 @@ fn describe(error: &anyhow::Error) -> String {
     message
 }
 
+/// Logs on stderr, filtered by `RUST_LOG` (default: the scaler's info and
+/// everything's warnings); decisions go to stdout as JSON lines.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,scaler=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -171,6 +171,7 @@ struct GemmArgs {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    init_logging();
     match cli.command {
         Command::Serve(a) => cmd_serve(a),
         Command::Calibrate(a) => cmd_calibrate(a),
@@ -178,6 +179,18 @@ fn main() -> Result<()> {
         Command::Compare(a) => cmd_compare(a),
         Command::Gemm(a) => cmd_gemm(a),
     }
+}
+
+/// Logs on stderr, filtered by `RUST_LOG` (default: this crate's info and
+/// everything's warnings).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,workload=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 fn seconds(name: &str, v: f64) -> Result<Duration> {
@@ -228,8 +241,8 @@ fn cmd_serve(a: ServeArgs) -> Result<()> {
     if let Some(files) = raise_open_file_limit() {
         let room = files.saturating_sub(RESERVED_FDS).max(1);
         if (max_connections as u64) > room {
-            eprintln!(
-                "workload: the open-file limit is {files}: at most {room} connections (not {max_connections}); raise it with `ulimit -n`"
+            tracing::warn!(
+                "the open-file limit is {files}: at most {room} connections (not {max_connections}); raise it with `ulimit -n`"
             );
             max_connections = usize::try_from(room).unwrap_or(usize::MAX);
         }
@@ -260,13 +273,18 @@ fn cmd_serve(a: ServeArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(&a.bind)
             .await
             .with_context(|| format!("binding {}", a.bind))?;
-        eprintln!("workload: listening on {}", listener.local_addr()?);
+        let listening = contract::Listening {
+            listening: listener.local_addr()?,
+        };
+        tracing::info!("listening on {}", listening.listening);
+        // The one line on stdout: how the local backend finds a replica.
+        println!("{}", listening.line());
         let open = move || {
             let b = backend::open(&opts).map_err(|e| e.to_string())?;
             match &b.fallback_reason {
-                Some(why) => eprintln!("workload: {why}; using the CPU backend ({})", b.device),
-                None => eprintln!(
-                    "workload: {} backend on {} ready in {:.3} s (wait mode {})",
+                Some(why) => tracing::warn!("{why}; using the CPU backend ({})", b.device),
+                None => tracing::info!(
+                    "{} backend on {} ready in {:.3} s (wait mode {})",
                     b.kind.as_str(),
                     b.device,
                     b.init_s,
@@ -279,7 +297,7 @@ fn cmd_serve(a: ServeArgs) -> Result<()> {
         anyhow::Ok(report)
     })?;
     if report.drained {
-        eprintln!("workload: drained, exiting");
+        tracing::info!("drained, exiting");
         Ok(())
     } else {
         bail!(
@@ -294,14 +312,14 @@ async fn shutdown_signal() {
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("workload: cannot listen for SIGTERM ({e}); Ctrl-C only");
+            tracing::warn!("cannot listen for SIGTERM ({e}); Ctrl-C only");
             let _ = tokio::signal::ctrl_c().await;
             return;
         }
     };
     tokio::select! {
-        _ = term.recv() => eprintln!("workload: SIGTERM, draining"),
-        _ = tokio::signal::ctrl_c() => eprintln!("workload: interrupted, draining"),
+        _ = term.recv() => tracing::info!("SIGTERM, draining"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, draining"),
     }
 }
 
@@ -346,7 +364,7 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<()> {
 fn one_engine(d: &DeviceArgs) -> Result<(Box<dyn Engine>, String)> {
     let b = backend::open(&backend_options(d, 1))?;
     if let Some(why) = &b.fallback_reason {
-        eprintln!("workload: {why}; using the CPU backend");
+        tracing::warn!("{why}; using the CPU backend");
     }
     let device = format!("{} ({})", b.device, b.kind.as_str());
     // The engine holds its own references to the CUDA context and kernels,

@@ -1080,7 +1080,7 @@ where
         Some(uuid) => match GpuMonitor::open(Some(uuid)) {
             Ok(m) => Some(m),
             Err(e) => {
-                eprintln!("workload: {e}; GPU utilisation falls back to the device-busy share");
+                tracing::warn!("{e}; GPU utilisation falls back to the device-busy share");
                 None
             }
         },

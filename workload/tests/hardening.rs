@@ -345,7 +345,6 @@ impl Drop for Child {
 
 #[test]
 fn the_connection_cap_fits_the_open_file_limit() {
-    use std::io::BufRead;
     raise_fd_limit();
     // The shell lowers both limits to 256 before the service starts; it
     // cannot raise them, so it must lower its cap instead of running out
@@ -367,23 +366,13 @@ fn the_connection_cap_fits_the_open_file_limit() {
                 "1",
             ])
             .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap(),
     );
-    let mut lines = std::io::BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let addr: SocketAddr = loop {
-        let line = lines.next().expect("exited before listening").unwrap();
-        log.push(line.clone());
-        if let Some(a) = line.strip_prefix("workload: listening on ") {
-            break a.trim().parse().unwrap();
-        }
-    };
-    assert!(
-        log.iter().any(|l| l.contains("at most 192 connections")),
-        "{log:?}"
-    );
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let (addr, log) = common::listening(&mut child.0);
+    log.wait_for(|l| l.contains("at most 192 connections"))
+        .unwrap_or_else(|lines| panic!("no connection-limit warning: {lines:?}"));
     // More idle connections than the process has descriptors.
     let idle: Vec<TcpStream> = (0..300).map(|_| connect(addr)).collect();
     // Answered once the idle time-out has freed slots.
@@ -393,7 +382,7 @@ fn the_connection_cap_fits_the_open_file_limit() {
     );
     drop(idle);
     drop(child);
-    let _ = drain.join();
+    let _ = log.join();
 }
 
 #[test]

@@ -6,8 +6,6 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 #[test]
@@ -28,21 +26,10 @@ fn sigterm_drains_in_flight_work_and_exits_0() {
             "600",
         ])
         .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr: SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("service exited before listening")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("workload: listening on ") {
-            break a.trim().parse().unwrap();
-        }
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let (addr, log) = common::listening(&mut child);
     wait_until(|| get(addr, "/readyz").status == 200, "readiness");
 
     // A request long enough to still be running when SIGTERM arrives.
@@ -65,7 +52,7 @@ fn sigterm_drains_in_flight_work_and_exits_0() {
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.json()["checksum"].as_f64().is_some());
     let status = child.wait().unwrap();
-    let log = log.join().unwrap().join("\n");
+    let log = log.join();
     assert!(status.success(), "exit {status:?}\n{log}");
     assert!(log.contains("SIGTERM, draining"), "{log}");
     assert!(log.contains("drained, exiting"), "{log}");

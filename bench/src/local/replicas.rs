@@ -142,8 +142,10 @@ impl Setup {
         let mut cmd = Command::new(&self.bin);
         cmd.args(&self.args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::piped())
+            // The replica's log; the bench does not keep it (a replica
+            // that fails to start is named, with the command to rerun).
+            .stderr(Stdio::null());
         let mut child = reaper::spawn_tied(cmd).map_err(|e| {
                 Error::Local(format!(
                     "local: cannot start {} ({e}); build it with `cargo build --release -p workload` or pass --workload-bin",
@@ -162,15 +164,13 @@ impl Setup {
             }
         }
         let (tx, rx) = mpsc::channel();
-        if let Some(stderr) = child.stderr.take() {
-            // Reads the listening address, then drains the log so the
-            // child never blocks on a full pipe.
+        if let Some(stdout) = child.stdout.take() {
+            // Reads the listening line (`contract::Listening`), then drains
+            // stdout so the child never blocks on a full pipe.
             std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
-                    if let Some(a) = line.strip_prefix("workload: listening on ") {
-                        if let Ok(addr) = a.trim().parse() {
-                            let _ = tx.send(addr);
-                        }
+                for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                    if let Some(l) = contract::Listening::parse(&line) {
+                        let _ = tx.send(l.listening);
                     }
                 }
             });

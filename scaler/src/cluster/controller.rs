@@ -248,8 +248,8 @@ impl<M: MetricsSource, C: Clock> Controller<M, C> {
                 match &read[k] {
                     Some(m) => {
                         if let Err(e) = m.fill_checked(&mut o) {
-                            eprintln!(
-                                "scaler: pod {}: metrics treated as missing, out of range: {e}",
+                            tracing::warn!(
+                                "pod {}: metrics treated as missing, out of range: {e}",
                                 o.name
                             );
                             missing.push(o.name.clone());
@@ -309,7 +309,7 @@ impl<M: MetricsSource, C: Clock> Controller<M, C> {
             );
             let made = kube_api::create_event(&self.apis.events, &event, &cfg.backoff).await;
             if let Err(e) = &made {
-                eprintln!("scaler: event not recorded: {e}");
+                tracing::warn!("event not recorded: {e}");
             } else {
                 self.last_event_keyword = Some(kw);
             }
@@ -359,7 +359,7 @@ impl<M: MetricsSource, C: Clock> Controller<M, C> {
                     }
                 }
                 Err(e) => {
-                    eprintln!("scaler: tick failed: {e}");
+                    tracing::warn!("tick failed: {e}");
                     lock(&self.status).ticks_failed += 1;
                 }
             }

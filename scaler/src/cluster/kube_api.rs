@@ -81,8 +81,8 @@ where
             Ok(v) => return Ok(v),
             Err(e) if is_transient(&e) && k + 1 < attempts => {
                 let wait = backoff.delay(k);
-                eprintln!(
-                    "scaler: {what}: {e}; retrying in {} ms (attempt {} of {attempts})",
+                tracing::warn!(
+                    "{what}: {e}; retrying in {} ms (attempt {} of {attempts})",
                     wait.as_millis(),
                     k + 2
                 );

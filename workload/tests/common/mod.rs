@@ -2,7 +2,7 @@
 //! engine whose jobs finish only when the test says so.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -147,4 +147,52 @@ pub fn wait_until(mut cond: impl FnMut() -> bool, what: &str) {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A child's stderr, read line by line in the background so it never
+/// blocks on a full pipe.
+pub struct Log(Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>);
+
+impl Log {
+    /// Waits (at most 60 s) for a line that `pred` accepts; the log so far.
+    pub fn wait_for(&self, pred: impl Fn(&str) -> bool) -> Result<(), Vec<String>> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let lines = self.0.lock().unwrap().clone();
+            if lines.iter().any(|l| pred(l)) {
+                return Ok(());
+            }
+            if self.1.is_finished() || std::time::Instant::now() > deadline {
+                return Err(lines);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Every line, once the child has closed its stderr.
+    pub fn join(self) -> String {
+        let _ = self.1.join();
+        self.0.lock().unwrap().join("\n")
+    }
+}
+
+/// The address `workload serve` announces on stdout (its one line there)
+/// and its stderr log; the child must have both piped.
+pub fn listening(child: &mut std::process::Child) -> (SocketAddr, Log) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().expect("stderr piped");
+    let sink = Arc::clone(&lines);
+    let drain = std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(l);
+        }
+    });
+    let log = Log(lines, drain);
+    let mut out = BufReader::new(child.stdout.take().expect("stdout piped"));
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let Some(l) = contract::Listening::parse(&line) else {
+        panic!("no listening line on stdout: {line:?}; log: {}", log.join());
+    };
+    (l.listening, log)
 }

@@ -1,0 +1,49 @@
+//! Typed contracts between the workspace's crates: the shapes one crate
+//! writes and another reads, defined once. It depends only on serde and
+//! thiserror, so `workload` can use it and still depend on neither `bench`
+//! nor `scaler`.
+//!
+//! * [`Listening`]: the line `workload serve` writes on stdout once it
+//!   listens, which the local backend reads to find a replica.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// What `workload serve` writes on stdout, as one JSON line, once it
+/// listens: `{"listening":"127.0.0.1:41234"}`. Logs go to stderr, so this
+/// is the only line on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listening {
+    /// The bound address.
+    pub listening: SocketAddr,
+}
+
+impl Listening {
+    /// The JSON line (without its newline).
+    pub fn line(&self) -> String {
+        // A struct of one address always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads the line back; `None` for any other line.
+    pub fn parse(line: &str) -> Option<Listening> {
+        serde_json::from_str(line.trim()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_listening_line_round_trips() {
+        let l = Listening {
+            listening: "127.0.0.1:41234".parse().unwrap(),
+        };
+        assert_eq!(l.line(), r#"{"listening":"127.0.0.1:41234"}"#);
+        assert_eq!(Listening::parse(&format!("{}\n", l.line())), Some(l));
+        assert_eq!(Listening::parse("workload: ready"), None);
+    }
+}
