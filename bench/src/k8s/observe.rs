@@ -43,23 +43,13 @@ impl Tracker {
             Some(&i) => i,
             None => {
                 let i = self.pods.len();
-                self.pods.push(PodTrack {
-                    num: i as u32,
-                    name: name.clone(),
-                    node: None,
-                    created: pod
-                        .metadata
-                        .creation_timestamp
-                        .as_ref()
-                        .map_or(now, |t| unix_s(&t.0)),
-                    scheduled: None,
-                    started: None,
-                    ready: None,
-                    deleted: None,
-                    exited: None,
-                    restarts: 0,
-                    serving: false,
-                });
+                let created = pod
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map_or(now, |t| unix_s(&t.0));
+                self.pods
+                    .push(PodTimeline::new(i as u32, name.clone(), created));
                 self.index.insert(name, i);
                 i
             }
