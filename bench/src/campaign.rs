@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::clocks::TrialClocks;
 use crate::gpu::{GpuProfile, WorkModel};
 use crate::profile::LoadProfile;
+use crate::trial::signal::{pipeline, Site, StageRecord};
 use crate::{Error, Result};
 
 /// A campaign file as written.
@@ -312,6 +313,12 @@ pub struct Trial<'a> {
 }
 
 impl Trial<'_> {
+    /// The pipelines of the signals its policy reads, as they run at
+    /// `site` (rows of `trial_signals`).
+    pub fn signal_stages(&self, site: Site) -> Vec<StageRecord> {
+        pipeline(self.policy.signals(), site, &self.clocks, &self.spec().sim)
+    }
+
     /// `scenario / profile / arm / seed N`, as progress and errors name it.
     pub fn label(&self) -> String {
         format!(

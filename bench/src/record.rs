@@ -244,6 +244,8 @@ pub struct TrialRecords {
     /// The phases of the trial's clocks (none where the backend cannot set
     /// them).
     pub clocks: Vec<crate::clocks::ClockRecord>,
+    /// The stages of the signal pipelines its policy reads through.
+    pub signals: Vec<crate::trial::signal::StageRecord>,
 }
 
 impl TrialRecords {
@@ -257,5 +259,6 @@ impl TrialRecords {
             + self.scaling_events.len()
             + self.decisions.len()
             + self.clocks.len()
+            + self.signals.len()
     }
 }

@@ -52,6 +52,7 @@ use crate::record::*;
 use crate::rng::{self, Stream};
 use crate::route::Router;
 use crate::trial::control::ControlLog;
+use crate::trial::signal::{pipeline, CpuMetric, CpuSeries, MetricsServer, Site};
 use scaler::{Observation, PodObservation, PodPhase, Policy, PolicyConfig};
 
 /// Service-time model. `Profile` is the real one; the others replace each
@@ -285,8 +286,8 @@ struct Pod {
     cpu_since: Time,
     cpu_at_sample: f64,
     container_cpu_base: f64,
-    scrapes: Vec<(Time, f64)>,
-    metric: Option<(u64, Time, Time)>,
+    /// Its container's series at metrics-server.
+    cpu_series: CpuSeries<Time>,
     /// (finished, latency) of the successful requests of the latency
     /// window, microseconds.
     latencies: VecDeque<(Time, Time)>,
@@ -891,11 +892,15 @@ impl<'a> Sim<'a> {
             let res = us(sim.metric_resolution_s);
             let s1 = us(self.input.clocks.scrape.first_s) - res;
             let s0 = s1 - res;
-            pod.scrapes = vec![
+            pod.cpu_series = CpuSeries::with_history(
                 (s0, idle * secs(s0 - before)),
                 (s1, idle * secs(s1 - before)),
-            ];
-            pod.metric = Some(((idle * 1000.0).ceil() as u64, s1, s1 - s0));
+                CpuMetric {
+                    millicores: (idle * 1000.0).ceil() as u64,
+                    timestamp: s1,
+                    window_s: secs(s1 - s0),
+                },
+            );
             pod.cpu_rate = idle;
             pod.cpu_cum = idle * secs(-before);
             pod.cpu_since = 0;
@@ -1597,8 +1602,7 @@ impl<'a> Sim<'a> {
             cpu_since: at,
             cpu_at_sample: 0.0,
             container_cpu_base: 0.0,
-            scrapes: Vec::new(),
-            metric: None,
+            cpu_series: CpuSeries::default(),
             latencies: VecDeque::new(),
             latency_sum: 0,
             completed_in_second: 0,
@@ -1727,8 +1731,7 @@ impl<'a> Sim<'a> {
         pod.state = PodState::Initializing;
         pod.container_started = Some(now);
         pod.container_cpu_base = cpu_cum;
-        pod.scrapes.clear();
-        pod.metric = None;
+        pod.cpu_series.restart();
         let d = self.startup_delay("cuda-init", p, inc, &profile.cuda_init);
         self.push(now + d, Event::AppReady(p, inc));
         self.touch(p);
@@ -1880,32 +1883,15 @@ impl<'a> Sim<'a> {
 
     fn scrape(&mut self) {
         let now = self.now;
-        let res = us(self.input.scenario.spec.sim.metric_resolution_s);
+        let stage = MetricsServer::of(&self.input.clocks);
         for pod in &mut self.pods {
             if !matches!(pod.state, PodState::Running | PodState::Initializing) {
                 continue;
             }
             settle_cpu(pod, now);
             let cum = pod.cpu_cum - pod.container_cpu_base;
-            pod.scrapes.push((now, cum));
-            if pod.scrapes.len() > 2 {
-                pod.scrapes.remove(0);
-            }
-            pod.metric = match pod.scrapes.as_slice() {
-                [(t0, c0), (t1, c1)] => Some((millicores(c1 - c0, t1 - t0), *t1, t1 - t0)),
-                [(t1, c1)] => {
-                    // metrics-server uses a synthetic (start, 0) point for a
-                    // container between 10 s and one resolution old.
-                    let start = pod.container_started.unwrap_or(*t1);
-                    let age = t1 - start;
-                    if age >= us(10.0) && age <= res {
-                        Some((millicores(*c1, age), *t1, age))
-                    } else {
-                        None
-                    }
-                }
-                _ => None,
-            };
+            pod.cpu_series
+                .scrape(now, cum, pod.container_started, &stage);
         }
     }
 
@@ -1940,20 +1926,24 @@ impl<'a> Sim<'a> {
                 (true, Some(g)) => Some(self.gpus[g].last_util),
                 _ => None,
             };
-            pods.push(PodObservation {
+            let mut obs = PodObservation {
                 name: pod.name.clone(),
                 phase,
                 ready,
                 ready_transition_time: transition.map(secs),
                 start_time: pod.scheduled.map(secs),
                 cpu_request_m: Some(u64::from(self.input.scenario.spec.pod.cpu_request_m)),
-                cpu_usage_m: pod.metric.map(|m| m.0),
-                metric_timestamp: pod.metric.map(|m| secs(m.1)),
-                metric_window: pod.metric.map(|m| secs(m.2)),
+                cpu_usage_m: None,
+                metric_timestamp: None,
+                metric_window: None,
                 gpu_utilization: gpu_util,
                 in_flight: app.then(|| pod.busy + pod.queue.len() as u32),
                 avg_latency_ms: if app { pod.mean_latency_ms() } else { None },
-            });
+            };
+            if let Some(m) = pod.cpu_series.metric() {
+                m.fill(&mut obs, 0);
+            }
+            pods.push(obs);
         }
         let obs = Observation {
             time: secs(now),
@@ -2126,6 +2116,12 @@ impl<'a> Sim<'a> {
             });
         }
         self.out.clocks = self.input.clocks.records();
+        self.out.signals = pipeline(
+            self.policy.signals(),
+            Site::Sim,
+            &self.input.clocks,
+            &self.input.scenario.spec.sim,
+        );
         self.out
     }
 }
@@ -2140,15 +2136,6 @@ fn key(at: Time, class: u8, seq: u64) -> u128 {
 
 fn key_time(key: u128) -> Time {
     (((key >> 64) as u64) ^ (1 << 63)) as Time
-}
-
-fn millicores(core_seconds: f64, window: Time) -> u64 {
-    if window <= 0 {
-        return 0;
-    }
-    (core_seconds / secs(window) * 1000.0 - 1e-9)
-        .ceil()
-        .max(0.0) as u64
 }
 
 /// Rate at which one request in its GPU phase progresses (device seconds per

@@ -19,7 +19,7 @@ use crate::{Error, Result};
 mod bulk;
 
 /// The tables holding a trial's records (each keyed by `trial_id`).
-pub const TRIAL_TABLES: [&str; 8] = [
+pub const TRIAL_TABLES: [&str; 9] = [
     "requests",
     "samples",
     "pod_samples",
@@ -28,6 +28,7 @@ pub const TRIAL_TABLES: [&str; 8] = [
     "scaling_events",
     "decisions",
     "trial_clocks",
+    "trial_signals",
 ];
 
 /// The digest of one table's rows ([`Store::table_hashes`]).
@@ -359,6 +360,7 @@ impl Store {
             insert_rows(&db, trial_id, &rec.gpu_samples)?;
             insert_rows(&db, trial_id, &rec.pods)?;
             insert_rows(&db, trial_id, &rec.clocks)?;
+            insert_rows(&db, trial_id, &rec.signals)?;
             let events: Vec<_> = rec.scaling_events.iter().enumerate().collect();
             insert_rows(&db, trial_id, &events)?;
             let decisions: Vec<_> = rec.decisions.iter().enumerate().collect();
@@ -490,6 +492,21 @@ impl TableRow for crate::clocks::ClockRecord {
             .bind(self.scope.as_str())
             .bind(self.period_s)
             .bind(self.first_s);
+    }
+}
+
+impl TableRow for crate::trial::signal::StageRecord {
+    const TARGET: &'static str =
+        "trial_signals (trial_id, signal, stage, name, period_s, first_s, window_s, emulated)";
+    const COLUMNS: usize = 8;
+    fn bind(&self, s: &mut bulk::Stmt<'_>) {
+        s.bind(self.signal.as_str())
+            .bind(self.stage)
+            .bind(self.name)
+            .bind(self.period_s)
+            .bind(self.first_s)
+            .bind(self.window_s)
+            .bind(self.emulated);
     }
 }
 

@@ -1,10 +1,12 @@
 //! What every backend shares in running a trial. `control`: the control
 //! step and its records; `sampler`: the real backends' per-second rows and
-//! progress line; `timeline`: the per-pod timeline pod records and states
-//! come from.
+//! progress line; `signal`: the signal pipelines between the pods and the
+//! policy (metrics-server's CPU stage); `timeline`: the per-pod timeline
+//! pod records and states come from.
 
 pub mod control;
 pub mod sampler;
+pub mod signal;
 pub mod timeline;
 
 use crate::record::{Outcome, RequestRecord, TrialRecords};

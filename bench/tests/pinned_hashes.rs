@@ -62,6 +62,11 @@ const PINNED: &[(&str, u64, &str)] = &[
         "072914a7944bd3e1ba09859be6fece9c481c248ab375b89bac8615f1fdd49a26",
     ),
     (
+        "trial_signals",
+        72,
+        "dc7ccfa0aa7c7cf43a1cd7ca68f81aa4eca80fe3c647a6f70352072101bdb7ec",
+    ),
+    (
         "trials",
         36,
         "5855b4d9febf5d88f82b65d061f55a1014b3bca4beae653516633755a6e461a9",

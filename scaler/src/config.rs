@@ -131,6 +131,11 @@ impl PolicyConfig {
         }
     }
 
+    /// The per-pod signals its policy reads ([`Policy::signals`]).
+    pub fn signals(&self) -> &'static [crate::Signal] {
+        self.build().signals()
+    }
+
     /// `(min_replicas, max_replicas)`.
     pub fn bounds(&self) -> (u32, u32) {
         match self {

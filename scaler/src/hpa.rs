@@ -70,7 +70,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::{Decision, Error, Observation, PodObservation, PodPhase, Policy, Result};
+use crate::{Decision, Error, Observation, PodObservation, PodPhase, Policy, Result, Signal};
 
 /// Default `minReplicas` (§9).
 pub const DEFAULT_MIN_REPLICAS: u32 = 1;
@@ -738,6 +738,11 @@ impl Policy for Hpa {
 
     fn bounds(&self) -> (u32, u32) {
         (self.config.min_replicas, self.config.max_replicas)
+    }
+
+    /// CPU `Utilization` only: metrics-server's CPU (docs/hpa.md §10).
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::CpuUsage]
     }
 
     fn decide(&mut self, obs: &Observation) -> Decision {

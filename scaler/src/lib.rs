@@ -13,6 +13,7 @@
 //! * [`config`] holds the TOML policy files and builds policies from them.
 //! * [`control`] is the control step around a policy (hold on missing
 //!   metrics, clamp to bounds) that every runner takes.
+//! * [`signal`] names the per-pod signals a policy declares it reads.
 //! * [`replay`] feeds a JSON-lines file of observations through a policy.
 //! * [`cluster`] (feature `cluster`, default) runs UserScale against a real
 //!   Kubernetes API server and holds the helpers the bench's k8s backend
@@ -26,11 +27,13 @@ pub mod error;
 pub mod hpa;
 pub mod observation;
 pub mod replay;
+pub mod signal;
 pub mod userscale;
 
 pub use config::PolicyConfig;
 pub use error::{Error, Result};
 pub use observation::{Decision, Observation, PodObservation, PodPhase};
+pub use signal::Signal;
 
 /// A scaling policy. Implementations keep whatever history they need
 /// (the HPA keeps recommendations and scale events) but never read a clock:
@@ -45,6 +48,11 @@ pub trait Policy: Send {
 
     /// Lowest and highest replica count this policy may ask for.
     fn bounds(&self) -> (u32, u32);
+
+    /// The per-pod signals its decisions read. A runner places each
+    /// signal's pipeline (metrics-server for CPU, the pod's own endpoint
+    /// for the others) between the pods and the policy, and records it.
+    fn signals(&self) -> &'static [Signal];
 
     /// Evaluates one controller tick. Observations must come in
     /// non-decreasing time order.

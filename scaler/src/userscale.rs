@@ -36,7 +36,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{Decision, Error, Observation, PodPhase, Policy, Result};
+use crate::{Decision, Error, Observation, PodPhase, Policy, Result, Signal};
 
 /// Thresholds, steps and cooldowns of UserScale. The GPU tiers, the 1000 ms
 /// latency trigger, the 20 % scale-down trigger and the 3 s interval are the
@@ -340,6 +340,10 @@ impl Policy for UserScale {
 
     fn bounds(&self) -> (u32, u32) {
         (self.config.min_replicas, self.config.max_replicas)
+    }
+
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::GpuUtilization, Signal::InFlight, Signal::AvgLatency]
     }
 
     fn decide(&mut self, obs: &Observation) -> Decision {

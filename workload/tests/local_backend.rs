@@ -491,6 +491,7 @@ fn the_smoke_campaign_runs_for_real_and_its_rows_follow_the_rules() {
 
         // Decisions, the replica changes they made, and UserScale's rules.
         let policy = campaign.policy(&arm, 0).unwrap();
+        check_signals(&db, id, &arm, &policy);
         check_decisions(&db, id, &arm, &policy);
         let ups = query(
             &db,
@@ -822,4 +823,48 @@ fn ctrl_c_stops_the_replicas_and_records_the_aborted_trial() {
         "an aborted trial leaves no rows"
     );
     assert!(!live.exists(), "live file removed");
+}
+
+/// The trial's signal pipelines: the policy's own signals; metrics-server
+/// emulated on the trial's recorded scrape clock, the pods' endpoints real.
+fn check_signals(db: &Path, id: i64, arm: &str, policy: &PolicyConfig) {
+    let rows = query(
+        db,
+        &format!(
+            "SELECT s.signal, s.name, s.period_s, s.first_s, s.emulated,
+                    c.period_s AS clock_period_s, c.first_s AS clock_first_s
+             FROM trial_signals s
+             JOIN trial_clocks c ON c.trial_id = s.trial_id AND c.clock = 'metrics_scrape'
+             WHERE s.trial_id = {id} ORDER BY s.signal"
+        ),
+    );
+    let mut got: Vec<String> = rows.iter().map(|r| must::<String>(r, "signal")).collect();
+    got.sort();
+    let mut want: Vec<String> = policy
+        .signals()
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "{arm}: signals");
+    for r in &rows {
+        let name: String = must(r, "name");
+        let emulated: i64 = must(r, "emulated");
+        if name == "metrics_server" {
+            assert_eq!(emulated, 1, "{arm}: metrics-server is emulated locally");
+            assert_eq!(
+                maybe::<f64>(r, "first_s"),
+                maybe::<f64>(r, "clock_first_s"),
+                "{arm}: the scrape phase"
+            );
+            assert_eq!(
+                maybe::<f64>(r, "period_s"),
+                maybe::<f64>(r, "clock_period_s"),
+                "{arm}: the scrape period"
+            );
+        } else {
+            assert_eq!(name, "pod_endpoint", "{arm}");
+            assert_eq!(emulated, 0, "{arm}: {name} is the replica's own");
+        }
+    }
 }

@@ -53,6 +53,7 @@ use serde::Serialize;
 use crate::campaign::Trial;
 use crate::loadgen::{self, LiveLatency, Target};
 use crate::record::TrialRecords;
+use crate::trial::signal::Site;
 use crate::{Error, Result};
 use observe::Tracker;
 
@@ -280,6 +281,7 @@ async fn with_controller(
     .await?;
     crate::trial::fill_counts(&mut out, &requests);
     out.requests = requests;
+    out.signals = t.signal_stages(Site::Cluster);
     // Time-slices do not say which physical GPU a pod got, and the
     // kubelet's probe ticker is the cluster's: neither is observed.
     out.pods = snapshot

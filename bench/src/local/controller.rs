@@ -81,13 +81,6 @@ fn observe(
         .filter(|(_, p)| p.life.live())
         .map(|(i, p)| {
             let life = &p.life;
-            let metric = (p.scrapes.len() == 2).then(|| {
-                let (ta, ca) = p.scrapes[0];
-                let (tb, cb) = p.scrapes[1];
-                let window = tb.duration_since(ta).as_secs_f64().max(1e-3);
-                let m = ((cb - ca) / window * 1000.0 - 1e-9).ceil().max(0.0) as u64;
-                (m, tb.secs_from(t0), window)
-            });
             let mut obs = PodObservation {
                 name: life.name.clone(),
                 phase: if life.deleted.is_some() {
@@ -99,15 +92,18 @@ fn observe(
                 ready_transition_time: Some(life.ready.unwrap_or(life.created).secs_from(t0)),
                 start_time: Some(life.created.secs_from(t0)),
                 cpu_request_m: Some(cpu_request_m),
-                cpu_usage_m: metric.map(|m| m.0),
-                metric_timestamp: metric.map(|m| m.1),
-                metric_window: metric.map(|m| m.2),
+                cpu_usage_m: None,
+                metric_timestamp: None,
+                metric_window: None,
                 gpu_utilization: None,
                 in_flight: None,
                 avg_latency_ms: None,
             };
+            if let Some(m) = p.cpu_series.metric() {
+                m.fill(&mut obs, t0);
+            }
             // The pod's metrics as `scaler run` reads them.
-            if p.routable() {
+            if life.serving {
                 match fresh.get(&i) {
                     Some(m) => m.fill(&mut obs),
                     None => missing.push(life.name.clone()),

@@ -10,8 +10,9 @@
 //!   `sim.probe_period_s`, replacement, SIGTERM then SIGKILL after
 //!   `sim.grace_period_s`);
 //! * [`sampler`]: every replica's `/metrics.json` and process CPU once a
-//!   second into the shared [`crate::trial::sampler`]; CPU for the HPA is
-//!   windowed like metrics-server (`sim.metric_resolution_s`);
+//!   second into the shared [`crate::trial::sampler`], and the process CPU
+//!   at each metrics-server scrape (from the trial's scrape phase) into the
+//!   shared [`crate::trial::signal`] stage the HPA reads;
 //! * [`controller`]: the arm's policy from `scaler` on its own period,
 //!   through the shared control step.
 //!
@@ -39,9 +40,10 @@ use crate::campaign::Trial;
 use crate::loadgen::{self, LiveLatency, Target};
 use crate::record::TrialRecords;
 use crate::route::Router;
+use crate::trial::signal::Site;
 use crate::trial::timeline::TrialTime;
 use crate::{Error, Result};
-use replicas::{lock, Cluster, Pod, Setup};
+use replicas::{lock, Cluster, Setup};
 
 /// How the local backend runs replicas.
 #[derive(Clone, Debug, Serialize)]
@@ -208,6 +210,7 @@ pub fn run_trial(
         })
         .collect();
     out.clocks = setup.clocks.records();
+    out.signals = t.signal_stages(Site::Local);
     let facts = LocalFacts {
         options: opts.clone(),
         gpu_utilization_source,
@@ -225,7 +228,7 @@ fn kill_one_at(cluster: &Mutex<Cluster>, span: &Span<'_>, at_s: f64) -> Option<(
         return None;
     }
     let mut c = lock(cluster);
-    let i = c.pods.iter().position(Pod::routable)?;
+    let i = c.pods.iter().position(|p| p.life.serving)?;
     c.pods[i].kill();
     Some((Instant::now().secs_from(span.t0), i as u32))
 }

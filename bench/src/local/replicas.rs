@@ -3,7 +3,6 @@
 //! stopped (SIGTERM, then SIGKILL after the grace period) as a ReplicaSet
 //! and the kubelet would.
 
-use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +15,7 @@ use super::{http, reaper, LocalOptions};
 use crate::campaign::{Routing, Trial, WaitMode};
 use crate::clocks::TrialClocks;
 use crate::route::Router;
+use crate::trial::signal::CpuSeries;
 use crate::trial::timeline::PodTimeline;
 use crate::{Error, Result};
 
@@ -33,19 +33,15 @@ pub(super) struct Pod {
     kill_at: Option<Instant>,
     /// (time, process CPU seconds) at the previous one-second sample.
     pub cpu_prev: Option<(Instant, f64)>,
-    /// metrics-server scrapes: (time, process CPU seconds), last two.
-    pub scrapes: VecDeque<(Instant, f64)>,
+    /// Its process's series at the emulated metrics-server.
+    pub cpu_series: CpuSeries<Instant>,
 }
 
 impl Pod {
-    /// Ready, not being deleted, not gone: it takes traffic.
-    pub fn routable(&self) -> bool {
-        self.life.serving
-    }
-
-    /// Its address while it takes traffic.
+    /// Its address while it takes traffic (ready, not being deleted, not
+    /// gone).
     pub fn serving_addr(&self) -> Option<SocketAddr> {
-        self.addr.filter(|_| self.routable())
+        self.addr.filter(|_| self.life.serving)
     }
 
     /// Kills the process now (fault injection).
@@ -191,7 +187,7 @@ impl Setup {
             next_probe: now + self.probe_offset(pod),
             kill_at: None,
             cpu_prev: None,
-            scrapes: VecDeque::new(),
+            cpu_series: CpuSeries::default(),
         })
     }
 }

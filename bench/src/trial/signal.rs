@@ -1,0 +1,366 @@
+//! Signal pipelines: the sample-and-hold stages between what a pod does and
+//! what a policy reads.
+//!
+//! A policy declares the per-pod signals it reads ([`scaler::Policy::signals`]).
+//! Each signal reaches it through a pipeline of stages, each with a period,
+//! a phase and a window ([`pipeline`]); where a backend has no real stage of
+//! its own the engine applies the stage itself, the same way on every such
+//! backend, and the trial records every stage (table `trial_signals`).
+//!
+//! | signal | simulator | local | k8s |
+//! |---|---|---|---|
+//! | CPU usage | [`MetricsServer`], emulated | [`MetricsServer`], emulated over procfs CPU | the cluster's metrics-server |
+//! | GPU utilisation | the device's busy share of each whole second, emulated | the replica's `/metrics.json` (NVML or device-busy) | the pod's `/metrics.json` |
+//! | in-flight | the pod's queue at the tick, emulated | `/metrics.json` | `/metrics.json` |
+//! | mean latency | over `sim.latency_window_s`, emulated | `/metrics.json`, the same window | `/metrics.json`, the deployment's window |
+//!
+//! Every value the pod endpoint gives is read when the policy ticks (the
+//! controller's clock in `trial_clocks`), so that read is not a stage.
+//!
+//! [`MetricsServer`] is metrics-server's CPU rule as `docs/hpa.md` §10
+//! describes it: a scrape every resolution, from the trial's seeded scrape
+//! phase; each container's usage is its mean rate between its last two
+//! scrapes, rounded up to a whole millicore; a container between 10 s and
+//! one resolution old at its first scrape gets a synthetic (start, 0 CPU)
+//! point, so it has a value after one scrape; a new container begins a new
+//! series ([`CpuSeries::restart`]).
+
+use scaler::{PodObservation, Signal};
+use serde::Serialize;
+
+use crate::campaign::SimParams;
+use crate::clocks::{PeriodicClock, TrialClocks};
+use crate::trial::timeline::TrialTime;
+
+/// The simulator's clock, integer microseconds.
+impl TrialTime for i64 {
+    fn secs_from(self, t0: i64) -> f64 {
+        (self - t0) as f64 / 1e6
+    }
+}
+
+/// The youngest container age at a scrape, seconds, for which
+/// metrics-server uses a synthetic (start, 0) point.
+pub const SYNTHETIC_POINT_MIN_AGE_S: f64 = 10.0;
+
+/// metrics-server's CPU stage.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MetricsServer {
+    /// Its scrapes: every resolution, from the trial's scrape phase.
+    pub scrape: PeriodicClock,
+}
+
+impl MetricsServer {
+    /// The stage of a trial with these clocks.
+    pub fn of(clocks: &TrialClocks) -> MetricsServer {
+        MetricsServer {
+            scrape: clocks.scrape,
+        }
+    }
+}
+
+/// What metrics-server serves for one container.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpuMetric<T> {
+    /// Mean usage over the window, whole millicores rounded up.
+    pub millicores: u64,
+    /// The newer scrape's time.
+    pub timestamp: T,
+    /// Seconds between the two points.
+    pub window_s: f64,
+}
+
+impl<T: TrialTime> CpuMetric<T> {
+    /// Writes the metric into a pod's observation, its timestamp in
+    /// seconds from `t0`.
+    pub fn fill(&self, obs: &mut PodObservation, t0: T) {
+        obs.cpu_usage_m = Some(self.millicores);
+        obs.metric_timestamp = Some(self.timestamp.secs_from(t0));
+        obs.metric_window = Some(self.window_s);
+    }
+}
+
+/// One container's series at metrics-server: its last two scrapes of
+/// cumulative CPU seconds, and the metric they give.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuSeries<T> {
+    prev: Option<(T, f64)>,
+    last: Option<(T, f64)>,
+    metric: Option<CpuMetric<T>>,
+}
+
+impl<T> Default for CpuSeries<T> {
+    fn default() -> Self {
+        CpuSeries {
+            prev: None,
+            last: None,
+            metric: None,
+        }
+    }
+}
+
+impl<T: TrialTime> CpuSeries<T> {
+    /// A series with two scrapes behind it and the metric it serves (the
+    /// simulator's pods that ran before the trial began).
+    pub fn with_history(prev: (T, f64), last: (T, f64), metric: CpuMetric<T>) -> Self {
+        CpuSeries {
+            prev: Some(prev),
+            last: Some(last),
+            metric: Some(metric),
+        }
+    }
+
+    /// A scrape at `at` reading `cum_cpu_s` CPU seconds since the container
+    /// started at `started` (`None`: unknown, no synthetic point).
+    pub fn scrape(&mut self, at: T, cum_cpu_s: f64, started: Option<T>, stage: &MetricsServer) {
+        self.prev = self.last.replace((at, cum_cpu_s));
+        self.metric = match (self.prev, started) {
+            (Some((t0, c0)), _) => {
+                let window_s = at.secs_from(t0);
+                Some(CpuMetric {
+                    millicores: millicores(cum_cpu_s - c0, window_s),
+                    timestamp: at,
+                    window_s,
+                })
+            }
+            (None, Some(start)) => {
+                let age_s = at.secs_from(start);
+                (age_s >= SYNTHETIC_POINT_MIN_AGE_S && age_s <= stage.scrape.period_s).then(|| {
+                    CpuMetric {
+                        millicores: millicores(cum_cpu_s, age_s),
+                        timestamp: at,
+                        window_s: age_s,
+                    }
+                })
+            }
+            (None, None) => None,
+        };
+    }
+
+    /// What metrics-server serves now; `None` until the series has a value.
+    pub fn metric(&self) -> Option<CpuMetric<T>> {
+        self.metric
+    }
+
+    /// A new container (a restart, or a pod starting): a new series.
+    pub fn restart(&mut self) {
+        *self = CpuSeries::default();
+    }
+}
+
+/// Mean millicores of `core_seconds` over `window_s`, rounded up to a whole
+/// millicore (a hair under an exact integer stays that integer).
+pub fn millicores(core_seconds: f64, window_s: f64) -> u64 {
+    if window_s <= 0.0 {
+        return 0;
+    }
+    (core_seconds / window_s * 1000.0 - 1e-9).ceil().max(0.0) as u64
+}
+
+/// Where a trial runs, as far as its signal pipelines go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Site {
+    /// The embedded simulator: every stage emulated.
+    Sim,
+    /// Replicas on this machine: the pods measure themselves, metrics-server
+    /// is emulated.
+    Local,
+    /// A cluster: every stage real.
+    Cluster,
+}
+
+/// One stage of one signal's pipeline: a row of table `trial_signals`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StageRecord {
+    /// The signal.
+    pub signal: Signal,
+    /// Position in the pipeline, 0 nearest the pod.
+    pub stage: u32,
+    /// `metrics_server`, `device_sampler` or `pod_endpoint`.
+    pub name: &'static str,
+    /// Seconds between its samples; `None`: read when asked.
+    pub period_s: Option<f64>,
+    /// Its samples fall at `first_s + k * period_s`; `None` where not
+    /// known (a cluster's own metrics-server) or without a period.
+    pub first_s: Option<f64>,
+    /// Seconds each value covers; `None` for an instantaneous value or
+    /// where not known.
+    pub window_s: Option<f64>,
+    /// The bench applies this stage itself (`false`: a real one).
+    pub emulated: bool,
+}
+
+/// The pipelines of `signals` in a trial with these clocks and parameters.
+pub fn pipeline(
+    signals: &[Signal],
+    site: Site,
+    clocks: &TrialClocks,
+    sim: &SimParams,
+) -> Vec<StageRecord> {
+    let endpoint = |signal, window_s| StageRecord {
+        signal,
+        stage: 0,
+        name: "pod_endpoint",
+        period_s: None,
+        first_s: None,
+        window_s,
+        emulated: site == Site::Sim,
+    };
+    signals
+        .iter()
+        .map(|&signal| match signal {
+            Signal::CpuUsage => {
+                let emulated = site != Site::Cluster;
+                StageRecord {
+                    signal,
+                    stage: 0,
+                    name: "metrics_server",
+                    period_s: emulated.then_some(clocks.scrape.period_s),
+                    first_s: emulated.then_some(clocks.scrape.first_s),
+                    window_s: emulated.then_some(clocks.scrape.period_s),
+                    emulated,
+                }
+            }
+            Signal::GpuUtilization if site == Site::Sim => StageRecord {
+                signal,
+                stage: 0,
+                name: "device_sampler",
+                period_s: Some(1.0),
+                first_s: Some(0.0),
+                window_s: Some(1.0),
+                emulated: true,
+            },
+            Signal::GpuUtilization | Signal::InFlight => endpoint(signal, None),
+            // A cluster's workload has its own deployment's window.
+            Signal::AvgLatency => endpoint(
+                signal,
+                (site != Site::Cluster).then_some(sim.latency_window_s),
+            ),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn stage() -> MetricsServer {
+        MetricsServer {
+            scrape: PeriodicClock {
+                period_s: 15.0,
+                first_s: 4.0,
+            },
+        }
+    }
+
+    #[test]
+    fn the_metric_is_the_mean_between_the_last_two_scrapes_rounded_up() {
+        let s = stage();
+        let mut c = CpuSeries::<f64>::default();
+        // Started long before: no synthetic point, no value after one scrape.
+        c.scrape(4.0, 100.0, Some(-600.0), &s);
+        assert_eq!(c.metric(), None);
+        c.scrape(19.0, 103.0, Some(-600.0), &s);
+        let m = c.metric().unwrap();
+        assert_eq!((m.millicores, m.timestamp, m.window_s), (200, 19.0, 15.0));
+        // 0.0015 cores rounds up to 2 m; an exact 3 m stays 3.
+        c.scrape(34.0, 103.0225, None, &s);
+        assert_eq!(c.metric().unwrap().millicores, 2);
+        c.scrape(49.0, 103.0675, None, &s);
+        assert_eq!(c.metric().unwrap().millicores, 3);
+    }
+
+    #[test]
+    fn a_young_container_gets_a_synthetic_start_point_between_10_s_and_one_resolution() {
+        let s = stage();
+        for (age, want) in [
+            (9.9, None),
+            (10.0, Some(100)),
+            (15.0, Some(100)),
+            (15.1, None),
+        ] {
+            let mut c = CpuSeries::<f64>::default();
+            c.scrape(100.0, age * 0.1, Some(100.0 - age), &s);
+            assert_eq!(c.metric().map(|m| m.millicores), want, "age {age}");
+            if let Some(m) = c.metric() {
+                assert_eq!(m.window_s, age);
+            }
+        }
+        // Unknown start: none.
+        let mut c = CpuSeries::<f64>::default();
+        c.scrape(100.0, 1.0, None, &s);
+        assert_eq!(c.metric(), None);
+    }
+
+    #[test]
+    fn a_restart_begins_a_new_series() {
+        let s = stage();
+        let mut c = CpuSeries::<f64>::default();
+        c.scrape(4.0, 1.0, None, &s);
+        c.scrape(19.0, 2.0, None, &s);
+        assert!(c.metric().is_some());
+        c.restart();
+        assert_eq!(c, CpuSeries::default());
+    }
+
+    #[test]
+    fn microseconds_and_seconds_give_the_same_metric() {
+        let s = stage();
+        let mut a = CpuSeries::<i64>::default();
+        let mut b = CpuSeries::<f64>::default();
+        for (k, cum) in [(0, 0.0), (1, 1.7), (2, 3.1)] {
+            a.scrape(4_000_000 + k * 15_000_000, cum, None, &s);
+            b.scrape(4.0 + k as f64 * 15.0, cum, None, &s);
+        }
+        let (ma, mb) = (a.metric().unwrap(), b.metric().unwrap());
+        assert_eq!(ma.millicores, mb.millicores);
+        assert_eq!(ma.window_s, mb.window_s);
+        let mut o = PodObservation {
+            name: "p".into(),
+            phase: scaler::PodPhase::Running,
+            ready: Some(true),
+            ready_transition_time: None,
+            start_time: None,
+            cpu_request_m: None,
+            cpu_usage_m: None,
+            metric_timestamp: None,
+            metric_window: None,
+            gpu_utilization: None,
+            in_flight: None,
+            avg_latency_ms: None,
+        };
+        ma.fill(&mut o, 0);
+        assert_eq!(o.metric_timestamp, Some(34.0));
+        assert_eq!(o.cpu_usage_m, Some(94));
+    }
+
+    #[test]
+    fn each_declared_signal_has_its_pipeline_and_only_the_cluster_has_a_real_metrics_server() {
+        let sim = SimParams::default();
+        let clocks = TrialClocks::draw(3, "hpa", 15.0, &sim);
+        let hpa = scaler::PolicyConfig::Hpa(scaler::hpa::HpaConfig::new(1, 6, 40)).build();
+        for site in [Site::Sim, Site::Local, Site::Cluster] {
+            let p = pipeline(hpa.signals(), site, &clocks, &sim);
+            assert_eq!(p.len(), 1);
+            assert_eq!(p[0].name, "metrics_server");
+            assert_eq!(p[0].emulated, site != Site::Cluster);
+            if site != Site::Cluster {
+                assert_eq!(p[0].first_s, Some(clocks.scrape.first_s));
+                assert_eq!(p[0].period_s, Some(sim.metric_resolution_s));
+            }
+        }
+        let all = pipeline(&Signal::ALL, Site::Local, &clocks, &sim);
+        let names: Vec<_> = all.iter().map(|r| (r.signal, r.name, r.emulated)).collect();
+        assert_eq!(
+            names,
+            [
+                (Signal::CpuUsage, "metrics_server", true),
+                (Signal::GpuUtilization, "pod_endpoint", false),
+                (Signal::InFlight, "pod_endpoint", false),
+                (Signal::AvgLatency, "pod_endpoint", false),
+            ]
+        );
+        assert_eq!(all[3].window_s, Some(sim.latency_window_s));
+    }
+}
