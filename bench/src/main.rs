@@ -113,12 +113,10 @@ impl ClusterArgs {
             let Some((controller, url)) = entry.split_once('=') else {
                 anyhow::bail!("`--service-url`: expected CONTROLLER=URL, got `{entry}`");
             };
-            if controller != "hpa" && controller != "userscale" {
-                anyhow::bail!(
-                    "`--service-url`: controller must be hpa or userscale, got `{controller}`"
-                );
-            }
-            urls.insert(controller.to_owned(), url.to_owned());
+            let controller: contract::ControllerKind = controller
+                .parse()
+                .map_err(|e| anyhow::anyhow!("`--service-url`: {e}"))?;
+            urls.insert(controller, url.to_owned());
         }
         if !(self.ready_timeout_s > 0.0 && self.ready_timeout_s.is_finite()) {
             anyhow::bail!("`--ready-timeout-s`: must be a positive number of seconds");

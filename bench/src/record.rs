@@ -1,6 +1,7 @@
 //! What a trial produces: the same records for every backend, one type per
 //! dataset table (see `migrations/`).
 
+use contract::ControllerKind;
 use serde::Serialize;
 
 /// How a request ended, as the client saw it.
@@ -188,7 +189,7 @@ pub struct ScalingEvent {
     /// Replicas after.
     pub to: u32,
     /// Controller.
-    pub controller: String,
+    pub controller: ControllerKind,
     /// Its reason.
     pub reason: String,
 }
@@ -199,7 +200,7 @@ pub struct DecisionRecord {
     /// Time, seconds.
     pub t_s: f64,
     /// Controller.
-    pub controller: String,
+    pub controller: ControllerKind,
     /// Spec replicas seen.
     pub current: u32,
     /// Replicas asked for.
@@ -215,7 +216,7 @@ impl DecisionRecord {
     pub fn from_decision(t_s: f64, d: &scaler::Decision) -> DecisionRecord {
         DecisionRecord {
             t_s,
-            controller: d.controller.clone(),
+            controller: d.controller,
             current: d.current_replicas,
             desired: d.desired_replicas,
             reason: d.reason.clone(),

@@ -520,7 +520,7 @@ impl TableRow for (usize, &ScalingEvent) {
             .bind(e.t_s)
             .bind(e.from)
             .bind(e.to)
-            .bind(&e.controller)
+            .bind(e.controller.as_str())
             .bind(&e.reason);
     }
 }
@@ -532,7 +532,7 @@ impl TableRow for (usize, &DecisionRecord) {
         let (i, d) = self;
         s.bind(*i as i64)
             .bind(d.t_s)
-            .bind(&d.controller)
+            .bind(d.controller.as_str())
             .bind(d.current)
             .bind(d.desired)
             .bind(&d.reason)

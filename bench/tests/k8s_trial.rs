@@ -392,7 +392,7 @@ fn play_controller(state: Arc<Mutex<State>>, arm: &'static str) {
                 patched: true,
                 decision: Decision {
                     time: 2.0,
-                    controller: "userscale".into(),
+                    controller: scaler::ControllerKind::Userscale,
                     current_replicas: 1,
                     desired_replicas: 3,
                     reason,
@@ -444,7 +444,7 @@ async fn trial_on(
     let addr = fake_service().await;
     let opts = K8sOptions {
         manifests: repo().join("k8s/base"),
-        service_urls: [(arm.to_owned(), format!("http://{addr}"))]
+        service_urls: [(plan.policy.kind(), format!("http://{addr}"))]
             .into_iter()
             .collect(),
         ready_timeout_s: 10.0,
@@ -600,6 +600,9 @@ async fn an_hpa_trial_on_a_fake_cluster() {
     );
     // The HPA's status as its decisions: one when first seen, one after the rescale.
     assert!(!rec.decisions.is_empty());
-    assert!(rec.decisions.iter().all(|d| d.controller == "hpa"));
+    assert!(rec
+        .decisions
+        .iter()
+        .all(|d| d.controller == scaler::ControllerKind::Hpa));
     assert_eq!(rec.decisions.last().unwrap().desired, 3);
 }

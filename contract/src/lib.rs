@@ -5,6 +5,15 @@
 //!
 //! * [`Listening`]: the line `workload serve` writes on stdout once it
 //!   listens, which the local backend reads to find a replica.
+//! * [`ControllerKind`]: the controller kinds (`hpa`, `userscale`) that
+//!   policy files name, the dataset stores and the report titles.
+//! * [`gpu`]: GPU model profiles, read by the bench's simulator and written
+//!   by `workload calibrate`.
+
+pub mod controller;
+pub mod gpu;
+
+pub use controller::{ControllerKind, UnknownKind};
 
 use std::net::SocketAddr;
 

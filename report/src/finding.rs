@@ -221,12 +221,12 @@ fn numbers(def: &MetricDef, r: &Comparison, t: &str, b: &str) -> String {
     }
 }
 
-/// The arm's name as the report writes it.
+/// The arm's name as the report writes it: an arm named after a
+/// controller kind gets the kind's title.
 pub fn display_arm(arm: &str) -> String {
-    match arm {
-        "hpa" => "HPA".into(),
-        "userscale" => "UserScale".into(),
-        other => other.to_string(),
+    match arm.parse::<contract::ControllerKind>() {
+        Ok(kind) => kind.title().into(),
+        Err(_) => arm.to_string(),
     }
 }
 

@@ -34,7 +34,7 @@ use crate::hpa::{
     DEFAULT_INITIAL_READINESS_DELAY_S, DEFAULT_SYNC_PERIOD_S, DEFAULT_TOLERANCE,
 };
 use crate::userscale::{UserScale, UserScaleConfig};
-use crate::{Error, Policy, Result};
+use crate::{ControllerKind, Error, Policy, Result};
 
 /// The configuration of one policy, as read from a policy file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,15 +54,12 @@ impl PolicyConfig {
         // and lose every position, so read `kind` first, then the body.
         let probe: KindProbe = toml::from_str(s)?;
         let config = match probe.kind {
-            Kind::Hpa => PolicyConfig::Hpa(without_kind(s)?),
-            Kind::Userscale => PolicyConfig::Userscale(without_kind(s)?),
+            ControllerKind::Hpa => PolicyConfig::Hpa(without_kind(s)?),
+            ControllerKind::Userscale => PolicyConfig::Userscale(without_kind(s)?),
         };
         config.validate()?;
         Ok(config)
     }
-
-    /// The `kind`s a policy can have.
-    pub const KINDS: &'static [&'static str] = &["hpa", "userscale"];
 
     /// Reads a policy from a TOML table that is part of a larger document
     /// (a campaign's `[arms.NAME]`) and validates it. Errors are
@@ -70,7 +67,7 @@ impl PolicyConfig {
     /// inside the table (`kind`, `behavior.scale_up.policies[0].value`,
     /// an unknown key's own name), for the caller to place in its file.
     pub fn from_table(mut table: toml::Table) -> Result<PolicyConfig> {
-        let known = Self::KINDS
+        let known = ControllerKind::ALL
             .iter()
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
@@ -86,13 +83,13 @@ impl PolicyConfig {
             None => return Err(invalid("kind", format!("missing; one of {known}"))),
         };
         let body = toml::Value::Table(table);
-        let config = match kind.as_str() {
-            "hpa" => PolicyConfig::Hpa(from_value(body)?),
-            "userscale" => PolicyConfig::Userscale(from_value(body)?),
-            other => {
+        let config = match kind.parse::<ControllerKind>() {
+            Ok(ControllerKind::Hpa) => PolicyConfig::Hpa(from_value(body)?),
+            Ok(ControllerKind::Userscale) => PolicyConfig::Userscale(from_value(body)?),
+            Err(_) => {
                 return Err(invalid(
                     "kind",
-                    format!("unknown kind `{other}`; the known kinds are {known}"),
+                    format!("unknown kind `{kind}`; the known kinds are {known}"),
                 ))
             }
         };
@@ -123,12 +120,17 @@ impl PolicyConfig {
         }
     }
 
+    /// Its controller kind.
+    pub fn kind(&self) -> ControllerKind {
+        match self {
+            PolicyConfig::Hpa(_) => ControllerKind::Hpa,
+            PolicyConfig::Userscale(_) => ControllerKind::Userscale,
+        }
+    }
+
     /// The controller name its policy reports (`"hpa"` or `"userscale"`).
     pub fn name(&self) -> &'static str {
-        match self {
-            PolicyConfig::Hpa(_) => "hpa",
-            PolicyConfig::Userscale(_) => "userscale",
-        }
+        self.kind().as_str()
     }
 
     /// The per-pod signals its policy reads ([`Policy::signals`]).
@@ -213,14 +215,7 @@ impl FromStr for PolicyConfig {
 /// The `kind` key alone (every other key is ignored here).
 #[derive(Deserialize)]
 struct KindProbe {
-    kind: Kind,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Kind {
-    Hpa,
-    Userscale,
+    kind: ControllerKind,
 }
 
 fn invalid(field: &str, message: String) -> Error {

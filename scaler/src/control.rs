@@ -19,7 +19,7 @@ pub fn plan(policy: &mut dyn Policy, obs: &Observation, missing: &[String]) -> D
     } else {
         Decision {
             time: obs.time,
-            controller: policy.name().to_owned(),
+            controller: policy.kind(),
             current_replicas: obs.spec_replicas,
             desired_replicas: obs.spec_replicas,
             reason: format!(

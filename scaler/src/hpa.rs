@@ -70,7 +70,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::{Decision, Error, Observation, PodObservation, PodPhase, Policy, Result, Signal};
+use crate::{
+    ControllerKind, Decision, Error, Observation, PodObservation, PodPhase, Policy, Result, Signal,
+};
 
 /// Default `minReplicas` (§9).
 pub const DEFAULT_MIN_REPLICAS: u32 = 1;
@@ -471,7 +473,7 @@ impl Hpa {
     fn decision(&self, obs: &Observation, desired: u32, reason: String, inputs: Value) -> Decision {
         Decision {
             time: obs.time,
-            controller: self.name().to_owned(),
+            controller: self.kind(),
             current_replicas: obs.spec_replicas,
             desired_replicas: desired,
             reason,
@@ -728,8 +730,8 @@ impl Hpa {
 }
 
 impl Policy for Hpa {
-    fn name(&self) -> &'static str {
-        "hpa"
+    fn kind(&self) -> ControllerKind {
+        ControllerKind::Hpa
     }
 
     fn interval_s(&self) -> f64 {

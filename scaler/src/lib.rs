@@ -31,6 +31,7 @@ pub mod signal;
 pub mod userscale;
 
 pub use config::PolicyConfig;
+pub use contract::ControllerKind;
 pub use error::{Error, Result};
 pub use observation::{Decision, Observation, PodObservation, PodPhase};
 pub use signal::Signal;
@@ -39,9 +40,13 @@ pub use signal::Signal;
 /// (the HPA keeps recommendations and scale events) but never read a clock:
 /// time only enters through [`Observation::time`].
 pub trait Policy: Send {
-    /// Short stable name of the controller, as stored in the dataset
-    /// (`"hpa"` or `"userscale"`).
-    fn name(&self) -> &'static str;
+    /// Its controller kind, as the dataset stores it.
+    fn kind(&self) -> ControllerKind;
+
+    /// Short stable name of the controller (`"hpa"` or `"userscale"`).
+    fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
 
     /// Seconds between two evaluations (HPA sync period, UserScale interval).
     fn interval_s(&self) -> f64;

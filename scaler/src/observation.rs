@@ -317,8 +317,8 @@ fn show(v: &f64) -> String {
 pub struct Decision {
     /// Observation time, seconds.
     pub time: f64,
-    /// Controller name (`"hpa"`, `"userscale"`).
-    pub controller: String,
+    /// The controller that decided (serialised `"hpa"`, `"userscale"`).
+    pub controller: contract::ControllerKind,
     /// `spec_replicas` of the observation.
     pub current_replicas: u32,
     /// Replica count the policy wants written; equal to `current_replicas`

@@ -36,7 +36,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{Decision, Error, Observation, PodPhase, Policy, Result, Signal};
+use crate::{ControllerKind, Decision, Error, Observation, PodPhase, Policy, Result, Signal};
 
 /// Thresholds, steps and cooldowns of UserScale. The GPU tiers, the 1000 ms
 /// latency trigger, the 20 % scale-down trigger and the 3 s interval are the
@@ -330,8 +330,8 @@ impl UserScale {
 }
 
 impl Policy for UserScale {
-    fn name(&self) -> &'static str {
-        "userscale"
+    fn kind(&self) -> ControllerKind {
+        ControllerKind::Userscale
     }
 
     fn interval_s(&self) -> f64 {
@@ -425,7 +425,7 @@ impl Policy for UserScale {
         }
         Decision {
             time: now,
-            controller: self.name().to_owned(),
+            controller: self.kind(),
             current_replicas: r,
             desired_replicas: desired,
             reason,

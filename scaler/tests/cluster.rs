@@ -444,7 +444,7 @@ async fn the_controller_serves_health_metrics_and_decisions() {
             patched: i == 2,
             decision: scaler::Decision {
                 time: t - 100.0,
-                controller: "userscale".into(),
+                controller: scaler::ControllerKind::Userscale,
                 current_replicas: 2,
                 desired_replicas: 2 + u32::from(i == 2),
                 reason: "Hold".into(),

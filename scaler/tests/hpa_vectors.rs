@@ -58,7 +58,7 @@ fn run(config: &HpaConfig, ticks: &[Tick]) -> Vec<Decision> {
         };
         let decision = hpa.decide(&obs(tick.t, r, pods));
         assert_eq!(decision.current_replicas, r);
-        assert_eq!(decision.controller, "hpa");
+        assert_eq!(decision.controller.as_str(), "hpa");
         previous = Some(decision.desired_replicas);
         decisions.push(decision);
     }

@@ -42,7 +42,7 @@ fn the_example_replays_through_the_original_hpa() {
     assert_eq!(n, [3, 3, 4, 4, 3, 3, 1]);
     let last = &decisions[6];
     assert_eq!(last.time, 90.0);
-    assert_eq!(last.controller, "hpa");
+    assert_eq!(last.controller.as_str(), "hpa");
     assert_eq!(last.current_replicas, 3);
     assert_eq!(
         last.reason,

@@ -37,7 +37,7 @@ fn run(config: &UserScaleConfig, ticks: &[Tick]) -> Vec<Decision> {
         .map(|tick| {
             let r = tick.r.or(previous).expect("the first tick gives R");
             let decision = policy.decide(&obs(tick.t, r, tick.pods.clone()));
-            assert_eq!(decision.controller, "userscale");
+            assert_eq!(decision.controller.as_str(), "userscale");
             assert_eq!(decision.current_replicas, r);
             previous = Some(decision.desired_replicas);
             decision

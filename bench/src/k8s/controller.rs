@@ -2,6 +2,7 @@
 //! recorded (the HPA's status changes, the scaler's `/decisions`, the
 //! Events that name a rescale's reason).
 
+use contract::ControllerKind;
 use std::sync::atomic::AtomicBool;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -97,7 +98,7 @@ pub(super) async fn stop_controller(
     fm: &str,
     backoff: &Backoff,
 ) -> Result<()> {
-    if arm.controller == "hpa" {
+    if arm.controller == ControllerKind::Hpa {
         delete_hpa(client, ns).await
     } else {
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
@@ -176,7 +177,7 @@ pub(super) fn hpa_decision(
         .join("; ");
     let record = DecisionRecord {
         t_s,
-        controller: "hpa".into(),
+        controller: ControllerKind::Hpa,
         current: u32::try_from(st.current_replicas.unwrap_or(0)).unwrap_or(0),
         desired: u32::try_from(st.desired_replicas).unwrap_or(0),
         reason: if reason.is_empty() {
@@ -204,7 +205,9 @@ pub(super) fn rescale_reasons(
             e.regarding
                 .as_ref()
                 .and_then(|r| r.name.as_deref())
-                .is_some_and(|n| n == arm.deployment || (arm.controller == "hpa" && n == HPA_NAME))
+                .is_some_and(|n| {
+                    n == arm.deployment || (arm.controller == ControllerKind::Hpa && n == HPA_NAME)
+                })
         })
         .filter_map(|e| {
             let at = e
@@ -291,7 +294,7 @@ pub(super) async fn records(
         .map(|l| l.items)
         .unwrap_or_default();
     let reasons = rescale_reasons(&evs, arm, t0, end);
-    let (scaler_log, failures) = if arm.controller == "userscale" {
+    let (scaler_log, failures) = if arm.controller == ControllerKind::Userscale {
         scaler_record(client, ns, t0, end).await?
     } else {
         (Vec::new(), None)
@@ -317,7 +320,7 @@ pub(super) async fn records(
             t_s: at - t0,
             from,
             to,
-            controller: arm.controller.to_owned(),
+            controller: arm.controller,
             reason,
         });
     }

@@ -37,6 +37,7 @@ pub use connect::{check_deployed, connect, deploy, rollout_status, Connection};
 pub use controller::start_controller;
 pub use reset::{reset, wait_reset, ArmTarget};
 
+use contract::ControllerKind;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,7 +78,7 @@ pub struct K8sOptions {
     pub manifests: PathBuf,
     /// Service URL per arm controller (`hpa`, `userscale`); arms without
     /// one get per-pod port-forwards.
-    pub service_urls: BTreeMap<String, String>,
+    pub service_urls: BTreeMap<ControllerKind, String>,
     /// Longest wait for a reset or a rollout, seconds.
     pub ready_timeout_s: f64,
     /// Idle time after the reset, before the controller starts.
@@ -212,7 +213,7 @@ async fn with_controller(
     let backoff = Backoff::default();
     let controller_object =
         start_controller(client, ns, &t.policy, arm, &opts.field_manager, &backoff).await?;
-    if arm.controller == "userscale" {
+    if arm.controller == ControllerKind::Userscale {
         controller::wait_scaler(client, ns, opts.ready_timeout_s, stop).await?;
     }
     let workload_container = controller::workload_container(client, ns, &arm.deployment).await?;
@@ -331,7 +332,7 @@ async fn load_target(
     tracker: &Mutex<Tracker>,
     guard: &mut TrialGuard,
 ) -> Result<(Arc<dyn Target>, String)> {
-    if let Some(url) = opts.service_urls.get(arm.controller) {
+    if let Some(url) = opts.service_urls.get(&arm.controller) {
         let target = Arc::new(forward::ServiceUrl(forward::parse_service_url(url)?));
         return Ok((target, url.clone()));
     }

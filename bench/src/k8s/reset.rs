@@ -2,6 +2,7 @@
 //! at `min_replicas`, ready, idle, and metrics-server's CPU window past the
 //! idle point.
 
+use contract::ControllerKind;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,8 +21,8 @@ use crate::{Error, Result};
 /// The objects one arm's trials act on.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ArmTarget {
-    /// `hpa` or `userscale`.
-    pub controller: &'static str,
+    /// Its controller.
+    pub controller: ControllerKind,
     /// The workload Deployment.
     pub deployment: String,
     /// Its pods' label selector.
@@ -31,7 +32,7 @@ pub struct ArmTarget {
 impl ArmTarget {
     /// The base's Deployment for a policy's controller kind.
     pub fn for_policy(p: &PolicyConfig) -> ArmTarget {
-        let controller = p.name();
+        let controller = p.kind();
         ArmTarget {
             controller,
             deployment: format!("{controller}-app"),
@@ -41,7 +42,7 @@ impl ArmTarget {
 
     /// The other arm's target.
     pub fn other(&self) -> ArmTarget {
-        let p = if self.controller == "hpa" {
+        let p = if self.controller == ControllerKind::Hpa {
             PolicyConfig::original_userscale()
         } else {
             PolicyConfig::original_hpa()

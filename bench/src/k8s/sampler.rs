@@ -4,6 +4,7 @@
 //! the port-forwards follow the serving pods; the HPA's status changes
 //! become its decision records.
 
+use contract::ControllerKind;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ pub(super) async fn run(
     cpu_request_m: f64,
     out: &mut TrialRecords,
 ) -> Result<(Sampler, bool)> {
-    let mut hpa = (s.arm.controller == "hpa").then(|| HpaStatus::new(s.client, s.ns));
+    let mut hpa = (s.arm.controller == ControllerKind::Hpa).then(|| HpaStatus::new(s.client, s.ns));
     let mut cpu_seen = false;
     let mut sampler = Sampler::new(cpu_request_m);
     let mut k = 1u32;
