@@ -421,7 +421,7 @@ impl Campaign {
                         format!("cannot read {}: {e}", file_path.display()),
                     )
                 })?;
-                let profile = GpuProfile::from_toml_str(&gtext)
+                let profile = crate::gpu::parse_profile(&gtext)
                     .map_err(|m| invalid(field.clone(), format!("{}: {m}", file_path.display())))?;
                 gpu_texts.insert(name.clone(), gtext);
                 gpu_profiles.insert(name.clone(), profile);

@@ -7,164 +7,20 @@
 //! time-slicing loss per extra context, power, and the start-up delays of a
 //! pod on that GPU. `provenance = "spec-derived"` marks a profile built from
 //! data sheets and stated assumptions; `"measured"` one written by
-//! `workload calibrate`.
+//! `workload calibrate`. The types are `contract::gpu`'s, shared with the
+//! workload that writes measured profiles; the simulator's work model
+//! ([`WorkModel`]) is the bench's own.
 
 use serde::{Deserialize, Serialize};
 
-/// A number and where it came from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sourced {
-    /// The value, in the unit the field name gives.
-    pub value: f64,
-    /// Where the value came from: a spec sheet, a measurement with its
-    /// command, or a stated assumption.
-    pub source: String,
-}
+pub use contract::gpu::{GemmPoint, GpuProfile, InvalidProfile, Provenance, Sourced, SourcedRange};
 
-/// Sustained SGEMM throughput at one matrix size.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GemmPoint {
-    /// Matrix size n (n×n by n×n).
-    pub n: u32,
-    /// Sustained throughput, TFLOP/s (2n³ flop per GEMM).
-    pub tflops: f64,
-    /// Where the figure came from.
-    pub source: String,
-}
-
-/// A uniform range of seconds with its source.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourcedRange {
-    /// Shortest, seconds.
-    pub min_s: f64,
-    /// Longest, seconds.
-    pub max_s: f64,
-    /// Where the range came from.
-    pub source: String,
-}
-
-/// Where a profile's numbers come from as a whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Provenance {
-    /// Built from data sheets and stated assumptions.
-    SpecDerived,
-    /// Measured on the device by `workload calibrate`.
-    Measured,
-}
-
-/// One GPU model, as the simulator sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GpuProfile {
-    /// Model name.
-    pub model: String,
-    /// Spec-derived or measured.
-    pub provenance: Provenance,
-    /// Free text: how the profile was made (device, driver, date, command
-    /// for a measured profile).
-    #[serde(default)]
-    pub notes: String,
-    /// Sustained SGEMM throughput by size; linearly interpolated, clamped
-    /// outside the table. At least one point.
-    pub gemm: Vec<GemmPoint>,
-    /// Sustained bandwidth of element-wise kernels, GB/s.
-    pub elementwise_gbps: Sourced,
-    /// Device time per kernel launch, microseconds.
-    pub launch_overhead_us: Sourced,
-    /// Device memory, MiB.
-    pub memory_mib: Sourced,
-    /// Memory each CUDA context (one per pod) reserves, MiB.
-    pub context_mib: Sourced,
-    /// Throughput lost per extra active context under time-slicing (eps):
-    /// device throughput with c active contexts is 1 / (1 + eps (c − 1)).
-    pub context_switch_overhead: Sourced,
-    /// Board power when idle, W.
-    pub idle_power_w: Sourced,
-    /// Board power at 100 % utilisation, W.
-    pub max_power_w: Sourced,
-    /// Container start (creation to process running, GPU hook included).
-    pub container_start: SourcedRange,
-    /// CUDA context creation plus library initialisation.
-    pub cuda_init: SourcedRange,
-}
-
-impl GpuProfile {
-    /// Parses a profile file and checks its numbers.
-    pub fn from_toml_str(text: &str) -> Result<GpuProfile, String> {
-        let p: GpuProfile = toml::from_str(text).map_err(|e| e.to_string())?;
-        p.check()?;
-        Ok(p)
-    }
-
-    /// Checks the numbers; returns what is wrong, naming the field.
-    pub fn check(&self) -> Result<(), String> {
-        if self.gemm.is_empty() {
-            return Err("`gemm`: needs at least one point".into());
-        }
-        for w in self.gemm.windows(2) {
-            if w[1].n <= w[0].n {
-                return Err("`gemm`: points must have increasing n".into());
-            }
-        }
-        if let Some(p) = self.gemm.iter().find(|p| !(p.tflops > 0.0)) {
-            return Err(format!("`gemm`: tflops at n={} must be > 0", p.n));
-        }
-        let positive = [
-            ("elementwise_gbps", &self.elementwise_gbps),
-            ("memory_mib", &self.memory_mib),
-            ("max_power_w", &self.max_power_w),
-        ];
-        for (name, s) in positive {
-            if !(s.value > 0.0 && s.value.is_finite()) {
-                return Err(format!("`{name}`: must be > 0, got {}", s.value));
-            }
-        }
-        let non_negative = [
-            ("launch_overhead_us", &self.launch_overhead_us),
-            ("context_mib", &self.context_mib),
-            ("context_switch_overhead", &self.context_switch_overhead),
-            ("idle_power_w", &self.idle_power_w),
-        ];
-        for (name, s) in non_negative {
-            if !(s.value >= 0.0 && s.value.is_finite()) {
-                return Err(format!("`{name}`: must be >= 0, got {}", s.value));
-            }
-        }
-        if self.idle_power_w.value > self.max_power_w.value {
-            return Err("`idle_power_w`: must not exceed max_power_w".into());
-        }
-        if self.context_mib.value >= self.memory_mib.value {
-            return Err("`context_mib`: must be below memory_mib".into());
-        }
-        for (name, r) in [
-            ("container_start", &self.container_start),
-            ("cuda_init", &self.cuda_init),
-        ] {
-            if !(r.min_s >= 0.0 && r.max_s >= r.min_s) {
-                return Err(format!("`{name}`: need 0 <= min_s <= max_s"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Sustained SGEMM rate at size `n`, flop/s.
-    pub fn gemm_flops(&self, n: u32) -> f64 {
-        let pts = &self.gemm;
-        let tflops = match pts.iter().position(|p| p.n >= n) {
-            None => pts[pts.len() - 1].tflops,
-            Some(0) => pts[0].tflops,
-            Some(i) => {
-                let (a, b) = (&pts[i - 1], &pts[i]);
-                let f = f64::from(n - a.n) / f64::from(b.n - a.n);
-                a.tflops + (b.tflops - a.tflops) * f
-            }
-        };
-        tflops * 1e12
-    }
+/// Parses a profile file and checks its numbers; the error says what is
+/// wrong (the TOML error with its position, or the field).
+pub fn parse_profile(text: &str) -> Result<GpuProfile, String> {
+    let p: GpuProfile = toml::from_str(text).map_err(|e| e.to_string())?;
+    p.check().map_err(|e| e.to_string())?;
+    Ok(p)
 }
 
 /// How a request turns into device work (the original's computation).
@@ -228,7 +84,7 @@ mod tests {
             "{}/../data/profiles/{name}.toml",
             env!("CARGO_MANIFEST_DIR")
         );
-        GpuProfile::from_toml_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        parse_profile(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
     #[test]

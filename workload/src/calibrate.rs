@@ -8,7 +8,6 @@ use crate::compute::cpu::CpuEngine;
 use crate::compute::gpu::{GpuDevice, GpuEngine, WaitMode};
 use crate::compute::{ComputeError, Engine, Job, NeverStop};
 use crate::nvml::GpuMonitor;
-use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// What to measure and how.
@@ -30,78 +29,15 @@ pub struct CalibrateOptions {
     pub cpu_power_w: f64,
 }
 
-/// A number and its source (same shape as the simulator's `Sourced`).
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Sourced {
-    /// The value.
-    pub value: f64,
-    /// How it was obtained.
-    pub source: String,
-}
+pub use contract::gpu::{GemmPoint, GpuProfile, Provenance, Sourced, SourcedRange};
 
-/// One GEMM point.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct GemmPoint {
-    /// Size n.
-    pub n: u32,
-    /// TFLOP/s.
-    pub tflops: f64,
-    /// How it was measured.
-    pub source: String,
-}
-
-/// A range with its source.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct SourcedRange {
-    /// Shortest, s.
-    pub min_s: f64,
-    /// Longest, s.
-    pub max_s: f64,
-    /// How it was obtained.
-    pub source: String,
-}
-
-/// A measured profile, serialised field for field as the simulator's
-/// `GpuProfile`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Profile {
-    /// Device name.
-    pub model: String,
-    /// Always `measured`.
-    pub provenance: String,
-    /// Device, driver, date and command.
-    pub notes: String,
-    /// GEMM rate by size.
-    pub gemm: Vec<GemmPoint>,
-    /// Element-wise bandwidth, GB/s.
-    pub elementwise_gbps: Sourced,
-    /// Per-kernel overhead, µs.
-    pub launch_overhead_us: Sourced,
-    /// Device memory, MiB.
-    pub memory_mib: Sourced,
-    /// Memory one service process holds at start, MiB.
-    pub context_mib: Sourced,
-    /// Throughput loss per extra context.
-    pub context_switch_overhead: Sourced,
-    /// Idle power, W.
-    pub idle_power_w: Sourced,
-    /// Power at full load, W.
-    pub max_power_w: Sourced,
-    /// Container start.
-    pub container_start: SourcedRange,
-    /// Device initialisation.
-    pub cuda_init: SourcedRange,
-}
-
-impl Profile {
-    /// The profile as TOML, with a comment header.
-    pub fn to_toml(&self) -> Result<String, CalibrateError> {
-        let body = toml::to_string(self).map_err(|e| CalibrateError::Write(e.to_string()))?;
-        Ok(format!(
-            "# Written by `workload calibrate`: MEASURED on the device named below.\n\
-             # Fields the calibration cannot measure say so in their `source`.\n{body}"
-        ))
-    }
+/// A measured profile as TOML, with a comment header.
+pub fn profile_toml(profile: &GpuProfile) -> Result<String, CalibrateError> {
+    let body = toml::to_string(profile).map_err(|e| CalibrateError::Write(e.to_string()))?;
+    Ok(format!(
+        "# Written by `workload calibrate`: MEASURED on the device named below.\n\
+         # Fields the calibration cannot measure say so in their `source`.\n{body}"
+    ))
 }
 
 /// Why calibration failed.
@@ -155,7 +91,7 @@ fn check(opts: &CalibrateOptions) -> Result<(), CalibrateError> {
 pub fn calibrate(
     opts: &CalibrateOptions,
     progress: &mut dyn FnMut(&str),
-) -> Result<Profile, CalibrateError> {
+) -> Result<GpuProfile, CalibrateError> {
     check(opts)?;
     if opts.backend != BackendChoice::Cpu {
         // NVML before the context exists, for the per-context memory.
@@ -178,7 +114,7 @@ fn calibrate_gpu(
     monitor: Option<GpuMonitor>,
     before: Option<crate::nvml::GpuReading>,
     progress: &mut dyn FnMut(&str),
-) -> Result<Profile, CalibrateError> {
+) -> Result<GpuProfile, CalibrateError> {
     let mut eng: GpuEngine = dev
         .engine()
         .map_err(|e| CalibrateError::Gpu(e.to_string()))?;
@@ -279,9 +215,9 @@ fn calibrate_gpu(
     let _ = free;
     let (idle_power_w, max_power_w) = power_fields(idle_power, max_power, limit);
     let model = dev.name().to_string();
-    Ok(Profile {
+    Ok(GpuProfile {
         model: model.clone(),
-        provenance: "measured".into(),
+        provenance: Provenance::Measured,
         notes: format!(
             "{model} (compute capability {cc_major}.{cc_minor}, {}), driver {driver}, wait mode {}; measured {} with `{}`",
             dev.uuid(),
@@ -485,7 +421,7 @@ fn power_fields(idle: Option<f64>, max: Option<f64>, limit: Option<f64>) -> (Sou
 fn calibrate_cpu(
     opts: &CalibrateOptions,
     progress: &mut dyn FnMut(&str),
-) -> Result<Profile, CalibrateError> {
+) -> Result<GpuProfile, CalibrateError> {
     let start = Instant::now();
     let mut eng = CpuEngine::new(opts.cpu_threads)?;
     let init = start.elapsed().as_secs_f64();
@@ -525,9 +461,9 @@ fn calibrate_cpu(
     let mem_total = meminfo_mib("MemTotal:").unwrap_or(0.0);
     let rss = status_mib("VmRSS:").unwrap_or(0.0);
     let model = cpu_model();
-    Ok(Profile {
+    Ok(GpuProfile {
         model: model.clone(),
-        provenance: "measured".into(),
+        provenance: Provenance::Measured,
         notes: format!(
             "CPU backend: {model}, faer on {threads} threads; measured {} with `{}`. Power has no sensor here: see max_power_w",
             today(),

@@ -347,7 +347,7 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<()> {
         cpu_power_w: a.cpu_power_w,
     };
     let profile = calibrate(&opts, &mut |msg| eprintln!("calibrate: {msg}"))?;
-    let text = profile.to_toml()?;
+    let text = workload::calibrate::profile_toml(&profile)?;
     match &a.out {
         Some(path) => {
             // Write beside, then rename: no half-written profile.

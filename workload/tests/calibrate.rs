@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use bench::campaign::Campaign;
-use bench::gpu::{GpuProfile, Provenance};
+use bench::gpu::Provenance;
 use std::path::Path;
 use workload::backend::BackendChoice;
 use workload::calibrate::{calibrate, CalibrateOptions};
@@ -30,8 +30,8 @@ fn a_cpu_calibration_parses_as_a_simulator_profile() {
         steps.iter().any(|s| s.starts_with("n=48: iteration")),
         "{steps:?}"
     );
-    let text = profile.to_toml().unwrap();
-    let parsed = GpuProfile::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let text = workload::calibrate::profile_toml(&profile).unwrap();
+    let parsed = bench::gpu::parse_profile(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(parsed.provenance, Provenance::Measured);
     assert_eq!(
         parsed.gemm.iter().map(|p| p.n).collect::<Vec<_>>(),
@@ -51,7 +51,7 @@ fn a_cpu_calibration_parses_as_a_simulator_profile() {
 #[test]
 fn the_measured_h200_profile_runs_in_the_simulator() {
     let path = repo().join("data/profiles/h200-measured.toml");
-    let p = GpuProfile::from_toml_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let p = bench::gpu::parse_profile(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(p.provenance, Provenance::Measured);
     assert!(p.model.contains("H200"));
 
