@@ -118,28 +118,9 @@ fn one() -> u32 {
 }
 
 /// How a thread waits for the GPU: decides the CPU a waiting thread burns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WaitMode {
-    /// Busy-wait: a full core per waiting thread (CUDA's default with one
-    /// context per process).
-    Spin,
-    /// Yield the time slice: still shows as a busy core on Linux.
-    Yield,
-    /// Sleep on a sync primitive: almost no CPU.
-    Blocking,
-}
-
-impl WaitMode {
-    /// Stable label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WaitMode::Spin => "spin",
-            WaitMode::Yield => "yield",
-            WaitMode::Blocking => "blocking",
-        }
-    }
-}
+/// A campaign names a definite mode (`spin`, `yield`, `blocking-sync`;
+/// `blocking` is read as `blocking-sync`); `auto` is refused.
+pub use contract::WaitMode;
 
 /// The workload pod template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -816,6 +797,14 @@ fn check_pod(pod: &PodSpec) -> std::result::Result<(), Invalid> {
             ),
         );
     }
+    if pod.wait_mode == WaitMode::Auto {
+        return bad(
+            "pod.wait_mode",
+            "`auto` leaves the mode to CUDA, so the CPU a waiting thread burns is not known; \
+             give spin (CUDA's choice with one context per process), yield or blocking-sync"
+                .into(),
+        );
+    }
     for (k, v) in [
         ("pre_cpu_ms", pod.pre_cpu_ms),
         ("post_cpu_ms", pod.post_cpu_ms),
@@ -985,6 +974,35 @@ mod tests {
     use super::*;
 
     const TEXT: &str = "name = \"x\"\n[[scenarios]]\nname = \"a\"\nmax_replicas = 3\n[[scenarios.nodes]]\ngpus = 1\n[[scenarios]]\nname = \"b\"\nmax_replicas = 1\n[scenarios.pod]\nworkers = 0\n[[scenarios.nodes]]\nname = \"n\"\n[[scenarios.nodes]]\ngpus = 0\n";
+
+    #[test]
+    fn a_campaign_needs_a_definite_wait_mode_and_reads_the_old_blocking_name() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../data/campaigns/default.toml"
+        ));
+        let text = std::fs::read_to_string(path).unwrap();
+        let dir = path.parent().unwrap();
+        let with = |mode: &str| {
+            text.replacen(
+                "wait_mode = \"spin\"",
+                &format!("wait_mode = \"{mode}\""),
+                1,
+            )
+        };
+        let e = Campaign::parse(&with("auto"), path, dir)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pod.wait_mode") && e.contains("`auto`"), "{e}");
+        for name in ["blocking", "blocking-sync"] {
+            let c = Campaign::parse(&with(name), path, dir).unwrap();
+            assert_eq!(
+                c.scenarios[0].spec.pod.wait_mode,
+                WaitMode::BlockingSync,
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn locate_finds_keys_inside_arrays_of_tables() {

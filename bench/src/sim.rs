@@ -1180,9 +1180,11 @@ impl<'a> Sim<'a> {
         let now = self.now;
         let spec = &self.input.scenario.spec;
         let wait_burn = match spec.pod.wait_mode {
-            WaitMode::Spin => 1.0,
+            // A campaign refuses `auto`; CUDA's auto spins with one
+            // context per process.
+            WaitMode::Spin | WaitMode::Auto => 1.0,
             WaitMode::Yield => spec.sim.yield_cpu_fraction,
-            WaitMode::Blocking => spec.sim.blocking_cpu_fraction,
+            WaitMode::BlockingSync => spec.sim.blocking_cpu_fraction,
         };
         let limit = f64::from(spec.pod.cpu_limit_m) / 1000.0;
         let idle = spec.pod.idle_cpu_m / 1000.0;

@@ -9,11 +9,15 @@
 //!   policy files name, the dataset stores and the report titles.
 //! * [`gpu`]: GPU model profiles, read by the bench's simulator and written
 //!   by `workload calibrate`.
+//! * [`WaitMode`]: how a worker waits for the GPU, one spelling for the
+//!   workload's flag and a campaign's `pod.wait_mode`.
 
 pub mod controller;
 pub mod gpu;
+pub mod wait;
 
 pub use controller::{ControllerKind, UnknownKind};
+pub use wait::{UnknownWaitMode, WaitMode};
 
 use std::net::SocketAddr;
 

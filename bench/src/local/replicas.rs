@@ -12,7 +12,7 @@ use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{http, reaper, LocalOptions};
-use crate::campaign::{Routing, Trial, WaitMode};
+use crate::campaign::{Routing, Trial};
 use crate::clocks::TrialClocks;
 use crate::route::Router;
 use crate::trial::signal::CpuSeries;
@@ -90,11 +90,7 @@ impl Setup {
                 opts.workload_bin.display()
             )));
         }
-        let wait_mode = match spec.pod.wait_mode {
-            WaitMode::Spin => "spin",
-            WaitMode::Yield => "yield",
-            WaitMode::Blocking => "blocking-sync",
-        };
+        let wait_mode = spec.pod.wait_mode.as_str();
         let args = [
             "serve",
             "--bind",

@@ -29,61 +29,21 @@ use cudarc::driver::{
     sys as drv, CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DriverError,
     LaunchConfig, PushKernelArg,
 };
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How the host thread waits for the GPU (the CUDA context's scheduling
 /// flag). Recorded in `/metrics` because it decides how much CPU a waiting
 /// request burns, and so what a CPU-based autoscaler sees.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WaitMode {
-    /// CUDA's default: spin while there are fewer active contexts than
-    /// CPUs (always, for one service), otherwise yield.
-    #[default]
-    Auto,
-    /// Busy-wait: lowest latency, one full core per waiting thread.
-    Spin,
-    /// Busy-wait but yield the CPU between polls.
-    Yield,
-    /// Sleep on a synchronisation primitive: no CPU while waiting.
-    BlockingSync,
-}
+pub use contract::WaitMode;
 
-impl WaitMode {
-    /// The name used on the command line and in `/metrics`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WaitMode::Auto => "auto",
-            WaitMode::Spin => "spin",
-            WaitMode::Yield => "yield",
-            WaitMode::BlockingSync => "blocking-sync",
-        }
-    }
-
-    fn flag(self) -> drv::CUctx_flags {
-        match self {
-            WaitMode::Auto => drv::CUctx_flags::CU_CTX_SCHED_AUTO,
-            WaitMode::Spin => drv::CUctx_flags::CU_CTX_SCHED_SPIN,
-            WaitMode::Yield => drv::CUctx_flags::CU_CTX_SCHED_YIELD,
-            WaitMode::BlockingSync => drv::CUctx_flags::CU_CTX_SCHED_BLOCKING_SYNC,
-        }
-    }
-}
-
-impl std::str::FromStr for WaitMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(WaitMode::Auto),
-            "spin" => Ok(WaitMode::Spin),
-            "yield" => Ok(WaitMode::Yield),
-            "blocking-sync" => Ok(WaitMode::BlockingSync),
-            other => Err(format!(
-                "unknown wait mode `{other}` (expected auto, spin, yield or blocking-sync)"
-            )),
-        }
+/// The context flag of a wait mode.
+fn sched_flag(mode: WaitMode) -> drv::CUctx_flags {
+    match mode {
+        WaitMode::Auto => drv::CUctx_flags::CU_CTX_SCHED_AUTO,
+        WaitMode::Spin => drv::CUctx_flags::CU_CTX_SCHED_SPIN,
+        WaitMode::Yield => drv::CUctx_flags::CU_CTX_SCHED_YIELD,
+        WaitMode::BlockingSync => drv::CUctx_flags::CU_CTX_SCHED_BLOCKING_SYNC,
     }
 }
 
@@ -233,7 +193,7 @@ impl GpuDevice {
         }
         let ctx = CudaContext::new(ordinal).map_err(driver("creating the CUDA context"))?;
         if wait_mode != WaitMode::Auto {
-            ctx.set_flags(wait_mode.flag())
+            ctx.set_flags(sched_flag(wait_mode))
                 .map_err(driver("setting the wait mode"))?;
         }
         // Each worker uses only its own stream and buffers, so cudarc's
