@@ -9,14 +9,18 @@
 //!   policy files name, the dataset stores and the report titles.
 //! * [`gpu`]: GPU model profiles, read by the bench's simulator and written
 //!   by `workload calibrate`.
+//! * [`PodMetrics`]: the `/metrics.json` document `workload serve` writes
+//!   and `scaler run` and the bench's real backends read.
 //! * [`WaitMode`]: how a worker waits for the GPU, one spelling for the
 //!   workload's flag and a campaign's `pod.wait_mode`.
 
 pub mod controller;
 pub mod gpu;
+pub mod metrics;
 pub mod wait;
 
 pub use controller::{ControllerKind, UnknownKind};
+pub use metrics::{PodMetrics, UtilizationSource};
 pub use wait::{UnknownWaitMode, WaitMode};
 
 use std::net::SocketAddr;

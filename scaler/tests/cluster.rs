@@ -91,12 +91,13 @@ impl FakeMetrics {
                         (*n).to_owned(),
                         PodMetrics {
                             gpu_utilization: *gpu,
-                            gpu_utilization_source: "nvml".into(),
+                            gpu_utilization_source: Some(contract::UtilizationSource::Nvml),
                             avg_latency_ms: *lat,
                             window_requests: 10,
                             concurrent_requests: *conc,
                             in_flight: *conc,
                             queued: 0,
+                            ..Default::default()
                         },
                     )
                 })

@@ -5,6 +5,7 @@
 //! Every time-dependent method takes `now`, so tests drive the clock.
 
 use crate::nvml::GpuReading;
+use contract::UtilizationSource;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -129,35 +130,9 @@ pub struct ServiceInfo {
     pub gpu_fallback_reason: Option<String>,
 }
 
-/// The `/metrics.json` document: what the GPU-aware scaler reads.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct ScalerView {
-    /// GPU utilisation in percent over the last sample: NVML's when
-    /// available, else the service's own device-busy share.
-    pub gpu_utilization: f64,
-    /// Where `gpu_utilization` comes from: `nvml` or `device-busy`.
-    pub gpu_utilization_source: &'static str,
-    /// Mean end-to-end latency (queue + compute) of the requests completed
-    /// in the last `latency_window_s`, ms; 0 when none completed.
-    pub avg_latency_ms: f64,
-    /// The latency window, seconds.
-    pub latency_window_s: f64,
-    /// Requests completed in the window.
-    pub window_requests: u64,
-    /// Requests in the service: being computed plus queued.
-    pub concurrent_requests: u64,
-    /// Requests being computed.
-    pub in_flight: u64,
-    /// Requests waiting for a worker.
-    pub queued: u64,
-    /// Share of the last second during which at least one request was
-    /// being computed, 0–1.
-    pub device_busy_ratio: f64,
-    /// `gpu` or `cpu`.
-    pub backend: &'static str,
-    /// Whether the service accepts work.
-    pub ready: bool,
-}
+/// The `/metrics.json` document: what the GPU-aware scaler reads (the
+/// readers' own type).
+pub use contract::PodMetrics;
 
 /// Why the server closed a connection without an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -380,7 +355,7 @@ impl Metrics {
     }
 
     /// The scaler's view at `now`.
-    pub fn scaler_view(&self, now: Instant, info: &ServiceInfo, ready: bool) -> ScalerView {
+    pub fn scaler_view(&self, now: Instant, info: &ServiceInfo, ready: bool) -> PodMetrics {
         let g = lock(&self.inner);
         let cutoff = now.checked_sub(self.latency_window);
         let recent: Vec<f64> = g
@@ -417,14 +392,14 @@ impl Metrics {
             }
         };
         let (gpu_utilization, source) = match g.gpu.as_ref().and_then(|r| r.utilization_pct) {
-            Some(u) => (f64::from(u), "nvml"),
-            None => (100.0 * busy_ratio, "device-busy"),
+            Some(u) => (f64::from(u), UtilizationSource::Nvml),
+            None => (100.0 * busy_ratio, UtilizationSource::DeviceBusy),
         };
         let in_flight = self.in_flight();
         let queued = self.queued();
-        ScalerView {
+        PodMetrics {
             gpu_utilization,
-            gpu_utilization_source: source,
+            gpu_utilization_source: Some(source),
             avg_latency_ms,
             latency_window_s: self.latency_window.as_secs_f64(),
             window_requests: recent.len() as u64,
@@ -432,7 +407,7 @@ impl Metrics {
             in_flight,
             queued,
             device_busy_ratio: busy_ratio,
-            backend: info.backend,
+            backend: info.backend.to_string(),
             ready,
         }
     }
@@ -678,7 +653,10 @@ mod tests {
         assert!((m.busy_seconds(s(10.0)) - 4.0).abs() < 1e-9);
         let v = m.scaler_view(s(10.0), &info(), true);
         assert!((v.device_busy_ratio - 0.4).abs() < 1e-9);
-        assert_eq!(v.gpu_utilization_source, "device-busy");
+        assert_eq!(
+            v.gpu_utilization_source,
+            Some(UtilizationSource::DeviceBusy)
+        );
         assert!((v.gpu_utilization - 40.0).abs() < 1e-9);
     }
 

@@ -467,7 +467,7 @@ fn gpu_metric_families_pass_promtool() {
     let view = m.scaler_view(now, &info, true);
     assert_eq!(
         (view.gpu_utilization, view.gpu_utilization_source),
-        (87.0, "nvml")
+        (87.0, Some(contract::UtilizationSource::Nvml))
     );
     testkit::promtool_check(&text);
 }

@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
-use scaler::cluster::{cpu_millicores, pod_ready, pod_serving, unix_s, PodMetrics};
+use scaler::cluster::{cpu_millicores, pod_ready, pod_serving, unix_s, ObserveMetrics, PodMetrics};
 
 use crate::trial::timeline::PodTimeline;
 

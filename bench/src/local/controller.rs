@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use scaler::cluster::PodMetrics;
+use scaler::cluster::{ObserveMetrics, PodMetrics};
 use scaler::{Observation, PodObservation, PodPhase, Policy};
 
 use super::replicas::{lock, reconcile, Cluster, Setup};

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use scaler::cluster::PodMetrics;
+use scaler::cluster::{ObserveMetrics, PodMetrics};
 
 use super::replicas::{lock, process_cpu_s, Cluster};
 use super::{http, sleep_until, Span};

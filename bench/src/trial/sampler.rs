@@ -142,7 +142,7 @@ pub struct Sampler {
     cpu_request_m: f64,
     energy0: Option<f64>,
     energy_j: f64,
-    gpu_source: Option<String>,
+    gpu_source: Option<contract::UtilizationSource>,
     samples: Vec<Sample>,
     pod_samples: Vec<PodSample>,
     gpu_samples: Vec<GpuSample>,
@@ -198,8 +198,8 @@ impl Sampler {
                 util_sum += m.gpu_utilization;
                 util_max = util_max.max(m.gpu_utilization);
                 util_n += 1;
-                if !m.gpu_utilization_source.is_empty() {
-                    self.gpu_source = Some(m.gpu_utilization_source.clone());
+                if let Some(source) = m.gpu_utilization_source {
+                    self.gpu_source = Some(source);
                 }
             }
             in_flight += fl;
@@ -275,7 +275,7 @@ impl Sampler {
     /// The GPU utilisation source the pods reported last (`nvml`,
     /// `device-busy`), `unknown` when none did.
     pub fn gpu_source(&self) -> &str {
-        self.gpu_source.as_deref().unwrap_or("unknown")
+        self.gpu_source.map_or("unknown", |s| s.as_str())
     }
 
     /// Moves the rows into `out`.
@@ -293,12 +293,13 @@ mod tests {
     fn metrics(util: f64, in_flight: u64, queued: u64, window: u64) -> PodMetrics {
         PodMetrics {
             gpu_utilization: util,
-            gpu_utilization_source: "nvml".into(),
+            gpu_utilization_source: Some(contract::UtilizationSource::Nvml),
             avg_latency_ms: 40.0,
             window_requests: window,
             concurrent_requests: in_flight + queued,
             in_flight,
             queued,
+            ..Default::default()
         }
     }
 

@@ -33,7 +33,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
 use super::kube_api::{self, Apis, Backoff, EventSpec};
-use super::{pod_observation, pod_serving, unix_s, ClusterError, PodMetrics};
+use super::{pod_observation, pod_serving, unix_s, ClusterError, ObserveMetrics, PodMetrics};
 use crate::control::plan;
 use crate::{Decision, Observation, Policy};
 
@@ -401,12 +401,13 @@ mod tests {
     fn metrics(gpu: f64, latency: f64) -> PodMetrics {
         PodMetrics {
             gpu_utilization: gpu,
-            gpu_utilization_source: "nvml".into(),
+            gpu_utilization_source: Some(contract::UtilizationSource::Nvml),
             avg_latency_ms: latency,
             window_requests: 10,
             concurrent_requests: 4,
             in_flight: 4,
             queued: 0,
+            ..Default::default()
         }
     }
 

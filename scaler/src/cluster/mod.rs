@@ -222,50 +222,39 @@ pub fn pod_serving(pod: &Pod) -> bool {
     pod_phase(pod) == PodPhase::Running && pod_ready(pod).0 == Some(true)
 }
 
-/// What a workload pod reports on `/metrics.json`, the fields the policies
-/// and the bench read.
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
-pub struct PodMetrics {
-    /// Device-wide GPU utilisation, percent.
-    pub gpu_utilization: f64,
-    /// `nvml` or `device-busy`.
-    #[serde(default)]
-    pub gpu_utilization_source: String,
-    /// Mean latency over the pod's window, ms (0 when none completed).
-    pub avg_latency_ms: f64,
-    /// Requests completed in the window.
-    #[serde(default)]
-    pub window_requests: u64,
-    /// Requests computing plus queued.
-    pub concurrent_requests: u64,
-    /// Requests computing.
-    #[serde(default)]
-    pub in_flight: u64,
-    /// Requests queued.
-    #[serde(default)]
-    pub queued: u64,
-}
+/// What a workload pod reports on `/metrics.json` (the workload writes the
+/// same type).
+pub use contract::PodMetrics;
 
-impl PodMetrics {
-    /// Parses a `/metrics.json` body; `None` when a required field is
-    /// missing or the body is not JSON.
-    pub fn parse(body: &[u8]) -> Option<PodMetrics> {
-        let m: PodMetrics = serde_json::from_slice(body).ok()?;
-        (m.gpu_utilization.is_finite() && m.avg_latency_ms.is_finite()).then_some(m)
-    }
-
+/// How a pod's `/metrics.json` enters its observation, the same way in
+/// `scaler run` and the bench's real backends.
+pub trait ObserveMetrics {
     /// Fills a pod observation's metric fields. A pod that completed no
     /// request in its window reports no latency.
-    pub fn fill(&self, obs: &mut PodObservation) {
+    fn fill(&self, obs: &mut PodObservation);
+
+    /// Whether every value is within its physical range (the rules of
+    /// [`PodObservation::validate`]); the error names the field.
+    fn check(&self) -> Result<(), crate::observation::InvalidObservation>;
+
+    /// [`fill`](Self::fill), then [`PodObservation::validate`]. When a value
+    /// is out of range the metric fields are left empty again, as for a pod
+    /// that did not answer, and the error names the field.
+    fn fill_checked(
+        &self,
+        obs: &mut PodObservation,
+    ) -> Result<(), crate::observation::InvalidObservation>;
+}
+
+impl ObserveMetrics for PodMetrics {
+    fn fill(&self, obs: &mut PodObservation) {
         obs.gpu_utilization = Some(self.gpu_utilization);
         obs.in_flight = Some(u32::try_from(self.concurrent_requests).unwrap_or(u32::MAX));
         obs.avg_latency_ms =
             (self.window_requests > 0 || self.avg_latency_ms > 0.0).then_some(self.avg_latency_ms);
     }
 
-    /// Whether every value is within its physical range (the rules of
-    /// [`PodObservation::validate`]); the error names the field.
-    pub fn check(&self) -> Result<(), crate::observation::InvalidObservation> {
+    fn check(&self) -> Result<(), crate::observation::InvalidObservation> {
         let mut probe = PodObservation {
             name: "pod".into(),
             phase: PodPhase::Running,
@@ -284,10 +273,7 @@ impl PodMetrics {
         probe.validate()
     }
 
-    /// [`fill`](Self::fill), then [`PodObservation::validate`]. When a value
-    /// is out of range the metric fields are left empty again, as for a pod
-    /// that did not answer, and the error names the field.
-    pub fn fill_checked(
+    fn fill_checked(
         &self,
         obs: &mut PodObservation,
     ) -> Result<(), crate::observation::InvalidObservation> {
@@ -415,12 +401,13 @@ mod tests {
     fn check_names_the_field_out_of_range() {
         let m = |gpu: f64, latency: f64| PodMetrics {
             gpu_utilization: gpu,
-            gpu_utilization_source: String::new(),
+            gpu_utilization_source: None,
             avg_latency_ms: latency,
             window_requests: 1,
             concurrent_requests: 0,
             in_flight: 0,
             queued: 0,
+            ..Default::default()
         };
         assert!(m(100.0, 0.0).check().is_ok());
         assert_eq!(m(100.5, 0.0).check().unwrap_err().field, "gpu_utilization");
