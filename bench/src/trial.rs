@@ -1,10 +1,12 @@
 //! What every backend shares in running a trial. `control`: the control
-//! step and its records; `sampler`: the real backends' per-second rows and
-//! progress line; `signal`: the signal pipelines between the pods and the
+//! step and its records; `observe`: a tick's observation from pod
+//! timelines, by the rules `scaler run` applies to a cluster's pods;
+//! `sampler`: the real backends' per-second rows and progress line; `signal`: the signal pipelines between the pods and the
 //! policy (metrics-server's CPU stage); `timeline`: the per-pod timeline
 //! pod records and states come from.
 
 pub mod control;
+pub mod observe;
 pub mod sampler;
 pub mod signal;
 pub mod timeline;

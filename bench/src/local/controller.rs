@@ -8,13 +8,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use scaler::cluster::{ObserveMetrics, PodMetrics};
-use scaler::{Observation, PodObservation, PodPhase, Policy};
+use scaler::cluster::PodMetrics;
+use scaler::{Observation, Policy};
 
 use super::replicas::{lock, reconcile, Cluster, Setup};
 use super::sampler::read_metrics;
 use super::{sleep_until, Span};
 use crate::trial::control::ControlLog;
+use crate::trial::observe::{self, PodAtTick};
 use crate::trial::timeline::TrialTime;
 use crate::Result;
 
@@ -62,10 +63,9 @@ pub(super) fn run(
     Ok(control)
 }
 
-/// What the policy sees, built like the simulator's observation, with the
-/// metrics read at the tick (`fresh`, by pod index), and the serving pods
-/// without a usable reading: as `scaler run` counts them, those are
-/// missing and the tick holds rather than decide on an older reading.
+/// What the policy sees: every live replica through the shared
+/// [`crate::trial::observe`], with the metrics read at the tick (`fresh`,
+/// by pod index).
 fn observe(
     c: &Cluster,
     fresh: &HashMap<usize, PodMetrics>,
@@ -73,49 +73,10 @@ fn observe(
     t0: Instant,
     cpu_request_m: u64,
 ) -> (Observation, Vec<String>) {
-    let mut missing = Vec::new();
-    let pods = c
-        .pods
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.life.live())
-        .map(|(i, p)| {
-            let life = &p.life;
-            let mut obs = PodObservation {
-                name: life.name.clone(),
-                phase: if life.deleted.is_some() {
-                    PodPhase::Terminating
-                } else {
-                    PodPhase::Running
-                },
-                ready: Some(life.ready.is_some() && life.deleted.is_none()),
-                ready_transition_time: Some(life.ready.unwrap_or(life.created).secs_from(t0)),
-                start_time: Some(life.created.secs_from(t0)),
-                cpu_request_m: Some(cpu_request_m),
-                cpu_usage_m: None,
-                metric_timestamp: None,
-                metric_window: None,
-                gpu_utilization: None,
-                in_flight: None,
-                avg_latency_ms: None,
-            };
-            if let Some(m) = p.cpu_series.metric() {
-                m.fill(&mut obs, t0);
-            }
-            // The pod's metrics as `scaler run` reads them.
-            if life.serving {
-                match fresh.get(&i) {
-                    Some(m) => m.fill(&mut obs),
-                    None => missing.push(life.name.clone()),
-                }
-            }
-            obs
-        })
-        .collect();
-    let obs = Observation {
-        time: now.secs_from(t0),
-        spec_replicas: c.spec_replicas,
-        pods,
-    };
-    (obs, missing)
+    let pods = c.pods.iter().enumerate().map(|(i, p)| PodAtTick {
+        life: &p.life,
+        cpu: p.cpu_series.metric(),
+        metrics: fresh.get(&i),
+    });
+    observe::observe(now.secs_from(t0), c.spec_replicas, pods, t0, cpu_request_m)
 }

@@ -33,7 +33,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
 use super::kube_api::{self, Apis, Backoff, EventSpec};
-use super::{pod_observation, pod_serving, unix_s, ClusterError, ObserveMetrics, PodMetrics};
+use super::{observe_pods, pod_serving, unix_s, ClusterError, PodMetrics};
 use crate::control::plan;
 use crate::{Decision, Observation, Policy};
 
@@ -240,26 +240,7 @@ impl<M: MetricsSource, C: Clock> Controller<M, C> {
         let pods = kube_api::list_pods(&self.apis.pods, &cfg.selector, &cfg.backoff).await?;
         let serving: Vec<&Pod> = pods.iter().filter(|p| pod_serving(p)).collect();
         let read = join_all(serving.iter().map(|p| self.metrics.fetch(p))).await;
-        let mut missing = Vec::new();
-        let mut observed = Vec::with_capacity(pods.len());
-        for pod in &pods {
-            let mut o = pod_observation(pod, self.origin_unix_s);
-            if let Some(k) = serving.iter().position(|p| std::ptr::eq(*p, pod)) {
-                match &read[k] {
-                    Some(m) => {
-                        if let Err(e) = m.fill_checked(&mut o) {
-                            tracing::warn!(
-                                "pod {}: metrics treated as missing, out of range: {e}",
-                                o.name
-                            );
-                            missing.push(o.name.clone());
-                        }
-                    }
-                    None => missing.push(o.name.clone()),
-                }
-            }
-            observed.push(o);
-        }
+        let (observed, missing) = observe_pods(&pods, &read, self.origin_unix_s);
         // The policy needs times that never go back, whatever the wall
         // clock does.
         let time = (now - self.origin_unix_s).max(self.last_time);

@@ -208,6 +208,42 @@ pub fn pod_observation(pod: &Pod, origin_unix_s: f64) -> PodObservation {
     }
 }
 
+/// Every pod's observation at a tick, and the serving pods whose metrics
+/// are missing. `serving_metrics[k]` is what the `k`-th serving pod (in
+/// `pods` order, [`pod_serving`]) answered on `/metrics.json`; a serving
+/// pod without an answer, or with a value out of range, is missing and its
+/// metric fields stay empty. Only serving pods' metrics are read.
+pub fn observe_pods(
+    pods: &[Pod],
+    serving_metrics: &[Option<PodMetrics>],
+    origin_unix_s: f64,
+) -> (Vec<PodObservation>, Vec<String>) {
+    let mut missing = Vec::new();
+    let mut serving = serving_metrics.iter();
+    let observed = pods
+        .iter()
+        .map(|pod| {
+            let mut o = pod_observation(pod, origin_unix_s);
+            if pod_serving(pod) {
+                match serving.next().and_then(Option::as_ref) {
+                    Some(m) => {
+                        if let Err(e) = m.fill_checked(&mut o) {
+                            tracing::warn!(
+                                "pod {}: metrics treated as missing, out of range: {e}",
+                                o.name
+                            );
+                            missing.push(o.name.clone());
+                        }
+                    }
+                    None => missing.push(o.name.clone()),
+                }
+            }
+            o
+        })
+        .collect();
+    (observed, missing)
+}
+
 /// Whether a pod has ended: phase Succeeded or Failed (evicted, rejected
 /// at admission, or done); it holds nothing and waits for garbage collection.
 pub fn pod_finished(pod: &Pod) -> bool {

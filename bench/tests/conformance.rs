@@ -1,0 +1,274 @@
+//! Cross-backend conformance: one scripted replica set (fixed readiness,
+//! deletions and per-pod `/metrics.json` answers over time) observed the
+//! way the local backend observes its replicas (pod timelines through
+//! `bench::trial::observe`) and the way `scaler run` observes a cluster's
+//! pods (Pod objects through `scaler::cluster::observe_pods`) must give the
+//! same observations, the same missing pods and, through the shared control
+//! step, the same decisions. A backend that treated a missing or
+//! out-of-range metric, a pod not yet ready or a terminating pod
+//! differently would fail here.
+#![allow(clippy::unwrap_used)]
+
+use bench::trial::control::ControlLog;
+use bench::trial::observe::{self, PodAtTick};
+use bench::trial::timeline::PodTimeline;
+use k8s_openapi::api::core::v1::Pod;
+use scaler::cluster::{observe_pods, PodMetrics};
+use scaler::hpa::HpaConfig;
+use scaler::userscale::UserScaleConfig;
+use scaler::{Observation, PolicyConfig};
+
+/// 2026-01-01T00:00:00Z, the trial's start.
+const ORIGIN_UNIX_S: f64 = 1_767_225_600.0;
+const CPU_REQUEST_M: u64 = 500;
+
+/// One scripted replica: whole seconds from the trial's start (a Pod's
+/// times have one-second resolution).
+struct Scripted {
+    name: &'static str,
+    created: u32,
+    ready: Option<u32>,
+    deleted: Option<u32>,
+    /// What it answers on `/metrics.json` at a tick (`None`: no answer).
+    answer: fn(u32) -> Option<PodMetrics>,
+}
+
+fn metrics(gpu: f64, latency_ms: f64, in_flight: u64) -> PodMetrics {
+    PodMetrics {
+        gpu_utilization: gpu,
+        gpu_utilization_source: Some(contract::UtilizationSource::Nvml),
+        avg_latency_ms: latency_ms,
+        latency_window_s: 10.0,
+        window_requests: u64::from(latency_ms > 0.0),
+        concurrent_requests: in_flight,
+        in_flight,
+        ..Default::default()
+    }
+}
+
+fn script() -> Vec<Scripted> {
+    vec![
+        // Serving throughout, busy from 30 s.
+        Scripted {
+            name: "a",
+            created: 0,
+            ready: Some(2),
+            deleted: None,
+            answer: |t| {
+                Some(if t < 30 {
+                    metrics(10.0, 50.0, 0)
+                } else {
+                    metrics(95.0, 900.0, 6)
+                })
+            },
+        },
+        // Serving; gives no answer at 45 s, an out-of-range one at 60 s.
+        Scripted {
+            name: "b",
+            created: 0,
+            ready: Some(3),
+            deleted: None,
+            answer: |t| match t {
+                45 => None,
+                60 => Some(metrics(140.0, 10.0, 1)),
+                _ => Some(metrics(if t < 30 { 5.0 } else { 85.0 }, 40.0, 1)),
+            },
+        },
+        // Created at 31 s, ready at 52 s.
+        Scripted {
+            name: "c",
+            created: 31,
+            ready: Some(52),
+            deleted: None,
+            answer: |_| Some(metrics(70.0, 300.0, 2)),
+        },
+        // Deleted at 70 s while ready: terminating, no longer read.
+        Scripted {
+            name: "d",
+            created: 0,
+            ready: Some(2),
+            deleted: Some(70),
+            answer: |_| Some(metrics(50.0, 200.0, 1)),
+        },
+        // Never ready: its answers are not read.
+        Scripted {
+            name: "e",
+            created: 20,
+            ready: None,
+            deleted: None,
+            answer: |_| Some(metrics(99.0, 5000.0, 9)),
+        },
+    ]
+}
+
+fn at(t: Option<u32>, now: u32) -> Option<u32> {
+    t.filter(|&x| x <= now)
+}
+
+/// The local backend's view: the replica's timeline at `now`.
+fn timeline(num: u32, s: &Scripted, now: u32) -> PodTimeline<f64> {
+    let created = f64::from(s.created);
+    let mut life = PodTimeline::new(num, s.name.to_string(), created);
+    life.node = Some("localhost".into());
+    life.scheduled = Some(created);
+    life.started = Some(created);
+    if let Some(r) = at(s.ready, now) {
+        life.mark_ready(f64::from(r));
+    }
+    if let Some(d) = at(s.deleted, now) {
+        life.mark_deleted(f64::from(d));
+    }
+    life
+}
+
+fn rfc3339(t: u32) -> String {
+    format!("2026-01-01T00:{:02}:{:02}Z", t / 60, t % 60)
+}
+
+/// The cluster's view: the Pod object at `now`, as the API server would
+/// give it (Ready condition with its last transition, deletion timestamp).
+fn pod_object(s: &Scripted, now: u32) -> Pod {
+    let ready = at(s.ready, now);
+    let mut metadata = serde_json::json!({"name": s.name, "namespace": "userscale"});
+    if let Some(d) = at(s.deleted, now) {
+        metadata["deletionTimestamp"] = rfc3339(d).into();
+    }
+    serde_json::from_value(serde_json::json!({
+        "metadata": metadata,
+        "spec": {"containers": [{"name": "workload",
+                                 "resources": {"requests": {"cpu": format!("{CPU_REQUEST_M}m")}}}]},
+        "status": {
+            "phase": "Running",
+            "startTime": rfc3339(s.created),
+            "conditions": [{
+                "type": "Ready",
+                "status": if ready.is_some() { "True" } else { "False" },
+                "lastTransitionTime": rfc3339(ready.unwrap_or(s.created)),
+            }],
+        },
+    }))
+    .unwrap()
+}
+
+/// Both views of tick `now`.
+fn both(script: &[Scripted], now: u32, spec: u32) -> [(Observation, Vec<String>); 2] {
+    let live: Vec<(u32, &Scripted)> = script
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.created <= now)
+        .map(|(i, s)| (i as u32, s))
+        .collect();
+    let lives: Vec<PodTimeline<f64>> = live.iter().map(|(i, s)| timeline(*i, s, now)).collect();
+    // The local controller reads the serving replicas at the tick.
+    let answers: Vec<Option<PodMetrics>> = live
+        .iter()
+        .zip(&lives)
+        .map(|((_, s), l)| if l.serving { (s.answer)(now) } else { None })
+        .collect();
+    let local = observe::observe(
+        f64::from(now),
+        spec,
+        lives.iter().zip(&answers).map(|(life, m)| PodAtTick {
+            life,
+            cpu: None,
+            metrics: m.as_ref(),
+        }),
+        0.0,
+        CPU_REQUEST_M,
+    );
+    let pods: Vec<Pod> = live.iter().map(|(_, s)| pod_object(s, now)).collect();
+    let serving: Vec<Option<PodMetrics>> = pods
+        .iter()
+        .zip(&live)
+        .filter(|(p, _)| scaler::cluster::pod_serving(p))
+        .map(|(_, (_, s))| (s.answer)(now))
+        .collect();
+    let (observed, missing) = observe_pods(&pods, &serving, ORIGIN_UNIX_S);
+    let cluster = (
+        Observation {
+            time: f64::from(now),
+            spec_replicas: spec,
+            pods: observed,
+        },
+        missing,
+    );
+    [local, cluster]
+}
+
+fn policies() -> Vec<PolicyConfig> {
+    vec![
+        PolicyConfig::Userscale(UserScaleConfig {
+            interval_s: 15.0,
+            ..UserScaleConfig::default()
+        }),
+        PolicyConfig::Hpa(HpaConfig::new(1, 8, 50)),
+    ]
+}
+
+#[test]
+fn local_and_cluster_observe_the_same_pods_the_same_way_and_decide_alike() {
+    let script = script();
+    for config in policies() {
+        let mut logs = [ControlLog::default(), ControlLog::default()];
+        let mut built = [config.build(), config.build()];
+        let mut spec = [2u32, 2u32];
+        let mut held_for_missing = 0;
+        for now in (15..=90).step_by(15) {
+            let views = both(&script, now, spec[0]);
+            assert_eq!(views[0], views[1], "{} at {now} s", config.name());
+            if !views[0].1.is_empty() {
+                held_for_missing += 1;
+            }
+            for k in 0..2 {
+                let (obs, missing) = &views[k];
+                if let Some(to) = logs[k].step(built[k].as_mut(), obs, missing) {
+                    spec[k] = to;
+                }
+            }
+            assert_eq!(spec[0], spec[1], "{} at {now} s", config.name());
+        }
+        // The script reaches the rules it is meant to: two ticks with a
+        // missing pod (no answer at 45 s, out of range at 60 s).
+        assert_eq!(held_for_missing, 2, "{}", config.name());
+        let [a, b] = logs;
+        let mut ra = bench::record::TrialRecords::default();
+        let mut rb = bench::record::TrialRecords::default();
+        a.finish(&mut ra);
+        b.finish(&mut rb);
+        assert_eq!(ra.decisions, rb.decisions, "{}", config.name());
+        assert_eq!(ra.scaling_events, rb.scaling_events, "{}", config.name());
+        assert!(
+            ra.decisions
+                .iter()
+                .any(|d| d.reason.starts_with("MetricsMissing")),
+            "{}: {:?}",
+            config.name(),
+            ra.decisions
+        );
+    }
+}
+
+#[test]
+fn the_scripted_views_are_the_expected_ones() {
+    let script = script();
+    // At 75 s: a, b, c serving; d terminating (still Ready, not read); e
+    // never ready (not read).
+    let [(obs, missing), _] = both(&script, 75, 3);
+    assert!(missing.is_empty(), "{missing:?}");
+    let by_name = |n: &str| obs.pods.iter().find(|p| p.name == n).unwrap();
+    assert_eq!(by_name("c").gpu_utilization, Some(70.0));
+    assert_eq!(by_name("c").ready_transition_time, Some(52.0));
+    assert_eq!(by_name("d").phase, scaler::PodPhase::Terminating);
+    assert_eq!(by_name("d").gpu_utilization, None);
+    assert_eq!(by_name("e").ready, Some(false));
+    assert_eq!(by_name("e").gpu_utilization, None);
+    assert_eq!(by_name("e").ready_transition_time, Some(20.0));
+    // At 45 s b did not answer; at 60 s its answer is out of range.
+    assert_eq!(both(&script, 45, 3)[0].1, vec!["b".to_string()]);
+    assert_eq!(both(&script, 60, 3)[1].1, vec!["b".to_string()]);
+    assert_eq!(
+        both(&script, 60, 3)[0].0.pods[1].gpu_utilization,
+        None,
+        "an out-of-range reading is not used"
+    );
+}
