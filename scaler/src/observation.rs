@@ -134,6 +134,26 @@ pub struct PodObservation {
 }
 
 impl PodObservation {
+    /// A pod of which only the name and phase are known: no Ready
+    /// condition, times, requests or metrics yet. Fill in what a source
+    /// knows.
+    pub fn bare(name: impl Into<String>, phase: PodPhase) -> PodObservation {
+        PodObservation {
+            name: name.into(),
+            phase,
+            ready: None,
+            ready_transition_time: None,
+            start_time: None,
+            cpu_request_m: None,
+            cpu_usage_m: None,
+            metric_timestamp: None,
+            metric_window: None,
+            gpu_utilization: None,
+            in_flight: None,
+            avg_latency_ms: None,
+        }
+    }
+
     /// Checks every field against its physical range (field names as in
     /// the JSON):
     ///
@@ -380,20 +400,7 @@ mod tests {
         p.metric_window = Some(f64::MIN_POSITIVE);
         p.validate().unwrap();
         // Everything optional may be absent.
-        let bare = PodObservation {
-            name: "p".into(),
-            phase: PodPhase::Pending,
-            ready: None,
-            ready_transition_time: None,
-            start_time: None,
-            cpu_request_m: None,
-            cpu_usage_m: None,
-            metric_timestamp: None,
-            metric_window: None,
-            gpu_utilization: None,
-            in_flight: None,
-            avg_latency_ms: None,
-        };
+        let bare = PodObservation::bare("p", PodPhase::Pending);
         bare.validate().unwrap();
         let mut o = obs(vec![bare]);
         o.spec_replicas = MAX_SPEC_REPLICAS;

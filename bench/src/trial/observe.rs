@@ -34,7 +34,6 @@ pub fn pod_observation<T: TrialTime>(
 ) -> PodObservation {
     let life = pod.life;
     let mut obs = PodObservation {
-        name: life.name.clone(),
         phase: if life.deleted.is_some() {
             PodPhase::Terminating
         } else if life.started.is_some() {
@@ -50,12 +49,7 @@ pub fn pod_observation<T: TrialTime>(
             .map(|s| life.ready.unwrap_or(s).secs_from(t0)),
         start_time: life.scheduled.map(|s| s.secs_from(t0)),
         cpu_request_m: Some(cpu_request_m),
-        cpu_usage_m: None,
-        metric_timestamp: None,
-        metric_window: None,
-        gpu_utilization: None,
-        in_flight: None,
-        avg_latency_ms: None,
+        ..PodObservation::bare(life.name.clone(), PodPhase::Pending)
     };
     if let Some(m) = pod.cpu {
         m.fill(&mut obs, t0);

@@ -316,20 +316,7 @@ mod tests {
         let (ma, mb) = (a.metric().unwrap(), b.metric().unwrap());
         assert_eq!(ma.millicores, mb.millicores);
         assert_eq!(ma.window_s, mb.window_s);
-        let mut o = PodObservation {
-            name: "p".into(),
-            phase: scaler::PodPhase::Running,
-            ready: Some(true),
-            ready_transition_time: None,
-            start_time: None,
-            cpu_request_m: None,
-            cpu_usage_m: None,
-            metric_timestamp: None,
-            metric_window: None,
-            gpu_utilization: None,
-            in_flight: None,
-            avg_latency_ms: None,
-        };
+        let mut o = PodObservation::bare("p", scaler::PodPhase::Running);
         ma.fill(&mut o, 0);
         assert_eq!(o.metric_timestamp, Some(34.0));
         assert_eq!(o.cpu_usage_m, Some(94));

@@ -189,7 +189,6 @@ pub fn pod_cpu_request_m(pod: &Pod) -> Option<u64> {
 pub fn pod_observation(pod: &Pod, origin_unix_s: f64) -> PodObservation {
     let (ready, ready_at) = pod_ready(pod);
     PodObservation {
-        name: pod.metadata.name.clone().unwrap_or_default(),
         phase: pod_phase(pod),
         ready,
         ready_transition_time: ready_at.map(|t| t - origin_unix_s),
@@ -199,12 +198,10 @@ pub fn pod_observation(pod: &Pod, origin_unix_s: f64) -> PodObservation {
             .and_then(|s| s.start_time.as_ref())
             .map(|t| unix_s(&t.0) - origin_unix_s),
         cpu_request_m: pod_cpu_request_m(pod),
-        cpu_usage_m: None,
-        metric_timestamp: None,
-        metric_window: None,
-        gpu_utilization: None,
-        in_flight: None,
-        avg_latency_ms: None,
+        ..PodObservation::bare(
+            pod.metadata.name.clone().unwrap_or_default(),
+            PodPhase::Pending,
+        )
     }
 }
 
@@ -292,18 +289,8 @@ impl ObserveMetrics for PodMetrics {
 
     fn check(&self) -> Result<(), crate::observation::InvalidObservation> {
         let mut probe = PodObservation {
-            name: "pod".into(),
-            phase: PodPhase::Running,
             ready: Some(true),
-            ready_transition_time: None,
-            start_time: None,
-            cpu_request_m: None,
-            cpu_usage_m: None,
-            metric_timestamp: None,
-            metric_window: None,
-            gpu_utilization: None,
-            in_flight: None,
-            avg_latency_ms: None,
+            ..PodObservation::bare("pod", PodPhase::Running)
         };
         self.fill(&mut probe);
         probe.validate()
