@@ -235,18 +235,6 @@ impl RunArgs {
 }
 
 /// `--backend`.
-/// Logs on stderr, filtered by `RUST_LOG` (default: the bench's info and
-/// everything's warnings); progress bars stay apart from them.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,bench=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BackendArg {
     Sim,
@@ -262,7 +250,7 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    contract::logging::init("warn,bench=info");
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -11,11 +11,14 @@
 //!   by `workload calibrate`.
 //! * [`PodMetrics`]: the `/metrics.json` document `workload serve` writes
 //!   and `scaler run` and the bench's real backends read.
+//! * `logging` (feature `logging`): the binaries' one logging start-up.
 //! * [`WaitMode`]: how a worker waits for the GPU, one spelling for the
 //!   workload's flag and a campaign's `pod.wait_mode`.
 
 pub mod controller;
 pub mod gpu;
+#[cfg(feature = "logging")]
+pub mod logging;
 pub mod metrics;
 pub mod wait;
 

@@ -97,21 +97,9 @@ enum Format {
     Json,
 }
 
-/// Logs on stderr, filtered by `RUST_LOG` (default: the report's info and
-/// everything's warnings).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,report=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    contract::logging::init("warn,report=info");
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -262,21 +262,9 @@ fn describe(error: &anyhow::Error) -> String {
     message
 }
 
-/// Logs on stderr, filtered by `RUST_LOG` (default: the scaler's info and
-/// everything's warnings); decisions go to stdout as JSON lines.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,scaler=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    contract::logging::init("warn,scaler=info");
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -171,7 +171,7 @@ struct GemmArgs {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging();
+    contract::logging::init("warn,workload=info");
     match cli.command {
         Command::Serve(a) => cmd_serve(a),
         Command::Calibrate(a) => cmd_calibrate(a),
@@ -179,18 +179,6 @@ fn main() -> Result<()> {
         Command::Compare(a) => cmd_compare(a),
         Command::Gemm(a) => cmd_gemm(a),
     }
-}
-
-/// Logs on stderr, filtered by `RUST_LOG` (default: this crate's info and
-/// everything's warnings).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,workload=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }
 
 fn seconds(name: &str, v: f64) -> Result<Duration> {
