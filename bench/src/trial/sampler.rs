@@ -88,14 +88,23 @@ pub struct GpuReading {
 
 impl GpuReading {
     /// GPU memory (MiB), power (W) and energy (J) from a workload's
-    /// `/metrics` text: the `workload_gpu_*` families, `None` without a
-    /// memory reading (no GPU).
+    /// `/metrics` text (Prometheus exposition format, read with the
+    /// `prometheus-parse` crate): the `workload_gpu_*` families, `None`
+    /// without a memory reading (no GPU) or when the text does not parse.
     pub fn from_metrics_text(text: &str) -> Option<GpuReading> {
+        let scrape =
+            prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).ok()?;
         let value = |family: &str| -> Option<f64> {
-            text.lines()
-                .find(|l| l.starts_with(family) && l[family.len()..].starts_with('{'))
-                .and_then(|l| l.rsplit(' ').next())
-                .and_then(|v| v.parse().ok())
+            scrape
+                .samples
+                .iter()
+                .find(|s| s.metric == family)
+                .and_then(|s| match s.value {
+                    prometheus_parse::Value::Gauge(v)
+                    | prometheus_parse::Value::Counter(v)
+                    | prometheus_parse::Value::Untyped(v) => Some(v),
+                    _ => None,
+                })
         };
         Some(GpuReading {
             mem_used_mib: value("workload_gpu_memory_used_bytes")? / 1048576.0,
@@ -288,6 +297,7 @@ impl Sampler {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn metrics(util: f64, in_flight: u64, queued: u64, window: u64) -> PodMetrics {
@@ -301,6 +311,29 @@ mod tests {
             queued,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn gpu_families_are_read_from_the_exposition_text() {
+        let text = "# HELP workload_gpu_memory_used_bytes NVML device memory used (device-wide).\n\
+            # TYPE workload_gpu_memory_used_bytes gauge\n\
+            workload_gpu_memory_used_bytes{gpu=\"GPU-1\",model=\"NVIDIA H200\"} 2097152\n\
+            # HELP workload_gpu_memory_total_bytes NVML device memory total.\n\
+            # TYPE workload_gpu_memory_total_bytes gauge\n\
+            workload_gpu_memory_total_bytes{gpu=\"GPU-1\",model=\"NVIDIA H200\"} 9.9e10\n\
+            # TYPE workload_gpu_power_watts gauge\n\
+            workload_gpu_power_watts{gpu=\"GPU-1\",model=\"NVIDIA H200\"} 123.5\n\
+            # TYPE workload_gpu_energy_joules_total counter\n\
+            workload_gpu_energy_joules_total{gpu=\"GPU-1\",model=\"NVIDIA H200\"} 4567.25\n";
+        let r = GpuReading::from_metrics_text(text).unwrap();
+        assert_eq!(
+            (r.mem_used_mib, r.power_w, r.energy_j),
+            (2.0, 123.5, 4567.25)
+        );
+        // The CPU backend writes no GPU families.
+        let cpu =
+            "# TYPE workload_requests_total counter\nworkload_requests_total{outcome=\"ok\"} 3\n";
+        assert_eq!(GpuReading::from_metrics_text(cpu), None);
     }
 
     #[test]
