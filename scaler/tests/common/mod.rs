@@ -8,18 +8,11 @@ use scaler::{Observation, PodObservation, PodPhase};
 /// CPU, with no metric of any kind.
 pub fn pod(name: &str) -> PodObservation {
     PodObservation {
-        name: name.to_owned(),
-        phase: PodPhase::Running,
         ready: Some(true),
         ready_transition_time: Some(-990.0),
         start_time: Some(-1000.0),
         cpu_request_m: Some(100),
-        cpu_usage_m: None,
-        metric_timestamp: None,
-        metric_window: None,
-        gpu_utilization: None,
-        in_flight: None,
-        avg_latency_ms: None,
+        ..PodObservation::bare(name, PodPhase::Running)
     }
 }
 
