@@ -1,7 +1,8 @@
 //! Typed contracts between the workspace's crates: the shapes one crate
-//! writes and another reads, defined once. It depends only on serde and
-//! thiserror, so `workload` can use it and still depend on neither `bench`
-//! nor `scaler`.
+//! writes and another reads, defined once. It depends only on serde,
+//! serde_json and thiserror (and, with feature `logging`, on
+//! tracing-subscriber), so `workload` can use it and still depend on
+//! neither `bench` nor `scaler`.
 //!
 //! * [`Listening`]: the line `workload serve` writes on stdout once it
 //!   listens, which the local backend reads to find a replica.
