@@ -1,8 +1,11 @@
 //! Nonparametric statistics for comparing the two autoscaler arms ("hpa" and
 //! "userscale"), where each trial is one observation.
 //!
-//! Everything here is self-contained (std, `serde` for the result structs) and was checked against
-//! SciPy 1.17.1, statsmodels 0.15.0 and NumPy 2.4.6 (see the tests).
+//! The normal distribution and the binomial tail come from `statrs`; the rank
+//! statistics, their exact null distributions and the Hodges–Lehmann
+//! intervals are written here because `statrs` has none of them. Everything
+//! was checked against SciPy 1.17.1, statsmodels 0.15.0 and NumPy 2.4.6 (see
+//! the tests).
 //!
 //! # Conventions
 //!
@@ -18,9 +21,10 @@
 //!   [`METHOD_NORMAL`]).
 //! * **Quantiles** use NumPy's default (`method="linear"`) definition, see
 //!   [`quantile`].
-//! * **Normal tail probabilities** come from [`erfc`], implemented here to a
-//!   relative accuracy of about 1e-14 over the whole double range, so
-//!   p-values agree with SciPy to far better than 1e-9.
+//! * **Normal tail probabilities** come from `statrs`' `erfc`, whose relative
+//!   error against mpmath is at most 1.1e-10 over the tested range (worst
+//!   near x = 0.5; the tests hold it to 2e-10), so p-values agree with SciPy
+//!   to about ten significant digits, far beyond the three the report prints.
 //! * **Confidence intervals for the Hodges–Lehmann estimates**
 //!   ([`hodges_lehmann_paired_ci`], [`hodges_lehmann_two_sample_ci`])
 //!   invert the rank tests with the same exact/normal cut-offs as
@@ -177,100 +181,16 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 // Normal distribution
 // ------------------------------------------------------------------------
 
-/// `exp(-x²)` for `x ≥ 0`, with `x²` split into an exactly representable
-/// part and a small remainder so that large `x` lose no accuracy to the
-/// rounding of `x²`.
-fn exp_neg_sq(x: f64) -> f64 {
-    let hi = (x * 65536.0).floor() / 65536.0;
-    let lo = x - hi;
-    (-hi * hi).exp() * (-(2.0 * hi * lo + lo * lo)).exp()
-}
-
-/// erf(x) for `0 ≤ x < 1.25` from the everywhere-positive series
-/// erf(x) = 2/√π · e^(−x²) · Σ_{k≥0} 2^k x^(2k+1) / (1·3·…·(2k+1)).
-fn erf_series(x: f64) -> f64 {
-    let x2 = x * x;
-    let mut term = x;
-    let mut sum = x;
-    let mut k = 0.0;
-    for _ in 0..200 {
-        k += 1.0;
-        term *= 2.0 * x2 / (2.0 * k + 1.0);
-        sum += term;
-        if term <= sum * 1e-17 {
-            break;
-        }
-    }
-    std::f64::consts::FRAC_2_SQRT_PI * exp_neg_sq(x) * sum
-}
-
-/// erfc(x) for `x ≥ 1.25` from Laplace's continued fraction in its even
-/// (contracted) form, evaluated with the modified Lentz algorithm:
-/// erfc(x) = e^(−x²)/√π · x / (x² + ½ − (1·2/4) / (x² + 5/2 − (3·4/4) / (x² + 9/2 − …))).
-fn erfc_continued_fraction(x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
-    let x2 = x * x;
-    let mut f = x2 + 0.5;
-    let mut c = f;
-    let mut d = 0.0;
-    for k in 1..2000 {
-        let kf = f64::from(k);
-        let a = -(2.0 * kf - 1.0) * (2.0 * kf) / 4.0;
-        let b = x2 + 0.5 + 2.0 * kf;
-        d = b + a * d;
-        if d == 0.0 {
-            d = TINY;
-        }
-        c = b + a / c;
-        if c == 0.0 {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let delta = c * d;
-        f *= delta;
-        if (delta - 1.0).abs() <= f64::EPSILON {
-            break;
-        }
-    }
-    // 1/√π = (2/√π) / 2
-    x / f * exp_neg_sq(x) * (0.5 * std::f64::consts::FRAC_2_SQRT_PI)
-}
-
-/// Complementary error function erfc(x) = 1 − erf(x).
-///
-/// Written for this module (no external algorithm's coefficients): a
-/// positive-term power series for |x| < 1.25 and Laplace's continued fraction
-/// beyond, with `exp(−x²)` evaluated without the rounding error of `x²`.
-/// Relative error is about 1e-14 or better for all x where erfc(x) is a
-/// normal double (checked against mpmath at 50 digits in the tests); it
-/// returns exactly 0 for x > 27.3 where erfc underflows, 2 for large
-/// negative x, and NaN for NaN.
-pub fn erfc(x: f64) -> f64 {
-    if x.is_nan() {
-        return f64::NAN;
-    }
-    if x < 0.0 {
-        return 2.0 - erfc(-x);
-    }
-    if x < 1.25 {
-        return 1.0 - erf_series(x);
-    }
-    if x > 27.3 {
-        return 0.0;
-    }
-    erfc_continued_fraction(x)
-}
-
-/// Standard normal CDF Φ(x) = ½·erfc(−x/√2), accurate in the lower tail
-/// (relative error ~1e-13 down to Φ ≈ 1e-300). NaN for NaN.
+/// Standard normal CDF Φ(x) = ½·erfc(−x/√2), from `statrs`' `erfc` (about
+/// 1e-10 relative, in the lower tail too, down to Φ ≈ 1e-300). NaN for NaN.
 pub fn normal_cdf(x: f64) -> f64 {
-    0.5 * erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+    0.5 * statrs::function::erf::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
 }
 
 /// Standard normal survival function 1 − Φ(x) = ½·erfc(x/√2), accurate in
 /// the upper tail. NaN for NaN.
 pub fn normal_sf(x: f64) -> f64 {
-    0.5 * erfc(x * std::f64::consts::FRAC_1_SQRT_2)
+    0.5 * statrs::function::erf::erfc(x * std::f64::consts::FRAC_1_SQRT_2)
 }
 
 // ------------------------------------------------------------------------
@@ -671,43 +591,12 @@ pub fn holm(p_values: &[f64]) -> Vec<f64> {
 // Normal quantile and the exact sign test
 // ------------------------------------------------------------------------
 
-/// Standard normal density φ(x), with `exp(−x²/2)` evaluated without the
-/// rounding error of `x²`.
-fn normal_pdf(x: f64) -> f64 {
-    // 1/√(2π) = (2/√π) · (1/√2) / 2
-    let inv_sqrt_2pi = 0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
-    inv_sqrt_2pi * exp_neg_sq(x.abs() * std::f64::consts::FRAC_1_SQRT_2)
-}
-
-/// Φ⁻¹(p) for 0 < p < ½ (a negative x), by Halley's iteration on
-/// Φ(x) − p, which uses this module's lower-tail-accurate [`normal_cdf`].
-/// The starting point comes from the tail behaviour Φ(x) ≈ φ(x)/|x|, i.e.
-/// x² ≈ −2 ln p − ln(2π x²); near the centre that is clamped to 0.
-fn normal_quantile_lower(p: f64) -> f64 {
-    let t2 = -2.0 * p.ln();
-    let mut x = -(t2 - (2.0 * std::f64::consts::PI * t2).ln())
-        .max(0.0)
-        .sqrt();
-    for _ in 0..100 {
-        let r = (normal_cdf(x) - p) / normal_pdf(x);
-        // Halley: f = Φ − p, f' = φ, f'' = −xφ.
-        let denom = 1.0 + 0.5 * x * r;
-        let step = if denom > 0.5 { r / denom } else { r };
-        x -= step;
-        if !x.is_finite() || step.abs() <= 4.0 * f64::EPSILON * x.abs().max(1.0) {
-            break;
-        }
-    }
-    x
-}
-
-/// Standard normal quantile Φ⁻¹(p), the inverse of [`normal_cdf`] (what
-/// `scipy.stats.norm.ppf` computes). Found by Halley's iteration on
-/// [`normal_cdf`] in the lower half and by symmetry in the upper half
-/// (`1 − p` is exact there), so it is as accurate as [`normal_cdf`]: about
-/// 1e-14 relative against SciPy in the tests, down to p = 1e-16.
+/// Standard normal quantile Φ⁻¹(p) = −√2·erfc⁻¹(2p) (what
+/// `scipy.stats.norm.ppf` computes), from `statrs`' `erfc_inv`: within
+/// 1e-15 of SciPy in the tests, down to p = 1e-16.
 ///
-/// −∞ for p = 0, +∞ for p = 1, NaN for NaN or p outside [0, 1].
+/// −∞ for p = 0, +∞ for p = 1, NaN for NaN or p outside [0, 1] (where
+/// `statrs`' own `Normal::inverse_cdf` would panic).
 pub fn normal_quantile(p: f64) -> f64 {
     if !(0.0..=1.0).contains(&p) {
         return f64::NAN;
@@ -718,14 +607,7 @@ pub fn normal_quantile(p: f64) -> f64 {
     if p == 1.0 {
         return f64::INFINITY;
     }
-    if p == 0.5 {
-        return 0.0;
-    }
-    if p < 0.5 {
-        normal_quantile_lower(p)
-    } else {
-        -normal_quantile_lower(1.0 - p)
-    }
+    -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
 }
 
 /// Two-sided exact sign test: the p-value of `successes` out of `trials`
@@ -734,10 +616,10 @@ pub fn normal_quantile(p: f64) -> f64 {
 /// (SciPy sums the probabilities of all outcomes no likelier than the one
 /// observed; at ½ those are the two mirror-image tails).
 ///
-/// Exact integer arithmetic up to 120 trials, beyond that a sum of
-/// probability ratios scaled by the tail-end probability, whose logarithm is
-/// accumulated term by term (relative error about 1e-13 at n = 10 000 in the
-/// tests). Returns 1 for `trials == 0` (nothing to test) and treats
+/// Exact integer arithmetic up to 120 trials; beyond that the binomial tail
+/// as a regularised incomplete beta function, P(X ≤ j) = I_½(n − j, j + 1),
+/// from `statrs` (within 2e-10 relative of SciPy's `binomtest` and of the
+/// exact tail in the tests, up to n = 10 000). Returns 1 for `trials == 0` (nothing to test) and treats
 /// `successes > trials` as `successes == trials`.
 pub fn sign_test_p_value(successes: usize, trials: usize) -> f64 {
     let n = trials;
@@ -749,21 +631,8 @@ pub fn sign_test_p_value(successes: usize, trials: usize) -> f64 {
     if let Some(p) = sign_test_exact(j, n) {
         return p;
     }
-    // P(X ≤ j) = pmf(j) · Σ_{i ≤ j} pmf(i)/pmf(j); the ratios fall off
-    // geometrically below j < n/2, so the sum is well conditioned.
-    let mut ratio = 1.0;
-    let mut sum = 1.0;
-    for i in (1..=j).rev() {
-        ratio *= i as f64 / (n - i + 1) as f64;
-        sum += ratio;
-        if ratio < sum * 1e-17 {
-            break;
-        }
-    }
-    // ln pmf(j) = ln C(n, j) − n ln 2, with ln C(n, j) = Σ_{i=1..j} ln((n − j + i)/i).
-    let ln_c: f64 = (1..=j).map(|i| ((n - j + i) as f64 / i as f64).ln()).sum();
-    let ln_pmf = ln_c - n as f64 * std::f64::consts::LN_2;
-    (2.0 * sum * ln_pmf.exp()).min(1.0)
+    let tail = statrs::function::beta::beta_reg((n - j) as f64, (j + 1) as f64, 0.5);
+    (2.0 * tail).min(1.0)
 }
 
 /// `2·P(X ≤ j)` for X ~ Binomial(n, ½) in exact integer arithmetic, `None`
@@ -1056,8 +925,21 @@ mod tests {
 
     use super::*;
 
-    /// Relative tolerance for p-values and statistics against SciPy.
+    /// Relative tolerance for exact p-values and statistics against SciPy.
     const REL_TOL: f64 = 1e-13;
+
+    /// Relative tolerance for p-values from the normal distribution
+    /// (`statrs`' erfc, see [`ERFC_REL_TOL`]).
+    const NORMAL_REL_TOL: f64 = 2e-10;
+
+    /// The tolerance for a case's p-value by the method that gave it.
+    fn p_tol(method: &str) -> f64 {
+        if method == METHOD_NORMAL {
+            NORMAL_REL_TOL
+        } else {
+            REL_TOL
+        }
+    }
 
     fn assert_close(actual: f64, expected: f64, rel: f64, what: &str) {
         if expected.is_nan() {
@@ -1106,7 +988,7 @@ mod tests {
             assert_eq!(r.w_plus, c.w_plus, "{}", c.name);
             assert_eq!(r.w_minus, c.w_minus, "{}", c.name);
             assert_eq!(r.statistic, c.statistic, "{}", c.name);
-            assert_close(r.p_value, c.p_value, REL_TOL, c.name);
+            assert_close(r.p_value, c.p_value, p_tol(r.method), c.name);
             if !c.correction {
                 assert_eq!(wilcoxon_signed_rank(c.diffs).unwrap(), r, "{}", c.name);
             }
@@ -1154,7 +1036,7 @@ mod tests {
             assert_eq!(r.method, c.method, "{}", c.name);
             assert_eq!((r.n_x, r.n_y), (c.x.len(), c.y.len()), "{}", c.name);
             assert_eq!(r.u_x, c.u_x, "{}", c.name);
-            assert_close(r.p_value, c.p_value, REL_TOL, c.name);
+            assert_close(r.p_value, c.p_value, p_tol(r.method), c.name);
         }
     }
 
@@ -1301,26 +1183,67 @@ mod tests {
         assert_eq!(std_dev(&[2.0, 2.0, 2.0]), Some(0.0));
     }
 
+    /// The accuracy the normal-approximation p-values rest on: `statrs`'
+    /// erfc against mpmath, over the whole range down to its underflow.
+    const ERFC_REL_TOL: f64 = 2e-10;
+
     #[test]
-    fn erfc_matches_mpmath() {
+    fn statrs_erfc_matches_mpmath() {
+        use statrs::function::erf::erfc;
         for &(x, expected) in ERFC_CASES {
-            assert_close(erfc(x), expected, 1e-14, &format!("erfc({x})"));
+            assert_close(erfc(x), expected, ERFC_REL_TOL, &format!("erfc({x})"));
         }
         assert!(erfc(f64::NAN).is_nan());
         assert_eq!(erfc(f64::INFINITY), 0.0);
         assert_eq!(erfc(f64::NEG_INFINITY), 2.0);
-        assert_eq!(erfc(30.0), 0.0);
+        assert!(erfc(30.0) < 1e-300);
     }
 
     #[test]
     fn normal_cdf_matches_mpmath() {
         for &(x, expected) in NCDF_CASES {
-            assert_close(normal_cdf(x), expected, 1e-13, &format!("ncdf({x})"));
-            assert_close(normal_sf(-x), expected, 1e-13, &format!("sf({})", -x));
+            assert_close(normal_cdf(x), expected, ERFC_REL_TOL, &format!("ncdf({x})"));
+            assert_close(
+                normal_sf(-x),
+                expected,
+                ERFC_REL_TOL,
+                &format!("sf({})", -x),
+            );
         }
         assert!(normal_cdf(f64::NAN).is_nan());
         assert_eq!(normal_cdf(f64::INFINITY), 1.0);
         assert_eq!(normal_cdf(f64::NEG_INFINITY), 0.0);
+    }
+
+    /// The large-n sign test (`statrs`' incomplete beta) against the exact
+    /// binomial tail, computed here in arbitrary precision from integer
+    /// binomial coefficients: 2·Σ_{i ≤ j} C(n, i) / 2^n.
+    #[test]
+    fn sign_test_beyond_the_exact_branch_matches_the_binomial_tail() {
+        fn exact_tail(j: usize, n: usize) -> f64 {
+            // Σ C(n, i) / 2^n by ratios to C(n, j), summed from the small end
+            // in f64 (terms fall off geometrically, so this is accurate to a
+            // few ulps), times C(n, j)/2^n from its logarithm in Kahan sums.
+            let mut ratio = 1.0;
+            let mut sum = 1.0;
+            for i in (1..=j).rev() {
+                ratio *= i as f64 / (n - i + 1) as f64;
+                sum += ratio;
+            }
+            let ln_c: f64 = (1..=j).map(|i| ((n - j + i) as f64 / i as f64).ln()).sum();
+            (2.0 * sum * (ln_c - n as f64 * std::f64::consts::LN_2).exp()).min(1.0)
+        }
+        for n in [121usize, 500, 2000, 10_000] {
+            for j in [0, 1, n / 10, n / 3, n / 2 - 1] {
+                let got = sign_test_p_value(j, n);
+                let want = exact_tail(j, n);
+                assert!(
+                    got == want || ((got - want) / want).abs() < 2e-10,
+                    "n {n} j {j}: {got:e} vs {want:e}"
+                );
+                assert_eq!(sign_test_p_value(n - j, n), got, "symmetry n {n} j {j}");
+            }
+        }
     }
 
     #[test]
@@ -2252,9 +2175,10 @@ mod hl_interval_tests {
                 assert_eq!((g.low, g.high), (e.low, e.high), "{name}");
                 assert_eq!(g.lower_rank, e.lower_rank, "{name}");
                 assert_eq!(g.method, e.method, "{name}");
+                // Normal-branch levels carry erfc's ~1e-10 relative error.
                 let err = (g.level_achieved - e.level_achieved).abs();
                 assert!(
-                    err <= 1e-13,
+                    err <= 1e-11,
                     "{name}: level {} vs {}",
                     g.level_achieved,
                     e.level_achieved
@@ -2506,14 +2430,14 @@ mod hl_interval_tests {
             let got = normal_quantile(p);
             let err = (got - expected).abs();
             assert!(
-                err <= 1e-14 * expected.abs().max(1.0),
+                err <= 1e-15 * expected.abs().max(1.0),
                 "ppf({p}) = {got:e}, scipy {expected:e}"
             );
             if p > 0.0 && p < 1.0 {
-                // Round trip through the CDF.
+                // Round trip through the CDF (as accurate as erfc).
                 let back = normal_cdf(got);
                 assert!(
-                    (back - p).abs() <= 1e-14 * p.min(1.0 - p).max(1e-300) + 1e-16,
+                    (back - p).abs() <= 2e-10 * p.min(1.0 - p).max(1e-300) + 1e-16,
                     "{p}"
                 );
             }
@@ -2524,7 +2448,7 @@ mod hl_interval_tests {
         assert!(normal_quantile(-0.1).is_nan() && normal_quantile(1.1).is_nan());
         for p in [1e-300, 1e-200, 1e-50] {
             let x = normal_quantile(p);
-            assert!(((normal_cdf(x) - p) / p).abs() < 1e-12, "{p} -> {x}");
+            assert!(((normal_cdf(x) - p) / p).abs() < 2e-10, "{p} -> {x}");
         }
     }
 
