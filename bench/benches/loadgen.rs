@@ -141,7 +141,8 @@ fn rate_of(tool: &str, args: &[&str], label: &str) -> Option<String> {
     Some(rps)
 }
 
-fn external(addr: SocketAddr) {
+/// Runs `wrk` (or `oha`) against `addr`; its requests/s when it ran.
+fn external(addr: SocketAddr) -> Option<f64> {
     let url = format!("http://{addr}/");
     let wrk = [
         "-t2",
@@ -153,7 +154,7 @@ fn external(addr: SocketAddr) {
     ];
     if let Some(rps) = rate_of("wrk", &wrk, "Requests/sec:") {
         println!("wrk -t2 -c64 -d3s (closed loop, a new connection per request): {rps} requests/s");
-        return;
+        return rps.parse().ok();
     }
     let oha = [
         "-z",
@@ -166,9 +167,10 @@ fn external(addr: SocketAddr) {
     ];
     if let Some(rps) = rate_of("oha", &oha, "Requests/sec:") {
         println!("oha -z 3s -c 64 --disable-keepalive: {rps} requests/s");
-        return;
+        return rps.parse().ok();
     }
     println!("neither wrk nor oha is installed (apt-get install wrk, or cargo install oha): no comparison");
+    None
 }
 
 fn main() {
@@ -188,7 +190,8 @@ fn main() {
 
     let (mut best_lag, mut best_answered) = (0.0, 0.0);
     for rps in [
-        1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0, 12000.0, 16000.0,
+        1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0, 12000.0, 16000.0, 20000.0, 24000.0,
+        26000.0, 28000.0, 30000.0, 32000.0, 34000.0, 36000.0, 40000.0, 44000.0, 48000.0,
     ] {
         let mut r = run(addr, rps, 3.0);
         let p99 = quantile(&mut r.lag_ms, 0.99);
@@ -213,5 +216,10 @@ fn main() {
     println!(
         "highest open-loop rate answered in full: {best_answered:.0} req/s; with send lag p99 < 1 ms: {best_lag:.0} req/s (a new connection per request)"
     );
-    external(addr);
+    if let Some(rps) = external(addr).filter(|r| *r > 0.0) {
+        println!(
+            "load generator / external tool: {:.2}x (goal: at least 0.5x)",
+            best_answered / rps
+        );
+    }
 }
