@@ -52,8 +52,11 @@ use crate::record::*;
 use crate::rng::{self, Stream};
 use crate::route::Router;
 use crate::trial::control::ControlLog;
+use crate::trial::observe::{self, PodAtTick};
 use crate::trial::signal::{pipeline, CpuMetric, CpuSeries, MetricsServer, Site};
-use scaler::{Observation, PodObservation, PodPhase, Policy, PolicyConfig};
+use crate::trial::timeline::PodTimeline;
+use scaler::cluster::PodMetrics;
+use scaler::{Policy, PolicyConfig};
 
 /// Service-time model. `Profile` is the real one; the others replace each
 /// request's device work so the simulator can be checked against queueing
@@ -297,14 +300,88 @@ struct Pod {
 }
 
 impl Pod {
+    /// A pod created at `at`, not yet scheduled.
+    fn new(name: String, at: Time) -> Pod {
+        Pod {
+            name,
+            node: None,
+            gpu: None,
+            state: PodState::Unscheduled,
+            incarnation: 0,
+            restarts: 0,
+            created: at,
+            scheduled: None,
+            container_started: None,
+            ready_at: None,
+            in_endpoints: false,
+            terminating: false,
+            deleted: None,
+            exited: None,
+            context: false,
+            busy: 0,
+            queue: VecDeque::new(),
+            n_cpu: 0,
+            n_gpu: 0,
+            cpu_reqs: Vec::new(),
+            gpu_reqs: Vec::new(),
+            cpu_factor: 0.0,
+            cpu_rate: 0.0,
+            cpu_cum: 0.0,
+            cpu_since: at,
+            cpu_at_sample: 0.0,
+            container_cpu_base: 0.0,
+            cpu_series: CpuSeries::default(),
+            latencies: VecDeque::new(),
+            latency_sum: 0,
+            completed_in_second: 0,
+        }
+    }
+
+    /// Its life as a real backend would have recorded it by now, for the
+    /// shared observation (`trial::observe`): started once its container
+    /// runs (Kubernetes' `Running` phase, also while the app loads or backs
+    /// off), ready while the app is up and its readiness was observed, and
+    /// serving while ready and not being deleted.
+    fn timeline(&self, num: u32) -> PodTimeline<Time> {
+        let mut life = PodTimeline::new(num, self.name.clone(), self.created);
+        life.scheduled = self.scheduled;
+        life.started = (!matches!(self.state, PodState::Unscheduled | PodState::Starting))
+            .then_some(self.container_started.unwrap_or(self.created));
+        life.ready = self.ready_at.filter(|_| self.state == PodState::Running);
+        life.deleted = self
+            .terminating
+            .then_some(self.deleted.unwrap_or(self.created));
+        life.restarts = self.restarts;
+        life.serving = self.ready();
+        life
+    }
+
+    /// What it answers on `/metrics.json` when read at a tick, which
+    /// happens only while it serves (`None` otherwise): the utilisation of
+    /// its GPU at the last sample, its requests in flight and the mean
+    /// latency of its latency window.
+    fn metrics(&self, gpu_util: Option<f64>, latency_window_s: f64) -> Option<PodMetrics> {
+        if !self.ready() {
+            return None;
+        }
+        let in_flight = u64::from(self.busy) + self.queue.len() as u64;
+        Some(PodMetrics {
+            gpu_utilization: gpu_util?,
+            avg_latency_ms: self.mean_latency_ms().unwrap_or(0.0),
+            latency_window_s,
+            window_requests: self.latencies.len() as u64,
+            concurrent_requests: in_flight,
+            in_flight,
+            ready: true,
+            ..PodMetrics::default()
+        })
+    }
+
     fn live(&self) -> bool {
         !self.terminating && self.state != PodState::Exited
     }
     fn ready(&self) -> bool {
         self.ready_at.is_some() && !self.terminating && self.state == PodState::Running
-    }
-    fn app_up(&self) -> bool {
-        self.state == PodState::Running
     }
     /// Its requests in the GPU phase, or in a CPU phase.
     fn phase_list(&mut self, gpu: bool) -> &mut Vec<u32> {
@@ -1576,39 +1653,7 @@ impl<'a> Sim<'a> {
 
     fn create_pod(&mut self, at: Time) -> u32 {
         let i = self.pods.len() as u32;
-        self.pods.push(Pod {
-            name: format!("workload-{i}"),
-            node: None,
-            gpu: None,
-            state: PodState::Unscheduled,
-            incarnation: 0,
-            restarts: 0,
-            created: at,
-            scheduled: None,
-            container_started: None,
-            ready_at: None,
-            in_endpoints: false,
-            terminating: false,
-            deleted: None,
-            exited: None,
-            context: false,
-            busy: 0,
-            queue: VecDeque::new(),
-            n_cpu: 0,
-            n_gpu: 0,
-            cpu_reqs: Vec::new(),
-            gpu_reqs: Vec::new(),
-            cpu_factor: 0.0,
-            cpu_rate: 0.0,
-            cpu_cum: 0.0,
-            cpu_since: at,
-            cpu_at_sample: 0.0,
-            container_cpu_base: 0.0,
-            cpu_series: CpuSeries::default(),
-            latencies: VecDeque::new(),
-            latency_sum: 0,
-            completed_in_second: 0,
-        });
+        self.pods.push(Pod::new(format!("workload-{i}"), at));
         self.pending.insert(i);
         i
     }
@@ -1899,61 +1944,35 @@ impl<'a> Sim<'a> {
 
     fn controller_tick(&mut self) -> bool {
         let now = self.now;
-        let from = now - us(self.input.scenario.spec.sim.latency_window_s);
-        let mut pods = Vec::new();
-        for pod in &mut self.pods {
+        let spec = &self.input.scenario.spec;
+        let from = now - us(spec.sim.latency_window_s);
+        let mut views = Vec::with_capacity(self.pods.len());
+        for (i, pod) in self.pods.iter_mut().enumerate() {
             if pod.state == PodState::Exited {
                 continue;
             }
             pod.expire_latencies(from);
             let pod = &*pod;
-            let phase = if pod.terminating {
-                PodPhase::Terminating
-            } else if matches!(pod.state, PodState::Unscheduled | PodState::Starting) {
-                PodPhase::Pending
-            } else {
-                PodPhase::Running
-            };
-            let ready = match pod.state {
-                PodState::Unscheduled => None,
-                _ => Some(pod.ready()),
-            };
-            let transition = if pod.ready() {
-                pod.ready_at
-            } else {
-                pod.scheduled
-            };
-            let app = pod.app_up() && !pod.terminating;
-            let gpu_util = match (app, pod.gpu) {
-                (true, Some(g)) => Some(self.gpus[g].last_util),
-                _ => None,
-            };
-            let mut obs = PodObservation {
-                name: pod.name.clone(),
-                phase,
-                ready,
-                ready_transition_time: transition.map(secs),
-                start_time: pod.scheduled.map(secs),
-                cpu_request_m: Some(u64::from(self.input.scenario.spec.pod.cpu_request_m)),
-                cpu_usage_m: None,
-                metric_timestamp: None,
-                metric_window: None,
-                gpu_utilization: gpu_util,
-                in_flight: app.then(|| pod.busy + pod.queue.len() as u32),
-                avg_latency_ms: if app { pod.mean_latency_ms() } else { None },
-            };
-            if let Some(m) = pod.cpu_series.metric() {
-                m.fill(&mut obs, 0);
-            }
-            pods.push(obs);
+            let metrics = pod.metrics(
+                pod.gpu.map(|g| self.gpus[g].last_util),
+                spec.sim.latency_window_s,
+            );
+            views.push((pod.timeline(i as u32), pod.cpu_series.metric(), metrics));
         }
-        let obs = Observation {
-            time: secs(now),
-            spec_replicas: self.spec_replicas,
-            pods,
-        };
-        // The simulator's pods always report: nothing is missing.
-        match self.control.step(self.policy.as_mut(), &obs, &[]) {
+        let (obs, missing) = observe::observe(
+            secs(now),
+            self.spec_replicas,
+            views.iter().map(|(life, cpu, metrics)| PodAtTick {
+                life,
+                cpu: *cpu,
+                metrics: metrics.as_ref(),
+            }),
+            0,
+            u64::from(spec.pod.cpu_request_m),
+        );
+        // A serving pod always answers here, so `missing` stays empty
+        // unless an answer is out of range.
+        match self.control.step(self.policy.as_mut(), &obs, &missing) {
             Some(to) => {
                 self.spec_replicas = to;
                 self.reconcile();
@@ -2150,4 +2169,114 @@ pub fn time_slice_rate(contexts: u32, in_context: u32, eps: f64) -> f64 {
     let c = f64::from(contexts);
     let device = 1.0 / (1.0 + eps * (c - 1.0));
     device / c / f64::from(in_context)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use scaler::PodPhase;
+
+    fn pod(name: &str, state: PodState) -> Pod {
+        let mut p = Pod::new(name.into(), us(1.0));
+        p.state = state;
+        if state != PodState::Unscheduled {
+            p.scheduled = Some(us(2.0));
+        }
+        if !matches!(state, PodState::Unscheduled | PodState::Starting) {
+            p.container_started = Some(us(3.0));
+        }
+        p
+    }
+
+    /// The simulator's pods in each of its states, observed through the
+    /// shared `trial::observe`, look as a cluster shows such a pod to
+    /// `scaler run` (`tests/conformance.rs` holds the local and cluster
+    /// paths to the same rules): phase from the container, Ready with its
+    /// last transition, `/metrics.json` read only while serving, a deleted
+    /// pod `Terminating` with the Ready it had, and an out-of-range answer
+    /// counted as missing.
+    #[test]
+    fn simulated_pods_are_observed_as_a_cluster_shows_them() {
+        let unscheduled = pod("unscheduled", PodState::Unscheduled);
+        let starting = pod("starting", PodState::Starting);
+        let loading = pod("loading", PodState::Initializing);
+        let backoff = pod("backoff", PodState::BackOff);
+        let mut up_not_ready = pod("up-not-ready", PodState::Running);
+        up_not_ready.busy = 2;
+        let mut serving = pod("serving", PodState::Running);
+        serving.ready_at = Some(us(5.0));
+        serving.busy = 1;
+        serving.queue.extend([7, 8]);
+        serving
+            .latencies
+            .extend([(us(9.0), 300_000), (us(9.5), 500_000)]);
+        serving.latency_sum = 800_000;
+        let mut deleted = pod("deleted", PodState::Running);
+        deleted.ready_at = Some(us(5.0));
+        deleted.terminating = true;
+        deleted.deleted = Some(us(8.0));
+        let mut overloaded = pod("overloaded", PodState::Running);
+        overloaded.ready_at = Some(us(6.0));
+        let pods = [
+            (&unscheduled, None),
+            (&starting, None),
+            (&loading, None),
+            (&backoff, None),
+            (&up_not_ready, Some(40.0)),
+            (&serving, Some(80.0)),
+            (&deleted, Some(60.0)),
+            (&overloaded, Some(140.0)),
+        ];
+        let views: Vec<_> = pods
+            .iter()
+            .enumerate()
+            .map(|(i, (p, util))| (p.timeline(i as u32), p.metrics(*util, 10.0)))
+            .collect();
+        let (obs, missing) = observe::observe(
+            10.0,
+            8,
+            views.iter().map(|(life, metrics)| PodAtTick {
+                life,
+                cpu: None,
+                metrics: metrics.as_ref(),
+            }),
+            0,
+            500,
+        );
+        assert_eq!(missing, vec!["overloaded".to_string()]);
+        let by = |n: &str| obs.pods.iter().find(|p| p.name == n).unwrap();
+        let row = |n: &str| {
+            let p = by(n);
+            (p.phase, p.ready, p.ready_transition_time, p.start_time)
+        };
+        use PodPhase::{Pending, Running, Terminating};
+        assert_eq!(row("unscheduled"), (Pending, None, None, None));
+        assert_eq!(
+            row("starting"),
+            (Pending, Some(false), Some(2.0), Some(2.0))
+        );
+        assert_eq!(row("loading"), (Running, Some(false), Some(2.0), Some(2.0)));
+        assert_eq!(row("backoff"), (Running, Some(false), Some(2.0), Some(2.0)));
+        assert_eq!(
+            row("up-not-ready"),
+            (Running, Some(false), Some(2.0), Some(2.0))
+        );
+        assert_eq!(row("serving"), (Running, Some(true), Some(5.0), Some(2.0)));
+        assert_eq!(
+            row("deleted"),
+            (Terminating, Some(true), Some(5.0), Some(2.0))
+        );
+        // Only the serving pod's answer is read, and read whole.
+        for p in &obs.pods {
+            let read = p.name == "serving";
+            assert_eq!(p.gpu_utilization.is_some(), read, "{}", p.name);
+            assert_eq!(p.in_flight.is_some(), read, "{}", p.name);
+            assert_eq!(p.cpu_request_m, Some(500), "{}", p.name);
+        }
+        let s = by("serving");
+        assert_eq!(s.gpu_utilization, Some(80.0));
+        assert_eq!(s.in_flight, Some(3));
+        assert_eq!(s.avg_latency_ms, Some(400.0));
+    }
 }

@@ -1,5 +1,6 @@
-//! What a policy sees at a tick on a backend that keeps pod timelines: the
-//! observation of every live pod, and the serving pods whose metrics are
+//! What a policy sees at a tick on the local backend and in the simulator
+//! (both describe their pods as timelines): the observation of every live
+//! pod, and the serving pods whose metrics are
 //! missing. It follows the rules `scaler run` applies to the pods of a
 //! cluster (`scaler::cluster::observe_pods`): a pod is `Terminating` once
 //! deleted, its Ready condition is what its probes last said, its
