@@ -184,7 +184,7 @@ fn write_with_store(path: &Path, c: &Campaign, records: &[TrialRecords]) -> anyh
                     name: "bench",
                     config_toml: &c.text,
                     config_sha256: &c.sha256,
-                    backend: "sim",
+                    backend: contract::BackendKind::Sim,
                     tool_version: "bench",
                     host: "bench",
                     created_at: "1970-01-01T00:00:00.000Z",

@@ -20,6 +20,7 @@ use crate::record::TrialRecords;
 use crate::sim::{run_trial, TrialInput};
 use crate::store::{CampaignMeta, NewTrial, Store, TrialTiming};
 use crate::{Error, Result};
+use contract::{BackendKind, TrialParams};
 
 /// Wall-clock source for the timestamps stored with campaigns and trials.
 pub trait Clock: Send + Sync {
@@ -105,14 +106,19 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The name stored in `campaigns.backend` (and the key of the backend's
-    /// facts in `trials.params_json`).
-    pub fn name(&self) -> &'static str {
+    /// Which backend it is: its name is stored in `campaigns.backend` (and
+    /// is the key of the backend's facts in `trials.params_json`).
+    pub fn kind(&self) -> BackendKind {
         match self {
-            Backend::Sim => "sim",
-            Backend::Local(_) => "local",
-            Backend::K8s(_) => "k8s",
+            Backend::Sim => BackendKind::Sim,
+            Backend::Local(_) => BackendKind::Local,
+            Backend::K8s(_) => BackendKind::K8s,
         }
+    }
+
+    /// The stored name (`sim`, `local`, `k8s`).
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
     }
 }
 
@@ -146,18 +152,32 @@ pub fn host_description() -> String {
     )
 }
 
-/// The parameters stored with a trial.
-pub fn trial_params(t: &Trial<'_>, backend: &str) -> serde_json::Value {
-    json!({
-        "scenario": t.scenario,
-        "policy": t.policy,
-        "load_profile": t.profile,
-        "load_steps_s": t.profile.load_steps(),
-        "seed": t.seed,
-        "duration_s": t.duration_s,
-        "warmup_s": t.warmup_s,
-        "backend": backend,
-    })
+/// The parameters stored with a trial (`trials.params_json`), with what a
+/// real backend recorded about it (`facts`, stored under its name).
+pub fn trial_params(
+    t: &Trial<'_>,
+    backend: BackendKind,
+    facts: Option<serde_json::Value>,
+) -> Result<String> {
+    let params = TrialParams {
+        scenario: t.scenario,
+        policy: &t.policy,
+        load_profile: t.profile,
+        load_steps_s: t.profile.load_steps(),
+        seed: t.seed,
+        duration_s: t.duration_s,
+        warmup_s: t.warmup_s,
+        backend,
+        facts: facts
+            .map(|f| (backend.as_str().to_string(), f))
+            .into_iter()
+            .collect(),
+    };
+    // Through a `Value`, whose keys are sorted, as the stored documents'
+    // have always been.
+    serde_json::to_value(&params)
+        .map(|v| v.to_string())
+        .map_err(|e| Error::Dataset(format!("{}: its parameters as JSON: {e}", t.label())))
 }
 
 /// Runs one trial on the simulator.
@@ -201,18 +221,20 @@ pub fn run_campaign(
     let plan = campaign.plan();
     let new_trials: Vec<NewTrial<'_>> = plan
         .iter()
-        .map(|t| NewTrial {
-            scenario: &t.spec().name,
-            arm: t.arm,
-            load_profile: &t.profile.name,
-            seed: t.seed,
-            run_order: t.run_order,
-            duration_s: t.duration_s,
-            warmup_s: t.warmup_s,
-            wait_mode: t.spec().pod.wait_mode.as_str(),
-            params_json: trial_params(t, opts.backend.name()).to_string(),
+        .map(|t| {
+            Ok(NewTrial {
+                scenario: &t.spec().name,
+                arm: t.arm,
+                load_profile: &t.profile.name,
+                seed: t.seed,
+                run_order: t.run_order,
+                duration_s: t.duration_s,
+                warmup_s: t.warmup_s,
+                wait_mode: t.spec().pod.wait_mode.as_str(),
+                params_json: trial_params(t, opts.backend.kind(), None)?,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut store = rt.block_on(Store::open(&opts.db))?;
     let created_at = clock.now_rfc3339();
     let (campaign_id, ids) = rt.block_on(store.ensure_campaign(
@@ -220,7 +242,7 @@ pub fn run_campaign(
             name: &campaign.file.name,
             config_toml: &campaign.text,
             config_sha256: &campaign.sha256,
-            backend: opts.backend.name(),
+            backend: opts.backend.kind(),
             tool_version: env!("CARGO_PKG_VERSION"),
             host: &opts.host,
             created_at: &created_at,
@@ -475,10 +497,8 @@ fn run_sequential(
             finished_at: clock.now_rfc3339(),
             wall_ms: t0.elapsed().as_secs_f64() * 1000.0,
         };
-        let mut params = trial_params(p, opts.backend.name());
-        // Under the backend's name: `params_json.local`, `params_json.k8s`.
-        params[opts.backend.name()] = facts;
-        rt.block_on(store.write_trial_with_params(id, &rec, &timing, &params.to_string()))?;
+        let params = trial_params(p, opts.backend.kind(), Some(facts))?;
+        rt.block_on(store.write_trial_with_params(id, &rec, &timing, &params))?;
         rows += rec.row_count();
         ran += 1;
         bar.inc(1);

@@ -56,8 +56,8 @@ pub struct CampaignMeta<'a> {
     pub config_toml: &'a str,
     /// Hash over the campaign and its GPU profiles.
     pub config_sha256: &'a str,
-    /// Backend name.
-    pub backend: &'a str,
+    /// Where its trials run.
+    pub backend: contract::BackendKind,
     /// Tool version.
     pub tool_version: &'a str,
     /// Host description.
@@ -236,7 +236,7 @@ impl Store {
         let existing =
             sqlx::query("SELECT id FROM campaigns WHERE config_sha256 = ? AND backend = ?")
                 .bind(m.config_sha256)
-                .bind(m.backend)
+                .bind(m.backend.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
         let campaign_id: i64 = match existing {
@@ -248,7 +248,7 @@ impl Store {
             .bind(m.name)
             .bind(m.config_toml)
             .bind(m.config_sha256)
-            .bind(m.backend)
+            .bind(m.backend.as_str())
             .bind(m.tool_version)
             .bind(m.host)
             .bind(m.created_at)
@@ -586,7 +586,7 @@ mod tests {
             name: "t",
             config_toml: "",
             config_sha256: "x",
-            backend: "sim",
+            backend: contract::BackendKind::Sim,
             tool_version: "v",
             host: "h",
             created_at: "1970-01-01T00:00:00.000Z",

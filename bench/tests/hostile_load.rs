@@ -217,7 +217,7 @@ fn the_campaign_row_and_its_trial_rows_are_written_together_or_not_at_all() {
             name: "c",
             config_toml: "",
             config_sha256: "abc",
-            backend: "sim",
+            backend: contract::BackendKind::Sim,
             tool_version: "t",
             host: "h",
             created_at: "1970-01-01T00:00:00.000Z",

@@ -55,6 +55,16 @@ pub enum Provenance {
     Measured,
 }
 
+impl Provenance {
+    /// The name profiles spell it with (`spec-derived`, `measured`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Provenance::SpecDerived => "spec-derived",
+            Provenance::Measured => "measured",
+        }
+    }
+}
+
 /// One GPU model, as the simulator sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

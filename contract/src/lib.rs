@@ -13,6 +13,8 @@
 //! * [`PodMetrics`]: the `/metrics.json` document `workload serve` writes
 //!   and `scaler run` and the bench's real backends read.
 //! * `logging` (feature `logging`): the binaries' one logging start-up.
+//! * [`params`]: [`TrialParams`], the `trials.params_json` document the
+//!   bench writes and the report reads, and [`BackendKind`].
 //! * [`WaitMode`]: how a worker waits for the GPU, one spelling for the
 //!   workload's flag and a campaign's `pod.wait_mode`.
 
@@ -21,10 +23,12 @@ pub mod gpu;
 #[cfg(feature = "logging")]
 pub mod logging;
 pub mod metrics;
+pub mod params;
 pub mod wait;
 
 pub use controller::{ControllerKind, UnknownKind};
 pub use metrics::{PodMetrics, UtilizationSource};
+pub use params::{BackendKind, TrialParams, UnknownBackend};
 pub use wait::{UnknownWaitMode, WaitMode};
 
 use std::net::SocketAddr;

@@ -15,6 +15,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Row, SqliteConnection};
 
 use crate::{Error, Result};
+use contract::BackendKind;
 
 /// The migrations of `migrations/`, as this build knows them.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -143,8 +144,8 @@ pub struct CampaignInfo {
     pub id: i64,
     /// Name.
     pub name: String,
-    /// Backend (`sim`, `local`, `k3s`).
-    pub backend: String,
+    /// Where its trials ran.
+    pub backend: BackendKind,
     /// SHA-256 of the campaign and its GPU profiles.
     pub config_sha256: String,
     /// The campaign file.
@@ -173,10 +174,14 @@ pub async fn campaigns(conn: &mut SqliteConnection) -> Result<Vec<CampaignInfo>>
     .await?;
     rows.iter()
         .map(|r| {
+            let id: i64 = r.try_get(0)?;
+            let backend: String = r.try_get(2)?;
             Ok(CampaignInfo {
-                id: r.try_get(0)?,
+                id,
                 name: r.try_get(1)?,
-                backend: r.try_get(2)?,
+                backend: backend
+                    .parse()
+                    .map_err(|e| Error::Dataset(format!("campaign {id}: {e}")))?,
                 config_sha256: r.try_get(3)?,
                 config_toml: r.try_get(4)?,
                 tool_version: r.try_get(5)?,
@@ -267,7 +272,9 @@ pub struct PodLife {
     pub ready_s: Option<f64>,
 }
 
-/// What the report reads from a trial's `params_json`.
+/// What the report reads from a trial's `params_json`
+/// ([`contract::TrialParams`]).
+#[derive(Default)]
 struct Params {
     load_steps_s: Vec<f64>,
     gpus: Vec<GpuModel>,
@@ -275,28 +282,33 @@ struct Params {
     max_replicas: Option<i64>,
 }
 
-fn parse_params(params: &str) -> Params {
-    let v: serde_json::Value = serde_json::from_str(params).unwrap_or_default();
-    let steps = v["load_steps_s"]
-        .as_array()
-        .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
-        .unwrap_or_default();
-    let mut gpus = Vec::new();
-    if let Some(map) = v["scenario"]["gpu_profiles"].as_object() {
-        for (name, p) in map {
-            gpus.push(GpuModel {
-                name: name.clone(),
-                model: p["model"].as_str().unwrap_or_default().to_string(),
-                provenance: p["provenance"].as_str().unwrap_or("unknown").to_string(),
-                notes: p["notes"].as_str().unwrap_or_default().to_string(),
-            });
+/// The parts of trial `id`'s stored parameters the report uses. A document
+/// that is not the bench's (edited by hand, or from a bench that wrote
+/// another shape) leaves them empty, with a warning that names the trial:
+/// the trial's own rows are still reported.
+fn parse_params(id: i64, params: &str) -> Params {
+    let p = match contract::TrialParams::parse(params) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("trial {id}: params_json is not the bench's trial parameters ({e}); its load steps, replica bounds and GPU models are left out");
+            return Params::default();
         }
-    }
+    };
     Params {
-        load_steps_s: steps,
-        gpus,
-        min_replicas: v["scenario"]["min_replicas"].as_i64(),
-        max_replicas: v["scenario"]["max_replicas"].as_i64(),
+        load_steps_s: p.load_steps_s,
+        gpus: p
+            .scenario
+            .gpu_profiles
+            .into_iter()
+            .map(|(name, g)| GpuModel {
+                name,
+                model: g.model,
+                provenance: g.provenance.as_str().to_string(),
+                notes: g.notes,
+            })
+            .collect(),
+        min_replicas: Some(i64::from(p.scenario.min_replicas)),
+        max_replicas: Some(i64::from(p.scenario.max_replicas)),
     }
 }
 
@@ -306,10 +318,11 @@ pub(crate) const TRIAL_COLUMNS: &str =
 
 /// A [`Trial`] from a row selecting [`TRIAL_COLUMNS`].
 pub(crate) fn trial_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Trial> {
+    let id: i64 = r.try_get(0)?;
     let params: String = r.try_get(8)?;
-    let p = parse_params(&params);
+    let p = parse_params(id, &params);
     Ok(Trial {
-        id: r.try_get(0)?,
+        id,
         scenario: r.try_get(1)?,
         arm: r.try_get(2)?,
         load_profile: r.try_get(3)?,

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use serde::Serialize;
 
+use contract::BackendKind;
+
 use crate::charts::{self, Chart, Series, BLUE, ORANGE};
 use crate::compare::{self, Comparison};
 use crate::dataset::{CampaignData, CampaignInfo, GpuModel};
@@ -126,7 +128,7 @@ fn provenance(data: &CampaignData) -> compare::Provenance {
         if out.contains_key(&t.scenario) {
             continue;
         }
-        let note = if data.info.backend == "sim" {
+        let note = if data.info.backend == BackendKind::Sim {
             let mut gpus: Vec<String> = t
                 .gpus
                 .iter()

@@ -13,6 +13,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use contract::BackendKind;
+
 use crate::dataset::{self, CampaignData, CampaignInfo};
 use crate::metrics::{trial_metrics, METRICS};
 use crate::{Error, Result};
@@ -58,10 +60,10 @@ pub struct Twin {
 pub fn find_pair(campaigns: &[CampaignInfo]) -> Option<(i64, i64)> {
     // `campaigns` is newest first.
     campaigns.iter().find_map(|l| {
-        (l.backend == "local" || l.backend == "k8s").then_some(())?;
+        l.backend.is_real().then_some(())?;
         let s = campaigns
             .iter()
-            .find(|s| s.backend == "sim" && s.config_sha256 == l.config_sha256)?;
+            .find(|s| s.backend == BackendKind::Sim && s.config_sha256 == l.config_sha256)?;
         Some((l.id, s.id))
     })
 }
@@ -154,11 +156,13 @@ pub async fn load_pair(
     let sim = dataset::load_campaign(&mut conn, path, s)
         .await?
         .ok_or_else(|| Error::Dataset(format!("no campaign {s} in {}", path.display())))?;
-    for (c, want) in [(&local.info, ["local", "k8s"]), (&sim.info, ["sim", "sim"])] {
-        if !want.contains(&c.backend.as_str()) {
+    for (c, real) in [(&local.info, true), (&sim.info, false)] {
+        if c.backend.is_real() != real {
             return Err(Error::Dataset(format!(
-                "campaign {} ran on `{}`, expected `{}`",
-                c.id, c.backend, want[0]
+                "campaign {} ran on `{}`, expected {}",
+                c.id,
+                c.backend,
+                if real { "`local` or `k8s`" } else { "`sim`" }
             )));
         }
     }
