@@ -124,8 +124,8 @@ pub struct Comparison {
     pub load_profile: String,
     /// Metric key.
     pub metric: &'static str,
-    /// Research question (1–5).
-    pub question: u8,
+    /// The research question it answers.
+    pub question: crate::question::Question,
     /// The question's declared primary endpoint.
     pub primary: bool,
     /// Baseline arm (the difference is treatment − baseline).

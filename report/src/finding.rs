@@ -240,7 +240,7 @@ mod tests {
             scenario: "s".into(),
             load_profile: "p".into(),
             metric: "latency_p95_ms",
-            question: 3,
+            question: crate::question::Question::Latency,
             primary: true,
             baseline: "hpa".into(),
             treatment: "userscale".into(),

@@ -20,6 +20,7 @@ pub mod dataset;
 pub mod finding;
 pub mod metrics;
 pub mod pages;
+pub mod question;
 pub mod render;
 pub mod report;
 pub mod server;

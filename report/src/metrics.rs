@@ -60,8 +60,8 @@ impl Margin {
 pub struct MetricDef {
     /// Stable key (JSON, CSV).
     pub key: &'static str,
-    /// Research question (1–5).
-    pub question: u8,
+    /// The research question it answers.
+    pub question: Question,
     /// Short label.
     pub label: &'static str,
     /// Unit.
@@ -81,7 +81,7 @@ pub struct MetricDef {
 #[allow(clippy::too_many_arguments)]
 const fn m(
     key: &'static str,
-    question: u8,
+    question: Question,
     label: &'static str,
     unit: &'static str,
     better: Better,
@@ -103,52 +103,54 @@ const fn m(
     }
 }
 
+use crate::question::Question;
 use Better::{Higher, Lower, Neither};
 use Kind::{TimeToEvent, Value};
 use Margin::{Absolute, Relative};
+use Question as Q;
 
 /// Every metric the report compares, in display order. The first of each
 /// question is its declared primary endpoint (`docs/report.md` says why).
 pub const METRICS: &[MetricDef] = &[
-    m("gpu_util_mean", 1, "mean GPU utilisation", "%", Higher, Value, true, Absolute(1.0),
+    m("gpu_util_mean", Q::Utilization, "mean GPU utilisation", "%", Higher, Value, true, Absolute(1.0),
       "Mean over the trial's seconds after warm-up of samples.gpu_util_mean (NVML-style busy share, averaged over the cluster's GPUs)."),
-    m("gpu_util_max", 1, "max GPU utilisation", "%", Neither, Value, false, Absolute(1.0),
+    m("gpu_util_max", Q::Utilization, "max GPU utilisation", "%", Neither, Value, false, Absolute(1.0),
       "Highest samples.gpu_util_max after warm-up."),
-    m("react_s", 2, "time to first scale-up", "s", Lower, TimeToEvent, true, Absolute(1.0),
+    m("react_s", Q::Responsiveness, "time to first scale-up", "s", Lower, TimeToEvent, true, Absolute(1.0),
       "Seconds from the load change (the profile's first load step; t = 0, when the users start, for a closed loop) to the first scale-up order issued after it; censored at the trial's end if none came. Trials already at max replicas when the load changed are left out and counted."),
-    m("ready_s", 2, "time to ready capacity", "s", Lower, TimeToEvent, false, Absolute(1.0),
+    m("ready_s", Q::Responsiveness, "time to ready capacity", "s", Lower, TimeToEvent, false, Absolute(1.0),
       "Seconds from the load change to the first moment a pod created after it was seen ready by its readiness probe; censored at the trial's end. Left out at max replicas."),
-    m("ticks_before_react", 2, "controller ticks before reacting", "ticks", Lower, TimeToEvent, false, Absolute(0.5),
+    m("ticks_before_react", Q::Responsiveness, "controller ticks before reacting", "ticks", Lower, TimeToEvent, false, Absolute(0.5),
       "Controller decisions after the load change and before the first scale-up order; censored (all decisions to the trial's end) if none came. Left out at max replicas."),
-    m("latency_p95_ms", 3, "p95 latency", "ms", Lower, Value, true, Relative(0.05),
+    m("latency_p95_ms", Q::Latency, "p95 latency", "ms", Lower, Value, true, Relative(0.05),
       "Nearest-rank 95th percentile of latency_ms over requests answered OK and scheduled after warm-up."),
-    m("latency_p50_ms", 3, "p50 latency", "ms", Lower, Value, false, Relative(0.05),
+    m("latency_p50_ms", Q::Latency, "p50 latency", "ms", Lower, Value, false, Relative(0.05),
       "Nearest-rank median of the same latencies."),
-    m("latency_p99_ms", 3, "p99 latency", "ms", Lower, Value, false, Relative(0.05),
+    m("latency_p99_ms", Q::Latency, "p99 latency", "ms", Lower, Value, false, Relative(0.05),
       "Nearest-rank 99th percentile of the same latencies."),
-    m("slo_attainment", 3, "SLO attainment", "share", Higher, Value, false, Absolute(0.01),
+    m("slo_attainment", Q::Latency, "SLO attainment", "share", Higher, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up that were answered OK within the SLO threshold."),
-    m("failure_rate", 3, "failure rate", "share", Lower, Value, false, Absolute(0.01),
+    m("failure_rate", Q::Latency, "failure rate", "share", Lower, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up whose outcome is not ok (any failure, time-outs included)."),
-    m("timeout_rate", 3, "time-out rate", "share", Lower, Value, false, Absolute(0.01),
+    m("timeout_rate", Q::Latency, "time-out rate", "share", Lower, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up that hit the client time-out."),
-    m("slot_s_per_ok", 4, "GPU-slot-seconds per successful request", "slot·s", Lower, Value, true, Relative(0.05),
+    m("slot_s_per_ok", Q::Efficiency, "GPU-slot-seconds per successful request", "slot·s", Lower, Value, true, Relative(0.05),
       "GPU-slot-seconds after warm-up divided by the requests answered OK in the same seconds (answers after the trial's end are not counted)."),
-    m("pod_seconds", 4, "pod-seconds", "pod·s", Lower, Value, false, Relative(0.05),
+    m("pod_seconds", Q::Efficiency, "pod-seconds", "pod·s", Lower, Value, false, Relative(0.05),
       "Sum over seconds after warm-up of the pods that exist (ready + pending + terminating)."),
-    m("slot_seconds", 4, "GPU-slot-seconds", "slot·s", Lower, Value, false, Relative(0.05),
+    m("slot_seconds", Q::Efficiency, "GPU-slot-seconds", "slot·s", Lower, Value, false, Relative(0.05),
       "Sum over seconds after warm-up of the pods holding a GPU slot (scheduled and not yet gone)."),
-    m("served_per_pod_s", 4, "requests served per pod-second", "req/(pod·s)", Higher, Value, false, Relative(0.05),
+    m("served_per_pod_s", Q::Efficiency, "requests served per pod-second", "req/(pod·s)", Higher, Value, false, Relative(0.05),
       "Requests answered OK in the seconds after warm-up up to the trial's end divided by pod-seconds."),
-    m("energy_per_ok_j", 4, "GPU energy per successful request", "J", Lower, Value, false, Relative(0.05),
+    m("energy_per_ok_j", Q::Efficiency, "GPU energy per successful request", "J", Lower, Value, false, Relative(0.05),
       "GPU energy from the warm-up's end to the trial's end divided by the requests answered OK in those seconds."),
-    m("direction_changes", 5, "direction changes", "changes", Lower, Value, true, Absolute(0.5),
+    m("direction_changes", Q::Patterns, "direction changes", "changes", Lower, Value, true, Absolute(0.5),
       "Times a replica change at or after warm-up went the other way than the previous one (oscillation)."),
-    m("scaling_events", 5, "scaling events", "events", Neither, Value, false, Absolute(0.5),
+    m("scaling_events", Q::Patterns, "scaling events", "events", Neither, Value, false, Absolute(0.5),
       "Replica changes at or after warm-up."),
-    m("overshoot", 5, "overshoot", "replicas", Lower, Value, false, Absolute(0.5),
+    m("overshoot", Q::Patterns, "overshoot", "replicas", Lower, Value, false, Absolute(0.5),
       "Highest desired replicas after warm-up minus the final desired replicas."),
-    m("replicas_mean", 5, "mean ready replicas", "pods", Neither, Value, false, Absolute(0.5),
+    m("replicas_mean", Q::Patterns, "mean ready replicas", "pods", Neither, Value, false, Absolute(0.5),
       "Mean over seconds after warm-up of samples.ready."),
 ];
 

@@ -1,6 +1,7 @@
 //! HTML pages (askama templates in `report/templates/`, escaped by default;
 //! only the generated SVG is inserted unescaped).
 
+use crate::question::Question;
 use std::borrow::Borrow;
 
 use askama::Template;
@@ -78,7 +79,7 @@ impl CampaignPage<'_> {
     }
     /// The declared primary endpoint of each question, whose finding
     /// leads its section.
-    fn primary(&self, q: impl Borrow<u8>) -> &'static str {
+    fn primary(&self, q: impl Borrow<Question>) -> &'static str {
         let q = *q.borrow();
         METRICS
             .iter()

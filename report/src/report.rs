@@ -13,6 +13,7 @@ use crate::compare::{self, Comparison};
 use crate::dataset::{CampaignData, CampaignInfo, GpuModel};
 use crate::finding::display_arm;
 use crate::metrics::{self, MetricDef, TrialMetrics, METRICS};
+use crate::question::Question;
 use crate::{sql, stats, Result};
 
 /// Options of a report.
@@ -27,8 +28,8 @@ pub struct ReportOptions {
 /// The question, its text and how it is answered.
 #[derive(Clone, Debug, Serialize)]
 pub struct Section {
-    /// 1–5.
-    pub question: u8,
+    /// Which question.
+    pub question: Question,
     /// Short title.
     pub title: &'static str,
     /// The research question.
@@ -77,34 +78,6 @@ pub struct CampaignReport {
     /// Every trial's metrics.
     pub trials: Vec<TrialMetrics>,
 }
-
-const QUESTIONS: [(&str, &str, &str); 5] = [
-    (
-        "GPU utilisation",
-        "Does GPU-aware scaling improve GPU utilisation?",
-        "Per-trial mean and maximum GPU utilisation after warm-up; the time series shows the mean over seeds with a 95 % band.",
-    ),
-    (
-        "Scaling responsiveness",
-        "How does scaling responsiveness compare?",
-        "From the load change (the profile's first load step; t = 0, when the users start, for a closed loop), counting only orders issued and pods created after it: time to the first scale-up order, time until a new pod is ready, and controller ticks that passed without reacting, each censored at the trial's end; trials already at max replicas when the load changed are left out and counted; scaling timelines of representative seeds.",
-    ),
-    (
-        "Latency",
-        "What is the latency impact?",
-        "Per-trial nearest-rank p50/p95/p99 latency of successful requests, SLO attainment, failure and time-out rates; latency CDF over all trials of each arm.",
-    ),
-    (
-        "Resource efficiency",
-        "Which approach is more resource-efficient?",
-        "GPU-slot-seconds per successful request, pod-seconds and GPU-slot-seconds after warm-up, successful requests per pod-second and GPU energy per successful request (answers counted in the same seconds as the capacity); p95 latency against pod-seconds per trial.",
-    ),
-    (
-        "Scaling patterns",
-        "How do scaling patterns differ under load?",
-        "Scaling events per trial, direction changes (oscillation), overshoot above the final replica count, and replicas over time.",
-    ),
-];
 
 /// [`build`] on a thread of its own, outside any async runtime: polars runs
 /// parts of its work on its own runtime and must not be called from inside
@@ -173,13 +146,12 @@ pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport>
         None
     };
     let mut sections = Vec::new();
-    for (i, (title, text, method)) in QUESTIONS.iter().enumerate() {
-        let q = i as u8 + 1;
+    for q in Question::ALL {
         let mut section = Section {
             question: q,
-            title,
-            text,
-            method,
+            title: q.title(),
+            text: q.text(),
+            method: q.method(),
             metrics: METRICS.iter().filter(|m| m.question == q).collect(),
             sql: sql::per_trial(q, data.info.id, opts.slo_ms),
             rows: rows.iter().filter(|r| r.question == q).cloned().collect(),
@@ -454,23 +426,23 @@ impl ChartCtx<'_> {
         })
     }
 
-    fn charts_for(&self, q: u8) -> Result<Vec<Chart>> {
+    fn charts_for(&self, q: Question) -> Result<Vec<Chart>> {
         match q {
-            1 => Ok(vec![
+            Question::Utilization => Ok(vec![
                 self.boxplot("gpu_util_mean")?,
                 self.sample_band("gpu-ts", "GPU utilisation", "%", 2)?,
                 self.sample_band("cpu-ts", "CPU utilisation", "% of request", 3)?,
             ]),
-            2 => Ok(vec![self.boxplot("react_s")?, self.timelines()?]),
-            3 => Ok(vec![
+            Question::Responsiveness => Ok(vec![self.boxplot("react_s")?, self.timelines()?]),
+            Question::Latency => Ok(vec![
                 self.boxplot("latency_p95_ms")?,
                 self.cdf()?,
                 self.band("p95-ts", "p95 latency", "ms", |id| {
                     self.ts.p95.get(&id).cloned().unwrap_or_default()
                 })?,
             ]),
-            4 => Ok(vec![self.boxplot("pod_seconds")?, self.cost_scatter()?]),
-            _ => Ok(vec![
+            Question::Efficiency => Ok(vec![self.boxplot("pod_seconds")?, self.cost_scatter()?]),
+            Question::Patterns => Ok(vec![
                 self.boxplot("direction_changes")?,
                 self.sample_band("replicas-ts", "ready replicas", "pods", 0)?,
             ]),

@@ -2,15 +2,17 @@
 //! reproduces the per-trial table that the section's statistics are computed
 //! from (one row per trial, the same definitions as [`crate::metrics`]).
 
+use crate::question::Question;
+
 /// The per-trial SQL of question `q` for campaign `campaign` and SLO
 /// threshold `slo_ms`.
-pub fn per_trial(q: u8, campaign: i64, slo_ms: f64) -> String {
+pub fn per_trial(q: Question, campaign: i64, slo_ms: f64) -> String {
     let body = match q {
-        1 => Q1,
-        2 => Q2,
-        3 => Q3,
-        4 => Q4,
-        _ => Q5,
+        Question::Utilization => Q1,
+        Question::Responsiveness => Q2,
+        Question::Latency => Q3,
+        Question::Efficiency => Q4,
+        Question::Patterns => Q5,
     };
     body.replace("{campaign}", &campaign.to_string())
         .replace("{slo_ms}", &format!("{slo_ms}"))

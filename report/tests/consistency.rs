@@ -40,7 +40,7 @@ fn section_sql_reproduces_the_per_trial_metrics() {
                 })
                 .collect();
             let mut checked = 0;
-            for q in 1..=5u8 {
+            for q in report::question::Question::ALL {
                 let sql = report::sql::per_trial(q, 1, 1000.0);
                 let rows = sqlx::query(&sql).fetch_all(&mut conn).await.unwrap();
                 assert_eq!(rows.len(), metrics.len(), "question {q}");
