@@ -867,4 +867,20 @@ fn check_signals(db: &Path, id: i64, arm: &str, policy: &PolicyConfig) {
             assert_eq!(emulated, 0, "{arm}: {name} is the replica's own");
         }
     }
+    // The trial starts after two scrapes of its initial replicas, so a
+    // policy reading CPU has it from its first tick.
+    if rows
+        .iter()
+        .any(|r| must::<String>(r, "name") == "metrics_server")
+    {
+        let first = query(
+            db,
+            &format!("SELECT reason FROM decisions WHERE trial_id = {id} ORDER BY t_s LIMIT 1"),
+        );
+        let reason: String = must(&first[0], "reason");
+        assert!(
+            !reason.contains("no metrics returned"),
+            "{arm}: the first tick had no CPU: {reason}"
+        );
+    }
 }

@@ -19,8 +19,10 @@
 //! The result is the same [`TrialRecords`] the simulator produces.
 //!
 //! Each trial starts from fresh processes at `min_replicas`, waits until
-//! they are ready and idle, and stops every process at the end, so nothing
-//! carries over between trials or arms.
+//! they are ready, idle and scraped twice by the emulated metrics-server
+//! (so a policy reading CPU has a value from its first tick, as on a
+//! cluster and in the simulator), and stops every process at the end, so
+//! nothing carries over between trials or arms.
 
 pub use scaler::cluster::http;
 pub mod reaper;
@@ -40,7 +42,7 @@ use crate::campaign::Trial;
 use crate::loadgen::{self, LiveLatency, Target};
 use crate::record::TrialRecords;
 use crate::route::Router;
-use crate::trial::signal::Site;
+use crate::trial::signal::{MetricsServer, Site};
 use crate::trial::timeline::TrialTime;
 use crate::{Error, Result};
 use replicas::{lock, Cluster, Setup};
@@ -56,7 +58,8 @@ pub struct LocalOptions {
     pub cpu_threads: u32,
     /// Longest wait for the initial replicas to become ready, seconds.
     pub startup_timeout_s: f64,
-    /// Idle time after the initial replicas are ready, before the trial.
+    /// Least idle time after the initial replicas are ready, before the
+    /// trial; the trial also waits for two metrics-server scrapes of them.
     pub settle_s: f64,
     /// Fault injection: kill (SIGKILL) one ready replica this many seconds
     /// into each trial; the replica set replaces it.
@@ -130,9 +133,13 @@ pub fn run_trial(
         router: Router::new(spec.sim.routing, t.seed),
     }));
     replicas::start(&cluster, &setup, spec.min_replicas, opts, stop)?;
-    std::thread::sleep(Duration::from_secs_f64(opts.settle_s));
-
-    let t0 = Instant::now();
+    // The trial starts once metrics-server has scraped the idle replicas
+    // twice (the sampler scrapes from then), as it has the pods of a
+    // cluster and the simulator's initial pods; at least `settle_s`.
+    let settle_s = MetricsServer::of(&setup.clocks).settle_s(opts.settle_s);
+    let settle = Duration::try_from_secs_f64(settle_s)
+        .map_err(|e| Error::Local(format!("local: settle time {settle_s} s: {e}")))?;
+    let t0 = Instant::now() + settle;
     let span = Span {
         t0,
         end: t0 + Duration::from_secs_f64(t.duration_s),

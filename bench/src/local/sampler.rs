@@ -36,7 +36,11 @@ pub(super) fn run(
     let mut sampler = Sampler::new(f64::from(spec.pod.cpu_request_m));
     let stage = MetricsServer::of(clocks);
     let resolution = Duration::from_secs_f64(stage.scrape.period_s.max(0.1));
-    let mut next_scrape = t0 + Duration::from_secs_f64(stage.scrape.first_s);
+    // The scrapes fall at t0 + first + k × period; from k = −2, two before
+    // the start (the trial waits that long once its replicas are ready).
+    let mut next_scrape = t0
+        .checked_sub(Duration::from_secs_f64(stage.history_s()))
+        .unwrap_or(t0 + Duration::from_secs_f64(stage.scrape.first_s));
     let mut k = 1u32;
     loop {
         let at = t0 + Duration::from_secs(u64::from(k));

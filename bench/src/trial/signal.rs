@@ -57,6 +57,22 @@ impl MetricsServer {
             scrape: clocks.scrape,
         }
     }
+
+    /// How long before the trial's start its first replicas must already
+    /// run for two of its scrapes to fall before the start, seconds
+    /// (2 × period − phase): what a replica running since before the trial
+    /// has on a cluster, and what the simulator's initial pods have.
+    pub fn history_s(&self) -> f64 {
+        (2.0 * self.scrape.period_s - self.scrape.first_s).max(0.0)
+    }
+
+    /// How long a real backend waits from its initial replicas being ready
+    /// to the trial's start: at least `at_least_s`, and [`Self::history_s`]
+    /// so that the scrapes at t0 − history and one period later fall on
+    /// ready replicas.
+    pub fn settle_s(&self, at_least_s: f64) -> f64 {
+        at_least_s.max(self.history_s())
+    }
 }
 
 /// What metrics-server serves for one container.
@@ -251,6 +267,30 @@ mod tests {
                 period_s: 15.0,
                 first_s: 4.0,
             },
+        }
+    }
+
+    #[test]
+    fn a_real_trial_waits_for_two_scrapes_of_its_ready_replicas() {
+        for (period_s, first_s, at_least_s) in [
+            (15.0, 0.0, 1.0),
+            (15.0, 14.9, 1.0),
+            (5.0, 4.84, 1.0),
+            (5.0, 2.0, 30.0),
+        ] {
+            let stage = MetricsServer {
+                scrape: crate::clocks::PeriodicClock { period_s, first_s },
+            };
+            let settle = stage.settle_s(at_least_s);
+            assert!(settle >= at_least_s);
+            // From the replicas being ready (0) to t0 (settle): the scrapes
+            // at t0 − history and one period later, both after 0 and
+            // before the first scrape of the trial itself (t0 + first).
+            let first = settle - stage.history_s();
+            let second = first + period_s;
+            assert!(first >= 0.0, "{period_s} {first_s}: {first}");
+            assert!(second <= settle + first_s, "{period_s} {first_s}");
+            assert!((settle + first_s - second - period_s).abs() < 1e-9);
         }
     }
 
