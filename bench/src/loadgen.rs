@@ -4,9 +4,8 @@
 //! Open loop: a dispatcher thread sleeps until shortly before each
 //! scheduled instant (timer slack 1 µs), yields its core until the instant,
 //! and hands the request to the async runtime, whatever earlier requests
-//! are doing; `sent_s` is when the
-//! request task actually started, and latency runs from the scheduled
-//! instant (no coordinated omission). Closed loop: one task per user sends,
+//! are doing; `sent_s` is when the request task actually started, and
+//! latency runs from the scheduled instant (no coordinated omission). Closed loop: one task per user sends,
 //! waits for the answer, thinks, and sends the next request of its script.
 //! Every request gets an outcome: the client time-out bounds each one.
 
@@ -180,7 +179,8 @@ pub fn replay(
         Arrival::Open { .. } => {
             let schedule = open_schedule(profile, seed, duration_s);
             // The kernel's default slack (50 µs) would make each sleep end
-            // late by up to that much; best effort, the spin covers it.
+            // up to that much late, past the 20 µs of yielding; best
+            // effort: where it cannot be set, sends are that much later.
             let _ = nix::sys::prctl::set_timerslack(1_000);
             let mut handles = Vec::with_capacity(schedule.len());
             for r in schedule {

@@ -115,11 +115,6 @@ impl Backend {
             Backend::K8s(_) => BackendKind::K8s,
         }
     }
-
-    /// The stored name (`sim`, `local`, `k8s`).
-    pub fn name(&self) -> &'static str {
-        self.kind().as_str()
-    }
 }
 
 /// What a run did.
