@@ -53,6 +53,7 @@ use crate::rng::{self, Stream};
 use crate::route::Router;
 use crate::trial::control::ControlLog;
 use crate::trial::observe::{self, PodAtTick};
+use crate::trial::sampler::{ClientSecond, GpuReading, PodNow, PodReading, Sampler};
 use crate::trial::signal::{pipeline, CpuMetric, CpuSeries, MetricsServer, Site};
 use crate::trial::timeline::PodTimeline;
 use scaler::cluster::PodMetrics;
@@ -383,6 +384,18 @@ impl Pod {
     fn ready(&self) -> bool {
         self.ready_at.is_some() && !self.terminating && self.state == PodState::Running
     }
+    /// Its state for the sampler: being deleted until it has gone.
+    fn now(&self) -> PodNow {
+        match self.state {
+            PodState::Exited => PodNow::Exited,
+            _ if self.terminating => PodNow::Terminating,
+            PodState::Unscheduled => PodNow::Pending,
+            PodState::Starting => PodNow::Starting,
+            PodState::Initializing => PodNow::Initializing,
+            PodState::BackOff => PodNow::BackOff,
+            PodState::Running => PodNow::Running,
+        }
+    }
     /// Its requests in the GPU phase, or in a CPU phase.
     fn phase_list(&mut self, gpu: bool) -> &mut Vec<u32> {
         if gpu {
@@ -624,6 +637,10 @@ struct Sim<'a> {
     offered_in_second: u32,
     completed_in_second: u32,
     failed_in_second: u32,
+    /// The shared sampler, and its readings' buffers (kept between seconds).
+    sampler: Sampler,
+    gpu_readings: Vec<GpuReading>,
+    pod_readings: Vec<PodReading>,
     out: TrialRecords,
 }
 
@@ -802,6 +819,9 @@ impl<'a> Sim<'a> {
         }
         let policy = input.policy.build();
         let seed = input.seed;
+        // The simulated devices' energy counters start at 0 with the trial.
+        let sampler =
+            Sampler::new(f64::from(spec.pod.cpu_request_m)).energy_from(&vec![0.0; gpus.len()]);
         let mut sim = Sim {
             input,
             profiles,
@@ -841,6 +861,9 @@ impl<'a> Sim<'a> {
             offered_in_second: 0,
             completed_in_second: 0,
             failed_in_second: 0,
+            sampler,
+            gpu_readings: Vec::new(),
+            pod_readings: Vec::new(),
             out: TrialRecords::default(),
         };
         sim.setup();
@@ -1985,112 +2008,64 @@ impl<'a> Sim<'a> {
     fn sample(&mut self) {
         let now = self.now;
         let t_s = secs(now);
-        let spec = &self.input.scenario.spec;
-        let window = us(spec.sim.latency_window_s);
-        let (mut util_sum, mut util_max, mut mem, mut power, mut energy) =
-            (0.0, 0.0f64, 0.0, 0.0, 0.0);
-        for (gi, g) in self.gpus.iter_mut().enumerate() {
+        let window = us(self.input.scenario.spec.sim.latency_window_s);
+        let mut gpus = std::mem::take(&mut self.gpu_readings);
+        gpus.clear();
+        for g in self.gpus.iter_mut() {
             settle_gpu(g, self.profiles[g.profile], now);
             let util = (g.busy_s.min(1.0)) * 100.0;
             g.busy_s = 0.0;
             g.last_util = util;
-            let p = g.energy_j - g.energy_at_last_sample;
+            let power = g.energy_j - g.energy_at_last_sample;
             g.energy_at_last_sample = g.energy_j;
-            util_sum += util;
-            util_max = util_max.max(util);
-            mem += g.mem_used;
-            power += p;
-            energy += g.energy_j;
-            self.out.gpu_samples.push(GpuSample {
-                t_s,
-                gpu: gi as u32,
-                util_pct: util,
+            gpus.push(GpuReading {
+                util_pct: Some(util),
                 mem_used_mib: g.mem_used,
-                power_w: p,
-                contexts: g.contexts,
+                power_w: power,
+                energy_j: g.energy_j,
+                contexts: Some(g.contexts),
             });
         }
-        let req_m = f64::from(spec.pod.cpu_request_m);
-        let (mut cpu, mut requested, mut in_flight, mut queued) = (0.0, 0.0, 0u32, self.n_waiting);
-        let (mut ready, mut pending, mut terminating) = (0u32, 0u32, 0u32);
-        for i in 0..self.pods.len() {
-            let pod = &mut self.pods[i];
+        let mut pods = std::mem::take(&mut self.pod_readings);
+        pods.clear();
+        for (i, pod) in self.pods.iter_mut().enumerate() {
+            // A pod shows for one more second after it has gone.
             if pod.state == PodState::Exited && pod.exited.is_some_and(|e| e <= now - us(1.0)) {
                 continue;
             }
             pod.expire_latencies(now - window);
-            let lat = pod.mean_latency_ms();
             settle_cpu(pod, now);
             let cores = pod.cpu_cum - pod.cpu_at_sample;
             pod.cpu_at_sample = pod.cpu_cum;
-            let state = if pod.terminating {
-                "terminating"
-            } else {
-                match pod.state {
-                    PodState::Unscheduled => "pending",
-                    PodState::Starting => "starting",
-                    PodState::Initializing => "initializing",
-                    PodState::BackOff => "backoff",
-                    PodState::Running => "running",
-                    PodState::Exited => "exited",
-                }
-            };
-            if pod.ready() {
-                ready += 1;
-            } else if pod.live() {
-                pending += 1;
-            } else if pod.state != PodState::Exited {
-                terminating += 1;
-            }
-            if pod.state != PodState::Exited && pod.node.is_some() {
-                requested += req_m;
-            }
-            cpu += cores;
-            in_flight += pod.busy;
-            queued += pod.queue.len() as u32;
-            let gpu_util = pod
-                .gpu
-                .filter(|_| pod.context)
-                .map(|g| self.gpus[g].last_util);
-            self.out.pod_samples.push(PodSample {
-                t_s,
+            pods.push(PodReading {
                 pod: i as u32,
-                state,
+                now: pod.now(),
                 ready: pod.ready(),
-                cpu_cores: cores,
-                cpu_pct_request: cores * 1000.0 / req_m * 100.0,
-                gpu_util,
+                on_node: pod.node.is_some(),
+                context: pod.context,
+                cpu_cores: Some(cores),
+                gpu_util: pod
+                    .gpu
+                    .filter(|_| pod.context)
+                    .map(|g| self.gpus[g].last_util),
+                gpu_source: None,
                 in_flight: pod.busy,
                 queued: pod.queue.len() as u32,
-                avg_latency_ms: lat,
+                avg_latency_ms: pod.mean_latency_ms(),
                 completed: pod.completed_in_second,
             });
             pod.completed_in_second = 0;
         }
-        let n_gpus = self.gpus.len().max(1) as f64;
-        self.out.samples.push(Sample {
-            t_s,
-            desired: self.spec_replicas,
-            ready,
-            pending,
-            terminating,
-            gpu_util_mean: util_sum / n_gpus,
-            gpu_util_max: util_max,
-            gpu_mem_used_mib: mem,
-            gpu_power_w: power,
-            gpu_energy_j: energy,
-            cpu_cores: cpu,
-            cpu_pct_request: if requested > 0.0 {
-                cpu * 1000.0 / requested * 100.0
-            } else {
-                0.0
-            },
-            in_flight,
-            queued,
+        let client = ClientSecond {
+            waiting: self.n_waiting,
             offered: self.offered_in_second,
             completed: self.completed_in_second,
             failed: self.failed_in_second,
-        });
+        };
+        self.sampler
+            .second(t_s, self.spec_replicas, &pods, &gpus, client);
+        self.gpu_readings = gpus;
+        self.pod_readings = pods;
         self.offered_in_second = 0;
         self.completed_in_second = 0;
         self.failed_in_second = 0;
@@ -2098,6 +2073,7 @@ impl<'a> Sim<'a> {
 
     fn finish(mut self) -> TrialRecords {
         std::mem::take(&mut self.control).finish(&mut self.out);
+        std::mem::replace(&mut self.sampler, Sampler::new(0.0)).finish(&mut self.out);
         self.out.requests.reserve(self.reqs.len());
         for (i, (r, log)) in self.reqs.iter().zip(&self.logs).enumerate() {
             // Every sent request has a client time-out event, so the run only

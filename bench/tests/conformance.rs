@@ -4,16 +4,19 @@
 //! `bench::trial::observe`) and the way `scaler run` observes a cluster's
 //! pods (Pod objects through `scaler::cluster::observe_pods`) must give the
 //! same observations, the same missing pods and, through the shared control
-//! step, the same decisions. A backend that treated a missing or
-//! out-of-range metric, a pod not yet ready or a terminating pod
-//! differently would fail here.
+//! step, the same decisions; and, through the shared sampler, the same
+//! `samples`, `pod_samples` and `gpu_samples` rows from the local view and
+//! from the k8s backend's own per-second path (Pod objects through its
+//! watch `Tracker` into `bench::k8s::sampler::sample`). A backend that
+//! treated a missing or out-of-range metric, a pod not yet ready or a
+//! terminating pod differently would fail here.
 #![allow(clippy::unwrap_used)]
 
 use bench::trial::control::ControlLog;
 use bench::trial::observe::{self, PodAtTick};
 use bench::trial::timeline::PodTimeline;
 use k8s_openapi::api::core::v1::Pod;
-use scaler::cluster::{observe_pods, PodMetrics};
+use scaler::cluster::{observe_pods, ObserveMetrics, PodMetrics};
 use scaler::hpa::HpaConfig;
 use scaler::userscale::UserScaleConfig;
 use scaler::{Observation, PolicyConfig};
@@ -141,9 +144,21 @@ fn pod_object(s: &Scripted, now: u32) -> Pod {
             "phase": "Running",
             "startTime": rfc3339(s.created),
             "conditions": [{
+                "type": "PodScheduled",
+                "status": "True",
+                "lastTransitionTime": rfc3339(s.created),
+            }, {
                 "type": "Ready",
                 "status": if ready.is_some() { "True" } else { "False" },
                 "lastTransitionTime": rfc3339(ready.unwrap_or(s.created)),
+            }],
+            "containerStatuses": [{
+                "name": "workload",
+                "image": "workload",
+                "imageID": "",
+                "ready": ready.is_some(),
+                "restartCount": 0,
+                "state": {"running": {"startedAt": rfc3339(s.created)}},
             }],
         },
     }))
@@ -271,4 +286,105 @@ fn the_scripted_views_are_the_expected_ones() {
         None,
         "an out-of-range reading is not used"
     );
+}
+
+/// The scripted pods in the order both backends number them: by creation
+/// (the local backend as it starts them, the watch as it first sees them).
+fn by_creation(script: &[Scripted]) -> Vec<&Scripted> {
+    let mut v: Vec<&Scripted> = script.iter().collect();
+    v.sort_by_key(|s| s.created);
+    v
+}
+
+/// A pod's CPU in second `t`, cores, `None` for a second without a reading.
+fn cpu(i: usize, t: u32) -> Option<f64> {
+    (!t.is_multiple_of(17)).then(|| 0.05 * (i as f64 + 1.0) + f64::from(t % 5) / 100.0)
+}
+
+#[test]
+fn local_and_cluster_sample_the_same_rows() {
+    let script = script();
+    let order = by_creation(&script);
+    let gpu = |t: u32| {
+        (!t.is_multiple_of(13)).then_some(bench::trial::sampler::GpuReading {
+            util_pct: None,
+            mem_used_mib: 1000.0 + f64::from(t),
+            power_w: 60.0,
+            energy_j: 5_000.0 + 61.0 * f64::from(t),
+            contexts: None,
+        })
+    };
+    let none = bench::trial::sampler::ClientSecond::default();
+    let mut local = bench::trial::sampler::Sampler::new(CPU_REQUEST_M as f64);
+    let mut cluster = bench::trial::sampler::Sampler::new(CPU_REQUEST_M as f64);
+    let mut tracker = bench::k8s::observe::Tracker::default();
+    for now in 1..=90u32 {
+        let spec = if now < 40 { 2 } else { 3 };
+        let live: Vec<(usize, &Scripted)> = order
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.created <= now)
+            .map(|(i, s)| (i, *s))
+            .collect();
+        // The local backend: its replicas' timelines, their procfs CPU and
+        // the `/metrics.json` of the serving ones.
+        let readings: Vec<_> = live
+            .iter()
+            .map(|(i, s)| {
+                let life = timeline(*i as u32, s, now);
+                let answer = if life.serving { (s.answer)(now) } else { None };
+                let m = answer.filter(|m| m.check().is_ok());
+                bench::trial::sampler::PodReading::read(&life, cpu(*i, now), m.as_ref())
+            })
+            .collect();
+        let gpus: Vec<_> = gpu(now).into_iter().collect();
+        let a = local.second(f64::from(now), spec, &readings, &gpus, none);
+        // The k8s backend: the watch's Pod objects, metrics.k8s.io's CPU by
+        // name and the serving pods' answers through the pod proxy.
+        let unix = ORIGIN_UNIX_S + f64::from(now);
+        tracker.spec_replicas = Some(spec);
+        for (_, s) in &live {
+            tracker.pod(&pod_object(s, now), unix);
+        }
+        let mut reading = bench::k8s::observe::Reading {
+            cpu_m: Some(Default::default()),
+            gpu: gpu(now),
+            ..Default::default()
+        };
+        for (i, s) in &live {
+            if let (Some(c), Some(m)) = (cpu(*i, now), reading.cpu_m.as_mut()) {
+                m.insert(s.name.to_string(), c * 1000.0);
+            }
+        }
+        for (name, _) in tracker.serving() {
+            let s = live.iter().find(|(_, s)| s.name == name).unwrap().1;
+            if let Some(m) = (s.answer)(now).filter(|m| m.check().is_ok()) {
+                reading.metrics.insert(name, m);
+            }
+        }
+        let b = bench::k8s::sampler::sample(&mut cluster, f64::from(now), &tracker, &reading);
+        assert_eq!(a, b, "at {now} s");
+    }
+    let (mut ra, mut rb) = (
+        bench::record::TrialRecords::default(),
+        bench::record::TrialRecords::default(),
+    );
+    local.finish(&mut ra);
+    cluster.finish(&mut rb);
+    assert_eq!(ra.samples.len(), 90);
+    assert_eq!(ra.samples, rb.samples);
+    assert_eq!(ra.pod_samples, rb.pod_samples);
+    assert_eq!(ra.gpu_samples, rb.gpu_samples);
+    // The script reaches the rules: a terminating pod, one never ready, a
+    // second without a GPU reading, one without CPU.
+    let states: std::collections::BTreeSet<&str> = ra.pod_samples.iter().map(|p| p.state).collect();
+    assert_eq!(
+        states.into_iter().collect::<Vec<_>>(),
+        ["initializing", "running", "terminating"]
+    );
+    assert_eq!(ra.gpu_samples.len(), 90 - 6);
+    assert!(ra
+        .samples
+        .iter()
+        .any(|r| r.terminating == 1 && r.pending == 1));
 }

@@ -29,7 +29,7 @@ const PINNED: &[(&str, u64, &str)] = &[
     (
         "pod_samples",
         16098,
-        "adab9908f76872bc96301e81f426b4fe047b6a7c4f035d28363ef50d6ca4d0cf",
+        "cfce1fffeb994e81a523efba19af871d181d950827574cd137990a3f0dc53a46",
     ),
     (
         "pods",

@@ -55,7 +55,7 @@ pub fn parse_service_url(url: &str) -> Result<SocketAddr> {
 }
 
 struct Inner {
-    /// Ready pods in the order they became ready: (pod number, listener).
+    /// Serving pods in pod order: (pod number, listener).
     ready: Vec<(u32, SocketAddr)>,
     /// Listener per pod name, kept for the whole trial.
     listeners: HashMap<String, (u32, SocketAddr)>,

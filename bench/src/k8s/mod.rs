@@ -30,7 +30,7 @@ pub mod forward;
 pub mod manifests;
 pub mod observe;
 mod reset;
-mod sampler;
+pub mod sampler;
 mod watch;
 
 pub use connect::{check_deployed, connect, deploy, rollout_status, Connection};

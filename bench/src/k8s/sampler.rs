@@ -13,13 +13,13 @@ use kube::Client;
 
 use super::controller::HpaStatus;
 use super::forward::PortForwards;
-use super::observe::{self, Tracker};
+use super::observe::{self, Reading, Tracker};
 use super::reset::ArmTarget;
 use super::watch::lock;
 use super::WORKLOAD_PORT;
 use crate::loadgen::LiveLatency;
 use crate::record::TrialRecords;
-use crate::trial::sampler::{PodReading, Sampler};
+use crate::trial::sampler::{ClientSecond, GpuReading, PodReading, Sampler, Second};
 use crate::Result;
 
 /// What the sampler reads from and reports to.
@@ -63,23 +63,7 @@ pub(super) async fn run(
         let reading =
             observe::read_once(s.client, s.ns, &s.arm.selector, &names, WORKLOAD_PORT).await;
         cpu_seen |= reading.cpu_m.is_some();
-        let readings: Vec<PodReading<'_>> = snapshot
-            .pods
-            .iter()
-            .filter(|p| p.live())
-            .map(|p| PodReading {
-                pod: p.num,
-                now: p.now(),
-                cpu_cores: reading
-                    .cpu_m
-                    .as_ref()
-                    .and_then(|m| m.get(&p.name))
-                    .map(|m| m / 1000.0),
-                metrics: reading.metrics.get(&p.name),
-            })
-            .collect();
-        let desired = snapshot.spec_replicas.unwrap_or(0);
-        let second = sampler.second(t_s, desired, &readings, reading.gpu);
+        let second = sample(&mut sampler, t_s, &snapshot, &reading);
         (s.progress)(&second.progress_line(s.live.p95(Instant::now(), Duration::from_secs(10))));
         if let Some(h) = hpa.as_mut() {
             if let Some(d) = h.poll(t_s).await {
@@ -89,4 +73,26 @@ pub(super) async fn run(
         k += 1;
     }
     Ok((sampler, cpu_seen))
+}
+
+/// One second's rows from the watches' view of the arm's pods and that
+/// second's reading: every pod not gone, its CPU from metrics.k8s.io, its
+/// `/metrics.json` while it serves, the first serving pod's GPU reading.
+pub fn sample(sampler: &mut Sampler, t_s: f64, pods: &Tracker, reading: &Reading) -> Second {
+    let readings: Vec<PodReading> = pods
+        .pods
+        .iter()
+        .filter(|p| p.live())
+        .map(|p| {
+            let cpu = reading
+                .cpu_m
+                .as_ref()
+                .and_then(|m| m.get(&p.name))
+                .map(|m| m / 1000.0);
+            PodReading::read(p, cpu, reading.metrics.get(&p.name))
+        })
+        .collect();
+    let desired = pods.spec_replicas.unwrap_or(0);
+    let gpus: Vec<GpuReading> = reading.gpu.into_iter().collect();
+    sampler.second(t_s, desired, &readings, &gpus, ClientSecond::default())
 }

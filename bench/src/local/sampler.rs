@@ -18,7 +18,7 @@ use super::{http, sleep_until, Span};
 use crate::campaign::ScenarioSpec;
 use crate::clocks::TrialClocks;
 use crate::loadgen::LiveLatency;
-use crate::trial::sampler::{GpuReading, PodReading, Sampler, Second};
+use crate::trial::sampler::{ClientSecond, GpuReading, PodReading, Sampler, Second};
 use crate::trial::signal::MetricsServer;
 
 /// Samples every second of the trial, and scrapes every replica's CPU for
@@ -91,14 +91,16 @@ fn sample(cluster: &Mutex<Cluster>, sampler: &mut Sampler, t_s: f64) -> Second {
         if let Some(cur) = *cpu_s {
             p.cpu_prev = Some((now, cur));
         }
-        readings.push(PodReading {
-            pod: *i as u32,
-            now: p.life.now(),
-            cpu_cores: cores,
-            metrics: m.as_ref(),
-        });
+        readings.push(PodReading::read(&p.life, cores, m.as_ref()));
     }
-    sampler.second(t_s, c.spec_replicas, &readings, gpu)
+    let gpus: Vec<GpuReading> = gpu.into_iter().collect();
+    sampler.second(
+        t_s,
+        c.spec_replicas,
+        &readings,
+        &gpus,
+        ClientSecond::default(),
+    )
 }
 
 /// One metrics-server scrape: each live replica's process CPU into its

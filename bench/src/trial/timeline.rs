@@ -84,7 +84,7 @@ impl<T: TrialTime> PodTimeline<T> {
 
     /// Where it stands now, for the sampler.
     pub fn now(&self) -> PodNow {
-        PodNow::of(self.deleted.is_some(), self.serving, self.started.is_some())
+        PodNow::of(self)
     }
 
     /// Ready observed at `t` (the first time counts); serving unless being
@@ -135,10 +135,12 @@ mod tests {
     fn states_follow_the_marks() {
         let mut p = PodTimeline::new(3, "p".into(), 10.0);
         assert_eq!(p.now(), PodNow::Pending);
-        p.started = Some(11.0);
+        p.scheduled = Some(10.5);
         assert_eq!(p.now(), PodNow::Starting);
+        p.started = Some(11.0);
+        assert_eq!(p.now(), PodNow::Initializing);
         p.mark_ready(12.0);
-        assert_eq!(p.now(), PodNow::Serving);
+        assert_eq!(p.now(), PodNow::Running);
         p.mark_ready(13.0);
         assert_eq!(p.ready, Some(12.0), "the first ready counts");
         p.mark_deleted(14.0);
@@ -147,10 +149,11 @@ mod tests {
         assert!(!p.serving, "a pod being deleted takes no traffic");
         p.mark_exited(16.0);
         assert!(!p.live());
+        assert_eq!(p.now(), PodNow::Exited);
         let r = p.record(12.5, Some(1), Some(0.25));
         assert_eq!((r.pod, r.gpu, r.probe_phase_s), (3, Some(1), Some(0.25)));
         assert_eq!(r.created_s, -2.5);
-        assert_eq!(r.scheduled_s, None);
+        assert_eq!(r.scheduled_s, Some(-2.0));
         assert_eq!(
             (r.started_s, r.ready_s, r.deleted_s, r.exited_s),
             (Some(-1.5), Some(-0.5), Some(1.5), Some(3.5))
