@@ -53,6 +53,21 @@ impl Router {
             Routing::LeastOutstanding => least().unwrap_or(first),
         })
     }
+
+    /// The endpoint for the next request among `pods`, each given in pod
+    /// order with its address while it serves (`None` otherwise), as the
+    /// local backend and the k8s backend's port-forwards hold them; `None`
+    /// when none serves.
+    pub fn pick_serving<A: Copy>(
+        &mut self,
+        pods: impl IntoIterator<Item = (u32, Option<A>)>,
+    ) -> Option<(u32, A)> {
+        let ready: Vec<(u32, A)> = pods
+            .into_iter()
+            .filter_map(|(pod, addr)| Some((pod, addr?)))
+            .collect();
+        self.pick(&ready, || None)
+    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,13 @@
 //! step, the same decisions; and, through the shared sampler, the same
 //! `samples`, `pod_samples` and `gpu_samples` rows from the local view and
 //! from the k8s backend's own per-second path (Pod objects through its
-//! watch `Tracker` into `bench::k8s::sampler::sample`). A backend that
-//! treated a missing or out-of-range metric, a pod not yet ready or a
-//! terminating pod differently would fail here.
+//! watch `Tracker` into `bench::k8s::sampler::sample`). Requests go to the
+//! same pods: the local backend's pick, the k8s backend's port-forwards and
+//! the simulator (checked on simulated trials of the default campaign
+//! against their own pod records) all choose as the shared `Router` does
+//! among the serving pods in pod order. A backend that treated a missing or
+//! out-of-range metric, a pod not yet ready or a terminating pod
+//! differently, or routed differently, would fail here.
 #![allow(clippy::unwrap_used)]
 
 use bench::trial::control::ControlLog;
@@ -387,4 +391,138 @@ fn local_and_cluster_sample_the_same_rows() {
         .samples
         .iter()
         .any(|r| r.terminating == 1 && r.pending == 1));
+}
+
+/// The requests the scripted load sends in second `t` (0 to 6).
+fn sends(t: u32) -> u32 {
+    (t * 5 + 3) % 7
+}
+
+/// Every backend spreads requests over the serving pods alike: the local
+/// backend's pick (`Router::pick_serving` over its replicas in pod order)
+/// and the k8s backend's port-forwards (the watch `Tracker`'s serving pods
+/// through `PortForwards`) send each request of the scripted load to the
+/// same pod, and that pod is the shared `Router`'s choice among the
+/// serving pods in pod order.
+#[test]
+fn local_and_cluster_route_each_request_to_the_same_pod() {
+    use bench::campaign::Routing;
+    use bench::loadgen::Target;
+    use bench::route::Router;
+    let script = script();
+    let order = by_creation(&script);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _runtime = rt.enter();
+    for routing in [Routing::RoundRobin, Routing::Random] {
+        let seed = 11;
+        // No request reaches the API server: the test only picks.
+        let api: kube::Api<Pod> = kube::Api::namespaced(
+            kube::Client::new(
+                tower::service_fn(|_req: http::Request<kube::client::Body>| async {
+                    Err::<http::Response<http_body_util::Full<bytes::Bytes>>, _>(
+                        std::io::Error::other("no cluster in this test"),
+                    )
+                }),
+                "userscale",
+            ),
+            "userscale",
+        );
+        let forwards =
+            bench::k8s::forward::PortForwards::new(api, 8000, Router::new(routing, seed));
+        let mut local = Router::new(routing, seed);
+        let mut reference = Router::new(routing, seed);
+        let mut tracker = bench::k8s::observe::Tracker::default();
+        let mut picked = 0;
+        for now in 1..=90u32 {
+            let lives: Vec<PodTimeline<f64>> = order
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.created <= now)
+                .map(|(i, s)| timeline(i as u32, s, now))
+                .collect();
+            for s in order.iter().filter(|s| s.created <= now) {
+                tracker.pod(&pod_object(s, now), ORIGIN_UNIX_S + f64::from(now));
+            }
+            rt.block_on(forwards.set_ready(&tracker.serving())).unwrap();
+            let serving: Vec<u32> = lives.iter().filter(|l| l.serving).map(|l| l.num).collect();
+            for _ in 0..sends(now) {
+                let want = reference.pick(&serving, || None);
+                let a = local
+                    .pick_serving(lives.iter().map(|l| (l.num, l.serving.then_some(()))))
+                    .map(|(pod, ())| pod);
+                let b = forwards.pick().and_then(|(pod, _)| pod);
+                assert_eq!((a, b), (want, want), "{routing:?} at {now} s");
+                picked += u32::from(want.is_some());
+            }
+        }
+        forwards.close();
+        assert!(picked > 200, "{picked}");
+    }
+}
+
+/// The simulator routes the same way: in a simulated trial every request
+/// went to the pod the shared `Router` picks among the pods in the
+/// endpoints when it was sent, in pod order. The endpoints are rebuilt from
+/// the trial's own pod records: an initial pod from the start, a new one
+/// `endpoint_delay_s` after it was seen ready, until `endpoint_delay_s`
+/// after its deletion or its exit.
+#[test]
+fn the_simulator_routes_each_request_as_the_shared_router_does() {
+    use bench::campaign::Routing;
+    use bench::route::Router;
+    let us = |s: f64| (s * 1e6).round() as i64;
+    for routing in [Routing::RoundRobin, Routing::Random] {
+        let mut campaign = testkit::campaign_with_seeds("default", 1);
+        for s in &mut campaign.scenarios {
+            s.spec.sim.routing = routing;
+        }
+        let mut checked = 0;
+        for t in campaign.plan() {
+            let out = bench::sim::run_trial(&bench::sim::TrialInput::of(&t)).unwrap();
+            assert!(out.pods.iter().all(|p| p.restarts == 0), "{}", t.arm);
+            let d = us(t.scenario.spec.sim.endpoint_delay_s);
+            let spans: Vec<(i64, i64)> = out
+                .pods
+                .iter()
+                .map(|p| {
+                    let on = if p.created_s < 0.0 {
+                        i64::MIN
+                    } else {
+                        p.ready_s.map_or(i64::MAX, |r| us(r) + d)
+                    };
+                    let off = p
+                        .deleted_s
+                        .map(|x| us(x) + d)
+                        .into_iter()
+                        .chain(p.exited_s.map(us))
+                        .min()
+                        .unwrap_or(i64::MAX);
+                    // A pod deleted before its endpoint was added never had one.
+                    let added = p.deleted_s.is_none_or(|x| us(x) > on);
+                    if added {
+                        (on, off)
+                    } else {
+                        (i64::MAX, i64::MAX)
+                    }
+                })
+                .collect();
+            let mut reqs: Vec<_> = out.requests.iter().collect();
+            reqs.sort_by_key(|r| (us(r.sent_s), r.id));
+            let mut router = Router::new(routing, t.seed);
+            for r in reqs {
+                let at = us(r.sent_s);
+                let ready: Vec<u32> = (0..spans.len() as u32)
+                    .filter(|&p| spans[p as usize].0 <= at && at < spans[p as usize].1)
+                    .collect();
+                assert!(!ready.is_empty(), "{} request {} at {at} µs", t.arm, r.id);
+                let want = router.pick(&ready, || None);
+                assert_eq!(r.pod, want, "{routing:?} {} request {}", t.arm, r.id);
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
 }

@@ -393,13 +393,12 @@ pub(super) fn stop_all(cluster: &Mutex<Cluster>, setup: &Setup) {
 /// Picks a ready replica as the scenario's routing says; `None` when no
 /// replica is ready.
 pub(super) fn pick(c: &mut Cluster) -> Option<(u32, SocketAddr)> {
-    let ready: Vec<(u32, SocketAddr)> = c
-        .pods
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p.serving_addr().map(|a| (i as u32, a)))
-        .collect();
-    c.router.pick(&ready, || None)
+    let Cluster { pods, router, .. } = c;
+    router.pick_serving(
+        pods.iter()
+            .enumerate()
+            .map(|(i, p)| (i as u32, p.serving_addr())),
+    )
 }
 
 impl crate::loadgen::Target for Mutex<Cluster> {
