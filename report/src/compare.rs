@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::finding;
-use crate::metrics::{Kind, MetricDef, TrialMetrics, METRICS};
+use crate::metrics::{Kind, Metric, MetricDef, TrialMetrics, METRICS};
 use crate::stats;
 use crate::survival::{self, Observation};
 
@@ -123,7 +123,7 @@ pub struct Comparison {
     /// Load profile.
     pub load_profile: String,
     /// Metric key.
-    pub metric: &'static str,
+    pub metric: Metric,
     /// The research question it answers.
     pub question: crate::question::Question,
     /// The question's declared primary endpoint.
@@ -284,9 +284,7 @@ pub fn compare_all(trials: &[TrialMetrics], provenance: &Provenance) -> Vec<Comp
         let note = provenance.get(*scenario).cloned().unwrap_or_default();
         for r in &mut rows[first..] {
             r.verdict = verdict(r);
-            if let Some(def) = crate::metrics::metric(r.metric) {
-                r.finding = finding::sentence(def, r, &note);
-            }
+            r.finding = finding::sentence(r.metric.def(), r, &note);
         }
     }
     rows
@@ -296,9 +294,7 @@ pub fn compare_all(trials: &[TrialMetrics], provenance: &Provenance) -> Vec<Comp
 /// and the interval lies beyond the margin; equivalent when it lies inside
 /// the margin; otherwise the data cannot tell.
 fn verdict(r: &Comparison) -> Verdict {
-    let Some(def) = crate::metrics::metric(r.metric) else {
-        return Verdict::CannotTell;
-    };
+    let def = r.metric.def();
     match r.design {
         Design::TooFew => return Verdict::TooFew,
         Design::Identical => return Verdict::Identical,
@@ -348,7 +344,7 @@ fn verdict(r: &Comparison) -> Verdict {
 fn values_by_seed<'a>(
     trials: &[&'a TrialMetrics],
     arm: &str,
-    key: &str,
+    key: Metric,
 ) -> BTreeMap<i64, &'a TrialMetrics> {
     trials
         .iter()
@@ -467,7 +463,7 @@ fn compare_metric(
     row
 }
 
-fn observation(t: &TrialMetrics, key: &str) -> Option<Observation> {
+fn observation(t: &TrialMetrics, key: Metric) -> Option<Observation> {
     t.get(key)
         .filter(|v| v.is_finite())
         .map(|time| Observation {

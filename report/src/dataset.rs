@@ -201,8 +201,8 @@ pub struct GpuModel {
     pub name: String,
     /// Model.
     pub model: String,
-    /// `spec-derived` or `measured`.
-    pub provenance: String,
+    /// Spec-derived or measured (serialized `spec-derived`, `measured`).
+    pub provenance: contract::gpu::Provenance,
     /// Notes of the profile.
     pub notes: String,
 }
@@ -303,7 +303,7 @@ fn parse_params(id: i64, params: &str) -> Params {
             .map(|(name, g)| GpuModel {
                 name,
                 model: g.model,
-                provenance: g.provenance.as_str().to_string(),
+                provenance: g.provenance,
                 notes: g.notes,
             })
             .collect(),

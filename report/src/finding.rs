@@ -233,13 +233,13 @@ pub fn display_arm(arm: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::metric;
+    use crate::metrics::Metric;
 
     fn row(verdict: Verdict, est: f64, ci: (f64, f64), p: f64) -> Comparison {
         Comparison {
             scenario: "s".into(),
             load_profile: "p".into(),
-            metric: "latency_p95_ms",
+            metric: Metric::LatencyP95Ms,
             question: crate::question::Question::Latency,
             primary: true,
             baseline: "hpa".into(),
@@ -267,7 +267,7 @@ mod tests {
     }
 
     fn def() -> &'static MetricDef {
-        metric("latency_p95_ms").expect("metric exists")
+        Metric::LatencyP95Ms.def()
     }
 
     #[test]

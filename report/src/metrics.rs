@@ -55,11 +55,147 @@ impl Margin {
     }
 }
 
+/// A metric the report compares; its key (`Metric::key`) names it in JSON,
+/// CSV and the page. Ordered by key, as the report's tables list them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// `gpu_util_mean`.
+    GpuUtilMean,
+    /// `gpu_util_max`.
+    GpuUtilMax,
+    /// `react_s`.
+    ReactS,
+    /// `ready_s`.
+    ReadyS,
+    /// `ticks_before_react`.
+    TicksBeforeReact,
+    /// `latency_p95_ms`.
+    LatencyP95Ms,
+    /// `latency_p50_ms`.
+    LatencyP50Ms,
+    /// `latency_p99_ms`.
+    LatencyP99Ms,
+    /// `slo_attainment`.
+    SloAttainment,
+    /// `failure_rate`.
+    FailureRate,
+    /// `timeout_rate`.
+    TimeoutRate,
+    /// `slot_s_per_ok`.
+    SlotSPerOk,
+    /// `pod_seconds`.
+    PodSeconds,
+    /// `slot_seconds`.
+    SlotSeconds,
+    /// `served_per_pod_s`.
+    ServedPerPodS,
+    /// `energy_per_ok_j`.
+    EnergyPerOkJ,
+    /// `direction_changes`.
+    DirectionChanges,
+    /// `scaling_events`.
+    ScalingEvents,
+    /// `overshoot`.
+    Overshoot,
+    /// `replicas_mean`.
+    ReplicasMean,
+}
+
+impl Metric {
+    /// Every metric, in [`METRICS`] order.
+    pub const ALL: [Metric; 20] = [
+        Metric::GpuUtilMean,
+        Metric::GpuUtilMax,
+        Metric::ReactS,
+        Metric::ReadyS,
+        Metric::TicksBeforeReact,
+        Metric::LatencyP95Ms,
+        Metric::LatencyP50Ms,
+        Metric::LatencyP99Ms,
+        Metric::SloAttainment,
+        Metric::FailureRate,
+        Metric::TimeoutRate,
+        Metric::SlotSPerOk,
+        Metric::PodSeconds,
+        Metric::SlotSeconds,
+        Metric::ServedPerPodS,
+        Metric::EnergyPerOkJ,
+        Metric::DirectionChanges,
+        Metric::ScalingEvents,
+        Metric::Overshoot,
+        Metric::ReplicasMean,
+    ];
+
+    /// Its stable key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Metric::GpuUtilMean => "gpu_util_mean",
+            Metric::GpuUtilMax => "gpu_util_max",
+            Metric::ReactS => "react_s",
+            Metric::ReadyS => "ready_s",
+            Metric::TicksBeforeReact => "ticks_before_react",
+            Metric::LatencyP95Ms => "latency_p95_ms",
+            Metric::LatencyP50Ms => "latency_p50_ms",
+            Metric::LatencyP99Ms => "latency_p99_ms",
+            Metric::SloAttainment => "slo_attainment",
+            Metric::FailureRate => "failure_rate",
+            Metric::TimeoutRate => "timeout_rate",
+            Metric::SlotSPerOk => "slot_s_per_ok",
+            Metric::PodSeconds => "pod_seconds",
+            Metric::SlotSeconds => "slot_seconds",
+            Metric::ServedPerPodS => "served_per_pod_s",
+            Metric::EnergyPerOkJ => "energy_per_ok_j",
+            Metric::DirectionChanges => "direction_changes",
+            Metric::ScalingEvents => "scaling_events",
+            Metric::Overshoot => "overshoot",
+            Metric::ReplicasMean => "replicas_mean",
+        }
+    }
+
+    /// The metric whose key is `key`.
+    pub fn from_key(key: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.key() == key)
+    }
+
+    /// Its definition.
+    pub fn def(self) -> &'static MetricDef {
+        // Every metric has one (tested); the first stands in otherwise.
+        METRICS
+            .iter()
+            .find(|m| m.key == self)
+            .unwrap_or(&METRICS[0])
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl Ord for Metric {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(other.key())
+    }
+}
+
+impl PartialOrd for Metric {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.key())
+    }
+}
+
 /// A metric's definition.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct MetricDef {
-    /// Stable key (JSON, CSV).
-    pub key: &'static str,
+    /// The metric (its key names it in JSON and CSV).
+    pub key: Metric,
     /// The research question it answers.
     pub question: Question,
     /// Short label.
@@ -80,7 +216,7 @@ pub struct MetricDef {
 
 #[allow(clippy::too_many_arguments)]
 const fn m(
-    key: &'static str,
+    key: Metric,
     question: Question,
     label: &'static str,
     unit: &'static str,
@@ -112,52 +248,47 @@ use Question as Q;
 /// Every metric the report compares, in display order. The first of each
 /// question is its declared primary endpoint (`docs/report.md` says why).
 pub const METRICS: &[MetricDef] = &[
-    m("gpu_util_mean", Q::Utilization, "mean GPU utilisation", "%", Higher, Value, true, Absolute(1.0),
+    m(Metric::GpuUtilMean, Q::Utilization, "mean GPU utilisation", "%", Higher, Value, true, Absolute(1.0),
       "Mean over the trial's seconds after warm-up of samples.gpu_util_mean (NVML-style busy share, averaged over the cluster's GPUs)."),
-    m("gpu_util_max", Q::Utilization, "max GPU utilisation", "%", Neither, Value, false, Absolute(1.0),
+    m(Metric::GpuUtilMax, Q::Utilization, "max GPU utilisation", "%", Neither, Value, false, Absolute(1.0),
       "Highest samples.gpu_util_max after warm-up."),
-    m("react_s", Q::Responsiveness, "time to first scale-up", "s", Lower, TimeToEvent, true, Absolute(1.0),
+    m(Metric::ReactS, Q::Responsiveness, "time to first scale-up", "s", Lower, TimeToEvent, true, Absolute(1.0),
       "Seconds from the load change (the profile's first load step; t = 0, when the users start, for a closed loop) to the first scale-up order issued after it; censored at the trial's end if none came. Trials already at max replicas when the load changed are left out and counted."),
-    m("ready_s", Q::Responsiveness, "time to ready capacity", "s", Lower, TimeToEvent, false, Absolute(1.0),
+    m(Metric::ReadyS, Q::Responsiveness, "time to ready capacity", "s", Lower, TimeToEvent, false, Absolute(1.0),
       "Seconds from the load change to the first moment a pod created after it was seen ready by its readiness probe; censored at the trial's end. Left out at max replicas."),
-    m("ticks_before_react", Q::Responsiveness, "controller ticks before reacting", "ticks", Lower, TimeToEvent, false, Absolute(0.5),
+    m(Metric::TicksBeforeReact, Q::Responsiveness, "controller ticks before reacting", "ticks", Lower, TimeToEvent, false, Absolute(0.5),
       "Controller decisions after the load change and before the first scale-up order; censored (all decisions to the trial's end) if none came. Left out at max replicas."),
-    m("latency_p95_ms", Q::Latency, "p95 latency", "ms", Lower, Value, true, Relative(0.05),
+    m(Metric::LatencyP95Ms, Q::Latency, "p95 latency", "ms", Lower, Value, true, Relative(0.05),
       "Nearest-rank 95th percentile of latency_ms over requests answered OK and scheduled after warm-up."),
-    m("latency_p50_ms", Q::Latency, "p50 latency", "ms", Lower, Value, false, Relative(0.05),
+    m(Metric::LatencyP50Ms, Q::Latency, "p50 latency", "ms", Lower, Value, false, Relative(0.05),
       "Nearest-rank median of the same latencies."),
-    m("latency_p99_ms", Q::Latency, "p99 latency", "ms", Lower, Value, false, Relative(0.05),
+    m(Metric::LatencyP99Ms, Q::Latency, "p99 latency", "ms", Lower, Value, false, Relative(0.05),
       "Nearest-rank 99th percentile of the same latencies."),
-    m("slo_attainment", Q::Latency, "SLO attainment", "share", Higher, Value, false, Absolute(0.01),
+    m(Metric::SloAttainment, Q::Latency, "SLO attainment", "share", Higher, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up that were answered OK within the SLO threshold."),
-    m("failure_rate", Q::Latency, "failure rate", "share", Lower, Value, false, Absolute(0.01),
+    m(Metric::FailureRate, Q::Latency, "failure rate", "share", Lower, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up whose outcome is not ok (any failure, time-outs included)."),
-    m("timeout_rate", Q::Latency, "time-out rate", "share", Lower, Value, false, Absolute(0.01),
+    m(Metric::TimeoutRate, Q::Latency, "time-out rate", "share", Lower, Value, false, Absolute(0.01),
       "Share of requests scheduled after warm-up that hit the client time-out."),
-    m("slot_s_per_ok", Q::Efficiency, "GPU-slot-seconds per successful request", "slot·s", Lower, Value, true, Relative(0.05),
+    m(Metric::SlotSPerOk, Q::Efficiency, "GPU-slot-seconds per successful request", "slot·s", Lower, Value, true, Relative(0.05),
       "GPU-slot-seconds after warm-up divided by the requests answered OK in the same seconds (answers after the trial's end are not counted)."),
-    m("pod_seconds", Q::Efficiency, "pod-seconds", "pod·s", Lower, Value, false, Relative(0.05),
+    m(Metric::PodSeconds, Q::Efficiency, "pod-seconds", "pod·s", Lower, Value, false, Relative(0.05),
       "Sum over seconds after warm-up of the pods that exist (ready + pending + terminating)."),
-    m("slot_seconds", Q::Efficiency, "GPU-slot-seconds", "slot·s", Lower, Value, false, Relative(0.05),
+    m(Metric::SlotSeconds, Q::Efficiency, "GPU-slot-seconds", "slot·s", Lower, Value, false, Relative(0.05),
       "Sum over seconds after warm-up of the pods holding a GPU slot (scheduled and not yet gone)."),
-    m("served_per_pod_s", Q::Efficiency, "requests served per pod-second", "req/(pod·s)", Higher, Value, false, Relative(0.05),
+    m(Metric::ServedPerPodS, Q::Efficiency, "requests served per pod-second", "req/(pod·s)", Higher, Value, false, Relative(0.05),
       "Requests answered OK in the seconds after warm-up up to the trial's end divided by pod-seconds."),
-    m("energy_per_ok_j", Q::Efficiency, "GPU energy per successful request", "J", Lower, Value, false, Relative(0.05),
+    m(Metric::EnergyPerOkJ, Q::Efficiency, "GPU energy per successful request", "J", Lower, Value, false, Relative(0.05),
       "GPU energy from the warm-up's end to the trial's end divided by the requests answered OK in those seconds."),
-    m("direction_changes", Q::Patterns, "direction changes", "changes", Lower, Value, true, Absolute(0.5),
+    m(Metric::DirectionChanges, Q::Patterns, "direction changes", "changes", Lower, Value, true, Absolute(0.5),
       "Times a replica change at or after warm-up went the other way than the previous one (oscillation)."),
-    m("scaling_events", Q::Patterns, "scaling events", "events", Neither, Value, false, Absolute(0.5),
+    m(Metric::ScalingEvents, Q::Patterns, "scaling events", "events", Neither, Value, false, Absolute(0.5),
       "Replica changes at or after warm-up."),
-    m("overshoot", Q::Patterns, "overshoot", "replicas", Lower, Value, false, Absolute(0.5),
+    m(Metric::Overshoot, Q::Patterns, "overshoot", "replicas", Lower, Value, false, Absolute(0.5),
       "Highest desired replicas after warm-up minus the final desired replicas."),
-    m("replicas_mean", Q::Patterns, "mean ready replicas", "pods", Neither, Value, false, Absolute(0.5),
+    m(Metric::ReplicasMean, Q::Patterns, "mean ready replicas", "pods", Neither, Value, false, Absolute(0.5),
       "Mean over seconds after warm-up of samples.ready."),
 ];
-
-/// The definition of metric `key`.
-pub fn metric(key: &str) -> Option<&'static MetricDef> {
-    METRICS.iter().find(|m| m.key == key)
-}
 
 /// The metrics of one trial.
 #[derive(Clone, Debug, Serialize)]
@@ -173,10 +304,10 @@ pub struct TrialMetrics {
     /// Seed.
     pub seed: i64,
     /// Metric values by key (`None`: not defined for this trial).
-    pub values: BTreeMap<&'static str, Option<f64>>,
+    pub values: BTreeMap<Metric, Option<f64>>,
     /// Time-to-event metrics whose value is the censoring time: the event
     /// had not come by the trial's end.
-    pub censored: BTreeSet<&'static str>,
+    pub censored: BTreeSet<Metric>,
     /// Whether the replicas were already at the maximum when the load
     /// changed (`None`: unknown bounds); such a trial has no
     /// responsiveness values.
@@ -185,13 +316,13 @@ pub struct TrialMetrics {
 
 impl TrialMetrics {
     /// Value of metric `key`.
-    pub fn get(&self, key: &str) -> Option<f64> {
-        self.values.get(key).copied().flatten()
+    pub fn get(&self, key: Metric) -> Option<f64> {
+        self.values.get(&key).copied().flatten()
     }
 
     /// Whether the value of time-to-event metric `key` is a censoring time.
-    pub fn is_censored(&self, key: &str) -> bool {
-        self.censored.contains(key)
+    pub fn is_censored(&self, key: Metric) -> bool {
+        self.censored.contains(&key)
     }
 }
 
@@ -395,50 +526,50 @@ pub fn trial_metrics(data: &CampaignData, slo_ms: f64) -> Result<Vec<TrialMetric
         let share = |x: Option<f64>| (total > 0.0).then(|| x.unwrap_or(0.0) / total);
         let pod_seconds = v(&pod_s);
         let mut values = BTreeMap::new();
-        values.insert("gpu_util_mean", v(&gpu_mean));
-        values.insert("gpu_util_max", v(&gpu_max));
+        values.insert(Metric::GpuUtilMean, v(&gpu_mean));
+        values.insert(Metric::GpuUtilMax, v(&gpu_max));
         let mut censored = BTreeSet::new();
         for (key, obs) in [
-            ("react_s", resp.react),
-            ("ready_s", resp.ready),
-            ("ticks_before_react", resp.ticks),
+            (Metric::ReactS, resp.react),
+            (Metric::ReadyS, resp.ready),
+            (Metric::TicksBeforeReact, resp.ticks),
         ] {
             values.insert(key, obs.map(|o| o.0));
             if obs.is_some_and(|o| !o.1) {
                 censored.insert(key);
             }
         }
-        values.insert("latency_p50_ms", v(&p50));
-        values.insert("latency_p95_ms", v(&p95));
-        values.insert("latency_p99_ms", v(&p99));
-        values.insert("slo_attainment", share(v(&n_slo)));
-        values.insert("failure_rate", share(Some(total - ok)));
-        values.insert("timeout_rate", share(v(&n_timeout)));
-        values.insert("pod_seconds", pod_seconds);
-        values.insert("slot_seconds", Some(slot_seconds));
+        values.insert(Metric::LatencyP50Ms, v(&p50));
+        values.insert(Metric::LatencyP95Ms, v(&p95));
+        values.insert(Metric::LatencyP99Ms, v(&p99));
+        values.insert(Metric::SloAttainment, share(v(&n_slo)));
+        values.insert(Metric::FailureRate, share(Some(total - ok)));
+        values.insert(Metric::TimeoutRate, share(v(&n_timeout)));
+        values.insert(Metric::PodSeconds, pod_seconds);
+        values.insert(Metric::SlotSeconds, Some(slot_seconds));
         values.insert(
-            "slot_s_per_ok",
+            Metric::SlotSPerOk,
             (ok_in_window > 0.0).then(|| slot_seconds / ok_in_window),
         );
         values.insert(
-            "served_per_pod_s",
+            Metric::ServedPerPodS,
             pod_seconds.filter(|p| *p > 0.0).map(|p| ok_in_window / p),
         );
         values.insert(
-            "energy_per_ok_j",
+            Metric::EnergyPerOkJ,
             v(&energy)
                 .filter(|_| ok_in_window > 0.0)
                 .map(|e| e / ok_in_window),
         );
-        values.insert("scaling_events", Some(after.len() as f64));
-        values.insert("direction_changes", Some(changes));
+        values.insert(Metric::ScalingEvents, Some(after.len() as f64));
+        values.insert(Metric::DirectionChanges, Some(changes));
         values.insert(
-            "overshoot",
+            Metric::Overshoot,
             v(&desired_max)
                 .zip(v(&desired_final))
                 .map(|(a, b)| (a - b).max(0.0)),
         );
-        values.insert("replicas_mean", v(&replicas));
+        values.insert(Metric::ReplicasMean, v(&replicas));
         out.push(TrialMetrics {
             trial_id: t.id,
             scenario: t.scenario.clone(),
@@ -531,6 +662,17 @@ fn responsiveness(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_metric_has_one_definition_in_order() {
+        let keys: Vec<Metric> = METRICS.iter().map(|m| m.key).collect();
+        assert_eq!(keys, Metric::ALL);
+        for m in Metric::ALL {
+            assert_eq!(m.def().key, m);
+            assert_eq!(Metric::from_key(m.key()), Some(m));
+            assert_eq!(serde_json::to_value(m).expect("a key serializes"), m.key());
+        }
+    }
 
     fn trial(steps: &[f64], max: i64) -> Trial {
         Trial {

@@ -11,9 +11,10 @@ use crate::charts::{self, Chart, Series, BLUE, GREEN, ORANGE, VERMILLION};
 use crate::compare::{Comparison, Design, Verdict};
 use crate::dataset::{trial_from_row, CampaignInfo, Trial, TRIAL_COLUMNS};
 use crate::finding::{display_arm, fmt_number};
-use crate::metrics::METRICS;
+use crate::metrics::{Metric, METRICS};
 use crate::report::CampaignReport;
 use crate::Result;
+use contract::gpu::Provenance;
 
 /// How pages link to each other: the server's routes or a static copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,12 +80,18 @@ impl CampaignPage<'_> {
     }
     /// The declared primary endpoint of each question, whose finding
     /// leads its section.
-    fn primary(&self, q: impl Borrow<Question>) -> &'static str {
+    fn primary(&self, q: impl Borrow<Question>) -> Option<Metric> {
         let q = *q.borrow();
         METRICS
             .iter()
             .find(|m| m.question == q && m.primary)
-            .map_or("", |m| m.key)
+            .map(|m| m.key)
+    }
+    fn is_primary(&self, row: &Comparison, q: impl Borrow<Question>) -> bool {
+        self.primary(q) == Some(row.metric)
+    }
+    fn primary_key(&self, q: impl Borrow<Question>) -> &'static str {
+        self.primary(q).map_or("", Metric::key)
     }
     fn significant(&self, row: &Comparison) -> bool {
         row.significant()

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use serde::Serialize;
 
+use contract::gpu::Provenance;
 use contract::BackendKind;
 
 use crate::charts::{self, Chart, Series, BLUE, ORANGE};
 use crate::compare::{self, Comparison};
 use crate::dataset::{CampaignData, CampaignInfo, GpuModel};
 use crate::finding::display_arm;
-use crate::metrics::{self, MetricDef, TrialMetrics, METRICS};
+use crate::metrics::{self, Metric, MetricDef, TrialMetrics, METRICS};
 use crate::question::Question;
 use crate::{sql, stats, Result};
 
@@ -106,10 +107,9 @@ fn provenance(data: &CampaignData) -> compare::Provenance {
                 .gpus
                 .iter()
                 .map(|g| {
-                    let how = match g.provenance.as_str() {
-                        "spec-derived" => "derived from data sheets, not measured",
-                        "measured" => "measured",
-                        other => other,
+                    let how = match g.provenance {
+                        Provenance::SpecDerived => "derived from data sheets, not measured",
+                        Provenance::Measured => "measured",
                     };
                     format!("{} ({how})", g.name)
                 })
@@ -362,8 +362,8 @@ impl ChartCtx<'_> {
         format!("{what} — {} / {}", self.scenario, self.profile)
     }
 
-    fn boxplot(&self, key: &str) -> Result<Chart> {
-        let def = metrics::metric(key).unwrap_or(&METRICS[0]);
+    fn boxplot(&self, key: Metric) -> Result<Chart> {
+        let def = key.def();
         let groups = self.arm_series(|arm| {
             self.trials_of(arm)
                 .iter()
@@ -371,7 +371,7 @@ impl ChartCtx<'_> {
                 .collect::<Vec<_>>()
         });
         charts::box_points(
-            &self.id(key),
+            &self.id(key.key()),
             &self.title(&format!("{} per trial", def.label)),
             &format!("{} ({})", def.label, def.unit),
             &groups,
@@ -429,21 +429,24 @@ impl ChartCtx<'_> {
     fn charts_for(&self, q: Question) -> Result<Vec<Chart>> {
         match q {
             Question::Utilization => Ok(vec![
-                self.boxplot("gpu_util_mean")?,
+                self.boxplot(Metric::GpuUtilMean)?,
                 self.sample_band("gpu-ts", "GPU utilisation", "%", 2)?,
                 self.sample_band("cpu-ts", "CPU utilisation", "% of request", 3)?,
             ]),
-            Question::Responsiveness => Ok(vec![self.boxplot("react_s")?, self.timelines()?]),
+            Question::Responsiveness => Ok(vec![self.boxplot(Metric::ReactS)?, self.timelines()?]),
             Question::Latency => Ok(vec![
-                self.boxplot("latency_p95_ms")?,
+                self.boxplot(Metric::LatencyP95Ms)?,
                 self.cdf()?,
                 self.band("p95-ts", "p95 latency", "ms", |id| {
                     self.ts.p95.get(&id).cloned().unwrap_or_default()
                 })?,
             ]),
-            Question::Efficiency => Ok(vec![self.boxplot("pod_seconds")?, self.cost_scatter()?]),
+            Question::Efficiency => Ok(vec![
+                self.boxplot(Metric::PodSeconds)?,
+                self.cost_scatter()?,
+            ]),
             Question::Patterns => Ok(vec![
-                self.boxplot("direction_changes")?,
+                self.boxplot(Metric::DirectionChanges)?,
                 self.sample_band("replicas-ts", "ready replicas", "pods", 0)?,
             ]),
         }
@@ -528,7 +531,7 @@ impl ChartCtx<'_> {
         let groups = self.arm_series(|arm| {
             self.trials_of(arm)
                 .iter()
-                .filter_map(|t| t.get("pod_seconds").zip(t.get("latency_p95_ms")))
+                .filter_map(|t| t.get(Metric::PodSeconds).zip(t.get(Metric::LatencyP95Ms)))
                 .collect::<Vec<_>>()
         });
         charts::scatter(

@@ -16,7 +16,7 @@ use serde::Serialize;
 use contract::BackendKind;
 
 use crate::dataset::{self, CampaignData, CampaignInfo};
-use crate::metrics::{trial_metrics, METRICS};
+use crate::metrics::{trial_metrics, Metric, METRICS};
 use crate::{Error, Result};
 
 /// One metric of one scenario × profile × arm on both backends.
@@ -29,7 +29,7 @@ pub struct TwinRow {
     /// Arm.
     pub arm: String,
     /// Metric key (see `METRICS`).
-    pub metric: &'static str,
+    pub metric: Metric,
     /// Its unit.
     pub unit: &'static str,
     /// Trials paired by seed with a value on both backends.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use report::metrics::{trial_metrics, METRICS};
+use report::metrics::{trial_metrics, Metric, METRICS};
 use sqlx::{Column, Row};
 
 #[test]
@@ -60,12 +60,14 @@ fn section_sql_reproduces_the_per_trial_metrics() {
                             continue;
                         }
                         if let Some(metric) = name.strip_suffix("_censored") {
+                            let metric = Metric::from_key(metric).unwrap();
                             let want = m.get(metric).map(|_| m.is_censored(metric));
                             assert_eq!(flag.map(|f| f != 0), want, "{name} {key:?}");
                             continue;
                         }
+                        let metric = Metric::from_key(name);
                         assert!(
-                            METRICS.iter().any(|d| d.key == name),
+                            metric.is_some_and(|k| METRICS.iter().any(|d| d.key == k)),
                             "unknown column {name}"
                         );
                         let sql_value: Option<f64> = r
@@ -74,7 +76,7 @@ fn section_sql_reproduces_the_per_trial_metrics() {
                                 r.try_get::<Option<i64>, _>(i).map(|v| v.map(|x| x as f64))
                             })
                             .unwrap();
-                        let ours = m.get(name);
+                        let ours = metric.and_then(|k| m.get(k));
                         match (sql_value, ours) {
                             (Some(a), Some(b)) => assert!(
                                 (a - b).abs() <= 1e-9 * a.abs().max(1.0),

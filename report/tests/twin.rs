@@ -3,6 +3,7 @@
 //! as the relative error it must be.
 #![allow(clippy::unwrap_used)]
 
+use report::metrics::Metric;
 use report::twin::{compare, load_pair};
 use sqlx::Connection;
 
@@ -84,11 +85,11 @@ fn identical_backends_agree_and_a_distortion_is_measured() {
     assert!(!t.rows.is_empty());
     for r in &t.rows {
         assert_eq!(r.n > 0, r.local.is_some(), "{r:?}");
-        if r.metric.starts_with("latency_") {
+        if r.metric.key().starts_with("latency_") {
             // Local latencies doubled: the simulator reads half, -50 %.
             let e = r.rel_error.unwrap();
             assert!((e + 0.5).abs() < 1e-9, "{r:?}");
-        } else if r.metric == "gpu_util_mean" || r.metric == "replicas_mean" {
+        } else if r.metric == Metric::GpuUtilMean || r.metric == Metric::ReplicasMean {
             assert_eq!(r.rel_error, Some(0.0), "{r:?}");
             assert_eq!(r.n, 2);
         }
