@@ -20,7 +20,7 @@ use crate::record::TrialRecords;
 use crate::sim::{run_trial, TrialInput};
 use crate::store::{CampaignMeta, NewTrial, Store, TrialTiming};
 use crate::{Error, Result};
-use contract::{BackendKind, TrialParams};
+use contract::{BackendKind, ControllerKind, TrialParams};
 
 /// Wall-clock source for the timestamps stored with campaigns and trials.
 pub trait Clock: Send + Sync {
@@ -414,6 +414,12 @@ fn prepare_k8s(
 ) -> Result<(tokio::runtime::Runtime, crate::k8s::Connection)> {
     let mut kinds: Vec<&str> = Vec::new();
     for (arm, p) in &campaign.arms {
+        if !matches!(p.kind(), ControllerKind::Hpa | ControllerKind::Userscale) {
+            return Err(Error::Cluster(format!(
+                "k8s backend: arm `{arm}` is of kind `{}`, which the cluster's base does not deploy (it runs the `hpa` and `userscale` arms; an `hpa-gpu` arm needs the DCGM exporter, Prometheus and prometheus-adapter); run it with --backend sim or local",
+                p.name()
+            )));
+        }
         if kinds.contains(&p.name()) {
             return Err(Error::Cluster(format!(
                 "k8s backend: arm `{arm}` is a second `{}` arm; the cluster has one Deployment per controller kind (hpa-app, userscale-app)",

@@ -221,6 +221,7 @@ fn policies() -> Vec<PolicyConfig> {
             ..UserScaleConfig::default()
         }),
         PolicyConfig::Hpa(HpaConfig::new(1, 8, 50)),
+        PolicyConfig::HpaGpu(scaler::hpa::HpaGpuConfig::new(1, 8, 50.0)),
     ]
 }
 

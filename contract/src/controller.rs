@@ -9,36 +9,45 @@ use serde::{Deserialize, Serialize};
 
 /// A kind of autoscaling controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ControllerKind {
     /// The Kubernetes HorizontalPodAutoscaler (CPU utilisation).
     Hpa,
     /// UserScale, the original experiment's GPU-aware policy.
     Userscale,
+    /// The HorizontalPodAutoscaler on the pods' GPU utilisation (a Pods
+    /// metric with an AverageValue target).
+    HpaGpu,
 }
 
 /// A name that is no controller kind.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown controller kind `{0}`; the known kinds are `hpa`, `userscale`")]
+#[error("unknown controller kind `{0}`; the known kinds are `hpa`, `userscale`, `hpa-gpu`")]
 pub struct UnknownKind(pub String);
 
 impl ControllerKind {
     /// Every kind.
-    pub const ALL: [ControllerKind; 2] = [ControllerKind::Hpa, ControllerKind::Userscale];
+    pub const ALL: [ControllerKind; 3] = [
+        ControllerKind::Hpa,
+        ControllerKind::Userscale,
+        ControllerKind::HpaGpu,
+    ];
 
-    /// The stored name (`hpa`, `userscale`).
+    /// The stored name (`hpa`, `userscale`, `hpa-gpu`).
     pub const fn as_str(self) -> &'static str {
         match self {
             ControllerKind::Hpa => "hpa",
             ControllerKind::Userscale => "userscale",
+            ControllerKind::HpaGpu => "hpa-gpu",
         }
     }
 
-    /// The name a reader sees (`HPA`, `UserScale`).
+    /// The name a reader sees (`HPA`, `UserScale`, `HPA (GPU metric)`).
     pub const fn title(self) -> &'static str {
         match self {
             ControllerKind::Hpa => "HPA",
             ControllerKind::Userscale => "UserScale",
+            ControllerKind::HpaGpu => "HPA (GPU metric)",
         }
     }
 }

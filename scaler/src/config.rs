@@ -15,8 +15,9 @@
 //! ]
 //! ```
 //!
-//! The other keys are those of [`HpaConfig`] (`kind = "hpa"`) or
-//! [`UserScaleConfig`] (`kind = "userscale"`); unknown keys are errors.
+//! The other keys are those of [`HpaConfig`] (`kind = "hpa"`),
+//! [`UserScaleConfig`] (`kind = "userscale"`) or [`HpaGpuConfig`] (`kind =
+//! "hpa-gpu"`); unknown keys are errors.
 //! [`PolicyConfig::from_toml_str`] parses and validates in one step.
 
 use std::path::Path;
@@ -29,7 +30,7 @@ use serde::de::{
 use serde::{Deserialize, Serialize};
 
 use crate::hpa::{
-    Behavior, Hpa, HpaConfig, Rules, ScalingPolicy, SelectPolicy,
+    Behavior, Hpa, HpaConfig, HpaGpuConfig, Rules, ScalingPolicy, SelectPolicy,
     DEFAULT_CPU_INITIALIZATION_PERIOD_S, DEFAULT_DOWNSCALE_STABILIZATION_S,
     DEFAULT_INITIAL_READINESS_DELAY_S, DEFAULT_SYNC_PERIOD_S, DEFAULT_TOLERANCE,
 };
@@ -38,12 +39,14 @@ use crate::{ControllerKind, Error, Policy, Result};
 
 /// The configuration of one policy, as read from a policy file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum PolicyConfig {
     /// The Kubernetes HPA emulation (`kind = "hpa"`).
     Hpa(HpaConfig),
     /// The GPU-aware UserScale (`kind = "userscale"`).
     Userscale(UserScaleConfig),
+    /// The HPA on the pods' GPU utilisation (`kind = "hpa-gpu"`).
+    HpaGpu(HpaGpuConfig),
 }
 
 impl PolicyConfig {
@@ -56,6 +59,7 @@ impl PolicyConfig {
         let config = match probe.kind {
             ControllerKind::Hpa => PolicyConfig::Hpa(without_kind(s)?),
             ControllerKind::Userscale => PolicyConfig::Userscale(without_kind(s)?),
+            ControllerKind::HpaGpu => PolicyConfig::HpaGpu(without_kind(s)?),
         };
         config.validate()?;
         Ok(config)
@@ -86,6 +90,7 @@ impl PolicyConfig {
         let config = match kind.parse::<ControllerKind>() {
             Ok(ControllerKind::Hpa) => PolicyConfig::Hpa(from_value(body)?),
             Ok(ControllerKind::Userscale) => PolicyConfig::Userscale(from_value(body)?),
+            Ok(ControllerKind::HpaGpu) => PolicyConfig::HpaGpu(from_value(body)?),
             Err(_) => {
                 return Err(invalid(
                     "kind",
@@ -107,6 +112,7 @@ impl PolicyConfig {
         match self {
             PolicyConfig::Hpa(config) => config.validate(),
             PolicyConfig::Userscale(config) => config.validate(),
+            PolicyConfig::HpaGpu(config) => config.validate(),
         }
     }
 
@@ -117,6 +123,7 @@ impl PolicyConfig {
         match self {
             PolicyConfig::Hpa(config) => Box::new(Hpa::new(config.clone())),
             PolicyConfig::Userscale(config) => Box::new(UserScale::new(config.clone())),
+            PolicyConfig::HpaGpu(config) => Box::new(Hpa::gpu(config)),
         }
     }
 
@@ -125,10 +132,12 @@ impl PolicyConfig {
         match self {
             PolicyConfig::Hpa(_) => ControllerKind::Hpa,
             PolicyConfig::Userscale(_) => ControllerKind::Userscale,
+            PolicyConfig::HpaGpu(_) => ControllerKind::HpaGpu,
         }
     }
 
-    /// The controller name its policy reports (`"hpa"` or `"userscale"`).
+    /// The controller name its policy reports (`"hpa"`, `"userscale"`,
+    /// `"hpa-gpu"`).
     pub fn name(&self) -> &'static str {
         self.kind().as_str()
     }
@@ -143,6 +152,7 @@ impl PolicyConfig {
         match self {
             PolicyConfig::Hpa(c) => (c.min_replicas, c.max_replicas),
             PolicyConfig::Userscale(c) => (c.min_replicas, c.max_replicas),
+            PolicyConfig::HpaGpu(c) => (c.min_replicas, c.max_replicas),
         }
     }
 
@@ -155,6 +165,10 @@ impl PolicyConfig {
                 c.max_replicas = max;
             }
             PolicyConfig::Userscale(c) => {
+                c.min_replicas = min;
+                c.max_replicas = max;
+            }
+            PolicyConfig::HpaGpu(c) => {
                 c.min_replicas = min;
                 c.max_replicas = max;
             }

@@ -74,6 +74,9 @@ use crate::{
     ControllerKind, Decision, Error, Observation, PodObservation, PodPhase, Policy, Result, Signal,
 };
 
+mod pods;
+pub use pods::HpaGpuConfig;
+
 /// Default `minReplicas` (§9).
 pub const DEFAULT_MIN_REPLICAS: u32 = 1;
 /// Default `--horizontal-pod-autoscaler-sync-period`, seconds (§1).
@@ -332,22 +335,32 @@ impl HpaConfig {
         if self.target_cpu_utilization == 0 {
             return Err(invalid("target_cpu_utilization", "must be greater than 0"));
         }
-        if self.sync_period_s == 0 {
-            return Err(invalid("sync_period_s", "must be greater than 0"));
-        }
-        check_tolerance("tolerance", self.tolerance)?;
-        if let Some(behavior) = &self.behavior {
-            for (name, rules) in [
-                ("scale_up", &behavior.scale_up),
-                ("scale_down", &behavior.scale_down),
-            ] {
-                if let Some(rules) = rules {
-                    validate_rules(&format!("behavior.{name}"), rules)?;
-                }
+        validate_controller(self.sync_period_s, self.tolerance, self.behavior.as_ref())
+    }
+}
+
+/// The checks every HPA shares whatever its metric: the sync period, the
+/// tolerance and `behavior`.
+fn validate_controller(
+    sync_period_s: u32,
+    tolerance: f64,
+    behavior: Option<&Behavior>,
+) -> Result<()> {
+    if sync_period_s == 0 {
+        return Err(invalid("sync_period_s", "must be greater than 0"));
+    }
+    check_tolerance("tolerance", tolerance)?;
+    if let Some(behavior) = behavior {
+        for (name, rules) in [
+            ("scale_up", &behavior.scale_up),
+            ("scale_down", &behavior.scale_down),
+        ] {
+            if let Some(rules) = rules {
+                validate_rules(&format!("behavior.{name}"), rules)?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
@@ -416,8 +429,18 @@ struct Stamped {
 #[derive(Clone, Debug)]
 pub struct Hpa {
     config: HpaConfig,
+    source: Source,
     behavior: Option<EffectiveBehavior>,
     history: History,
+}
+
+/// The metric the HPA scales on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Source {
+    /// `Resource` cpu, `Utilization` target (`config.target_cpu_utilization`).
+    Cpu,
+    /// `Pods` GPU utilisation, `AverageValue` target, milli-percent (§12).
+    GpuAverageValue { target_milli: i64 },
 }
 
 /// The per-HPA in-memory state of §2.
@@ -441,12 +464,29 @@ impl Hpa {
         let behavior = config.effective_behavior();
         Self {
             config,
+            source: Source::Cpu,
             behavior,
             history: History::default(),
         }
     }
 
-    /// The configuration this controller runs.
+    /// A fresh controller on the pods' GPU utilisation (`kind = "hpa-gpu"`,
+    /// §12); call [`HpaGpuConfig::validate`] first.
+    pub fn gpu(config: &HpaGpuConfig) -> Self {
+        let core = config.core();
+        Self {
+            behavior: core.effective_behavior(),
+            config: core,
+            source: Source::GpuAverageValue {
+                target_milli: config.target_milli(),
+            },
+            history: History::default(),
+        }
+    }
+
+    /// The controller settings this controller runs (for `hpa-gpu`, the
+    /// ones it shares with the CPU HPA; its `target_cpu_utilization` is
+    /// unused and 0).
     pub fn config(&self) -> &HpaConfig {
         &self.config
     }
@@ -731,7 +771,10 @@ impl Hpa {
 
 impl Policy for Hpa {
     fn kind(&self) -> ControllerKind {
-        ControllerKind::Hpa
+        match self.source {
+            Source::Cpu => ControllerKind::Hpa,
+            Source::GpuAverageValue { .. } => ControllerKind::HpaGpu,
+        }
     }
 
     fn interval_s(&self) -> f64 {
@@ -742,9 +785,13 @@ impl Policy for Hpa {
         (self.config.min_replicas, self.config.max_replicas)
     }
 
-    /// CPU `Utilization` only: metrics-server's CPU (docs/hpa.md §10).
+    /// CPU `Utilization`: metrics-server's CPU (docs/hpa.md §10); the
+    /// `Pods` metric: the pods' GPU utilisation (§12).
     fn signals(&self) -> &'static [Signal] {
-        &[Signal::CpuUsage]
+        match self.source {
+            Source::Cpu => &[Signal::CpuUsage],
+            Source::GpuAverageValue { .. } => &[Signal::GpuUtilization],
+        }
     }
 
     fn decide(&mut self, obs: &Observation) -> Decision {
@@ -799,12 +846,21 @@ impl Policy for Hpa {
 
         // §4: the CPU proposal. A failure stops the sync: no scaling and no
         // recommendation recorded.
-        let proposal = match cpu_proposal(&self.config, self.tolerances(), obs) {
+        let (proposal, failed) = match self.source {
+            Source::Cpu => (
+                cpu_proposal(&self.config, self.tolerances(), obs),
+                "FailedGetResourceMetric",
+            ),
+            Source::GpuAverageValue { target_milli } => (
+                pods::proposal(target_milli, self.tolerances(), obs),
+                "FailedGetPodsMetric",
+            ),
+        };
+        let proposal = match proposal {
             Ok(proposal) => proposal,
             Err(failure) => {
                 let reason = format!(
-                    "FailedGetResourceMetric: the HPA was unable to compute the replica count: \
-                     {}; holding {r}",
+                    "{failed}: the HPA was unable to compute the replica count: {}; holding {r}",
                     failure.message
                 );
                 let mut inputs = failure.inputs;
@@ -984,6 +1040,83 @@ fn ceil_replicas(ratio: f64, count: usize) -> u32 {
     (ratio * count as f64).ceil() as u32
 }
 
+/// §4.5: `R` inside the tolerance band, else `⌈ratio × count⌉`, with the
+/// explanation after `head`.
+fn fast_path(
+    r: u32,
+    ratio: f64,
+    count: usize,
+    tolerances: Tolerances,
+    head: &str,
+) -> (u32, String) {
+    if tolerances.within(ratio) {
+        (
+            r,
+            format!(
+                "{head} within tolerance [{:.2}, {:.2}] -> proposal {r}",
+                1.0 - tolerances.down,
+                1.0 + tolerances.up
+            ),
+        )
+    } else {
+        let p = ceil_replicas(ratio, count);
+        (p, format!("{head} -> proposal {p}"))
+    }
+}
+
+/// §4.6 (and §12), once the values are filled in: `R` when the recomputed
+/// ratio is inside the band or across 1 from the first, or when the new
+/// count moves against it; else `⌈new_ratio × count⌉`.
+fn slow_path(
+    r: u32,
+    (ratio, new_ratio): (f64, f64),
+    count: usize,
+    tolerances: Tolerances,
+    recomputed: &str,
+) -> (u32, String) {
+    if tolerances.within(new_ratio) {
+        (r, format!("{recomputed} within tolerance -> proposal {r}"))
+    } else if (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0) {
+        (
+            r,
+            format!("{recomputed} reverses direction -> proposal {r}"),
+        )
+    } else {
+        let n = ceil_replicas(new_ratio, count);
+        if (new_ratio < 1.0 && n > r) || (new_ratio > 1.0 && n < r) {
+            (
+                r,
+                format!("{recomputed} -> {n} against direction -> proposal {r}"),
+            )
+        } else {
+            (n, format!("{recomputed} -> proposal {n}"))
+        }
+    }
+}
+
+/// What the slow path assumed: `(missing, ratio, value going down, value
+/// going up)` of the missing pods, and `(unready, value)` when unready pods
+/// count on a scale-up.
+fn assumed(
+    (missing, ratio, down, up): (usize, f64, &str, &str),
+    unready: Option<(usize, &str)>,
+) -> String {
+    let mut out = Vec::new();
+    if missing > 0 {
+        out.push(if ratio < 1.0 {
+            format!("{missing} missing at {down}")
+        } else if ratio > 1.0 {
+            format!("{missing} missing at {up}")
+        } else {
+            format!("{missing} missing left out")
+        });
+    }
+    if let Some((n, value)) = unready {
+        out.push(format!("{n} unready at {value}"));
+    }
+    out.join(", ")
+}
+
 /// `GetResourceReplicas` (§4.1–§4.6).
 fn cpu_proposal(
     config: &HpaConfig,
@@ -1079,19 +1212,7 @@ fn cpu_proposal(
     // §4.5: the fast path.
     let scale_up_with_unready = unready > 0 && ratio > 1.0;
     if !scale_up_with_unready && missing == 0 {
-        let (replicas, explanation) = if tolerances.within(ratio) {
-            (
-                r,
-                format!(
-                    "{head} within tolerance [{:.2}, {:.2}] -> proposal {r}",
-                    1.0 - tolerances.down,
-                    1.0 + tolerances.up
-                ),
-            )
-        } else {
-            let p = ceil_replicas(ratio, ready_count);
-            (p, format!("{head} -> proposal {p}"))
-        };
+        let (replicas, explanation) = fast_path(r, ratio, ready_count, tolerances, &head);
         let mut inputs = base_inputs(pod_rows(&|i| {
             (classes[i] == PodClass::Ready).then(|| usage(i))
         }));
@@ -1131,41 +1252,14 @@ fn cpu_proposal(
         return Err(fail("no metrics returned matched known pods".to_owned()));
     };
     let new_ratio = ratio_of(new_util, target);
-    let mut assumed = Vec::new();
-    if missing > 0 {
-        assumed.push(if ratio < 1.0 {
-            format!("{missing} missing at {}%", target.max(100))
-        } else if ratio > 1.0 {
-            format!("{missing} missing at 0%")
-        } else {
-            format!("{missing} missing left out")
-        });
-    }
-    if scale_up_with_unready {
-        assumed.push(format!("{unready} unready at 0%"));
-    }
-    let recomputed = format!(
-        "{head}; {} -> {new_util}% (ratio {new_ratio:.2} over {new_count} pods)",
-        assumed.join(", ")
+    let assumed = assumed(
+        (missing, ratio, &format!("{}%", target.max(100)), "0%"),
+        scale_up_with_unready.then_some((unready, "0%")),
     );
-    let (replicas, explanation) = if tolerances.within(new_ratio) {
-        (r, format!("{recomputed} within tolerance -> proposal {r}"))
-    } else if (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0) {
-        (
-            r,
-            format!("{recomputed} reverses direction -> proposal {r}"),
-        )
-    } else {
-        let n = ceil_replicas(new_ratio, new_count);
-        if (new_ratio < 1.0 && n > r) || (new_ratio > 1.0 && n < r) {
-            (
-                r,
-                format!("{recomputed} -> {n} against direction -> proposal {r}"),
-            )
-        } else {
-            (n, format!("{recomputed} -> proposal {n}"))
-        }
-    };
+    let recomputed =
+        format!("{head}; {assumed} -> {new_util}% (ratio {new_ratio:.2} over {new_count} pods)");
+    let (replicas, explanation) =
+        slow_path(r, (ratio, new_ratio), new_count, tolerances, &recomputed);
     let mut inputs = base_inputs(pod_rows(&used));
     inputs["utilization"] = json!(util);
     inputs["ratio"] = json!(ratio);

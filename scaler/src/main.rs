@@ -135,7 +135,7 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading policy file {}", args.policy.display()))?;
     if !matches!(config, PolicyConfig::Userscale(_)) {
         return Err(ClusterError::Config(format!(
-            "{}: `scaler run` drives UserScale (kind = \"userscale\"); the HPA arm uses Kubernetes' own HorizontalPodAutoscaler",
+            "{}: `scaler run` drives UserScale (kind = \"userscale\"); an HPA arm (`hpa`, `hpa-gpu`) is Kubernetes' own HorizontalPodAutoscaler",
             args.policy.display()
         ))
         .into());

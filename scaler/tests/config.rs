@@ -17,7 +17,7 @@ fn data_file(name: &str) -> PathBuf {
 fn hpa(config: PolicyConfig) -> HpaConfig {
     match config {
         PolicyConfig::Hpa(config) => config,
-        PolicyConfig::Userscale(_) => panic!("not an HPA"),
+        other => panic!("not an HPA: {other:?}"),
     }
 }
 
@@ -272,4 +272,75 @@ fn from_str_parses_and_validates() {
     assert!("kind = \"userscale\"\nstep_low = 0\n"
         .parse::<PolicyConfig>()
         .is_err());
+}
+
+#[test]
+fn the_gpu_metric_hpa_file_is_the_original_hpa_on_a_pods_metric() {
+    let file = PolicyConfig::load(data_file("hpa-gpu.toml")).unwrap();
+    let PolicyConfig::HpaGpu(gpu) = &file else {
+        panic!("not hpa-gpu: {file:?}");
+    };
+    assert_eq!(file.name(), "hpa-gpu");
+    assert_eq!(file.bounds(), (1, 6));
+    assert_eq!(gpu.target_gpu_utilization, 60.0);
+    assert_eq!(gpu.target_milli(), 60_000);
+    assert_eq!(gpu.behavior, hpa(PolicyConfig::original_hpa()).behavior);
+    let policy = file.build();
+    assert_eq!(policy.name(), "hpa-gpu");
+    assert_eq!(policy.signals(), [scaler::Signal::GpuUtilization]);
+    assert_eq!(policy.interval_s(), 15.0);
+    // Keys of the CPU HPA that a Pods metric has no use for are refused.
+    let e = PolicyConfig::from_toml_str(
+        "kind = \"hpa-gpu\"\nmax_replicas = 6\ntarget_gpu_utilization = 60\ntarget_cpu_utilization = 40\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unknown field `target_cpu_utilization`"),
+        "{e}"
+    );
+    let e = invalid_field("kind = \"hpa-gpu\"\nmax_replicas = 6\ntarget_gpu_utilization = 0\n");
+    assert_eq!(e, "target_gpu_utilization");
+    // A kind that does not exist names the known ones.
+    let e = PolicyConfig::from_toml_str("kind = \"keda\"\n").unwrap_err();
+    assert!(e.to_string().contains("hpa-gpu"), "{e}");
+}
+
+#[test]
+fn the_gpu_metric_hpa_decides_on_the_pods_mean_and_fails_without_metrics() {
+    use scaler::{Observation, PodObservation, PodPhase};
+    let pod = |name: &str, util: Option<f64>| PodObservation {
+        name: name.into(),
+        phase: PodPhase::Running,
+        ready: Some(true),
+        ready_transition_time: Some(-90.0),
+        start_time: Some(-100.0),
+        cpu_request_m: None,
+        cpu_usage_m: None,
+        metric_timestamp: None,
+        metric_window: None,
+        gpu_utilization: util,
+        in_flight: None,
+        avg_latency_ms: None,
+    };
+    let mut hpa = PolicyConfig::load(data_file("hpa-gpu.toml"))
+        .unwrap()
+        .build();
+    // Mean 90 against 60: ratio 1.5, ⌈3⌉ = 3; the scale-up policies allow
+    // up to max(2 × 2, 2 + 5) = 7.
+    let d = hpa.decide(&Observation {
+        time: 0.0,
+        spec_replicas: 2,
+        pods: vec![pod("a", Some(95.0)), pod("b", Some(85.0))],
+    });
+    assert_eq!(d.desired_replicas, 3, "{}", d.reason);
+    assert_eq!(d.controller, scaler::ControllerKind::HpaGpu);
+    assert_eq!(d.inputs["usage_milli"], 90_000);
+    let d = hpa.decide(&Observation {
+        time: 15.0,
+        spec_replicas: 3,
+        pods: vec![pod("a", None), pod("b", None), pod("c", None)],
+    });
+    assert_eq!(d.desired_replicas, 3);
+    assert!(d.reason.starts_with("FailedGetPodsMetric"), "{}", d.reason);
 }

@@ -84,7 +84,7 @@ fn keyword(decision: &Decision) -> &str {
 fn seed() -> HpaConfig {
     match PolicyConfig::original_hpa() {
         PolicyConfig::Hpa(config) => config,
-        PolicyConfig::Userscale(_) => unreachable!(),
+        other => unreachable!("{other:?}"),
     }
 }
 

@@ -12,6 +12,10 @@
 //!   The same bounds hold for the written count `N` of a fresh controller,
 //!   since `N` is a non-decreasing function of `P` with `N(R) = R` there.
 //! * UserScale never scales when no ready pod reports GPU utilisation.
+//! * The HPA on the pods' GPU utilisation (`hpa-gpu`, §12) stays within its
+//!   bounds, holds when no pod reports a value, and bounds its proposal
+//!   with missing pods as the CPU HPA does, the target standing in for a
+//!   busy pod.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -21,7 +25,7 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 use scaler::hpa::{
-    Behavior, Hpa, HpaConfig, Rules, ScalingPolicy, ScalingPolicyType, SelectPolicy,
+    Behavior, Hpa, HpaConfig, HpaGpuConfig, Rules, ScalingPolicy, ScalingPolicyType, SelectPolicy,
 };
 use scaler::userscale::{UserScale, UserScaleConfig};
 use scaler::{Decision, PodObservation, PodPhase, Policy};
@@ -81,6 +85,24 @@ fn arb_hpa_config() -> impl Strategy<Value = HpaConfig> {
                 config
             },
         )
+}
+
+fn arb_hpa_gpu_config() -> impl Strategy<Value = HpaGpuConfig> {
+    (
+        (1u32..=4, 0u32..=8, 1.0..=100.0f64, 0.0..0.3f64, 0u32..=60),
+        option::of((option::of(arb_rules()), option::of(arb_rules()))),
+    )
+        .prop_map(|((min, extra, target, tolerance, down), behavior)| {
+            let mut config = HpaGpuConfig::new(min, min + extra, target);
+            config.tolerance = tolerance;
+            config.downscale_stabilization_s = down;
+            config.behavior = behavior.map(|(scale_up, scale_down)| Behavior {
+                scale_up,
+                scale_down,
+            });
+            config.validate().unwrap();
+            config
+        })
 }
 
 fn arb_userscale_config() -> impl Strategy<Value = UserScaleConfig> {
@@ -173,6 +195,24 @@ fn arb_pod() -> impl Strategy<Value = PodObservation> {
         )
 }
 
+/// A running, Ready pod with this GPU reading and nothing else.
+fn gpu_pod(gpu_utilization: Option<f64>) -> PodObservation {
+    PodObservation {
+        name: String::new(),
+        phase: PodPhase::Running,
+        ready: Some(true),
+        ready_transition_time: Some(-500.0),
+        start_time: Some(-600.0),
+        cpu_request_m: None,
+        cpu_usage_m: None,
+        metric_timestamp: None,
+        metric_window: None,
+        gpu_utilization,
+        in_flight: None,
+        avg_latency_ms: None,
+    }
+}
+
 fn named(mut pods: Vec<PodObservation>) -> Vec<PodObservation> {
     for (i, pod) in pods.iter_mut().enumerate() {
         pod.name = format!("p{i}");
@@ -237,6 +277,25 @@ fn check_bounds(
     Ok(())
 }
 
+/// `ticks` with one metric stripped from every pod (`strip`) and R pinned
+/// inside `(min, max)` by the fractions `spec`.
+fn without_metric(
+    ticks: Vec<Tick>,
+    spec: &[f64],
+    (min, max): (u32, u32),
+    strip: fn(&mut PodObservation),
+) -> Vec<Tick> {
+    ticks
+        .into_iter()
+        .zip(spec)
+        .map(|((dt, _, mut pods), f)| {
+            let r = min + ((f * f64::from(max - min + 1)) as u32).min(max - min);
+            pods.iter_mut().for_each(strip);
+            (dt, Some(r), pods)
+        })
+        .collect()
+}
+
 /// The proposal of a decision, `None` when the metric failed.
 fn proposal(decision: &Decision) -> Option<u32> {
     decision.inputs["proposal"]
@@ -245,6 +304,68 @@ fn proposal(decision: &Decision) -> Option<u32> {
 }
 
 proptest! {
+    #[test]
+    fn hpa_gpu_decisions_stay_within_bounds(config in arb_hpa_gpu_config(), ticks in arb_ticks()) {
+        let mut hpa = Hpa::gpu(&config);
+        let bounds = (config.min_replicas, config.max_replicas);
+        for (r, decision) in drive(&mut hpa, &ticks) {
+            check_bounds(r, decision.desired_replicas, bounds, true)?;
+        }
+    }
+
+    /// Without any GPU reading the sync fails and holds, as the HPA does
+    /// when the custom metrics API returns nothing.
+    #[test]
+    fn hpa_gpu_without_any_metric_never_scales(
+        config in arb_hpa_gpu_config(),
+        ticks in arb_ticks(),
+        spec in vec(0.0..1.0f64, 24),
+    ) {
+        let bounds = (config.min_replicas, config.max_replicas);
+        let ticks = without_metric(ticks, &spec, bounds, |p| p.gpu_utilization = None);
+        let mut hpa = Hpa::gpu(&config);
+        for (r, decision) in drive(&mut hpa, &ticks) {
+            prop_assert_eq!(decision.desired_replicas, r);
+            prop_assert!(decision.reason.starts_with("FailedGetPodsMetric"), "{}", decision.reason);
+        }
+    }
+
+    /// Missing pods (§12): with `P_target` the proposal for the same pods
+    /// with the missing ones reporting exactly the target and `P_zero` with
+    /// them reporting 0, a fresh controller has
+    /// `min(R, P_target) ≤ P ≤ max(R, P_zero)`: going down a missing pod
+    /// counts as at the target, going up as idle, and a reversal holds R.
+    #[test]
+    fn hpa_gpu_missing_pods_count_as_the_target_going_down_and_idle_going_up(
+        target in 10u32..=90,
+        counted in vec(0.0..=100.0f64, 1..6),
+        missing in 0usize..4,
+        r in 1u32..10,
+    ) {
+        let config = HpaGpuConfig::new(1, 20, f64::from(target));
+        let propose = |fill: Option<f64>| {
+            let pods: Vec<PodObservation> = counted
+                .iter()
+                .map(|&u| gpu_pod(Some(u)))
+                .chain((0..missing).map(|_| gpu_pod(fill)))
+                .collect();
+            proposal(&Hpa::gpu(&config).decide(&obs(0.0, r, named(pods))))
+        };
+        let (Some(p), Some(p_target), Some(p_zero)) =
+            (propose(None), propose(Some(f64::from(target))), propose(Some(0.0)))
+        else {
+            return Err(TestCaseError::fail("a proposal failed"));
+        };
+        prop_assert!(
+            r.min(p_target) <= p && p <= r.max(p_zero),
+            "R {} P {} P_target {} P_zero {}",
+            r,
+            p,
+            p_target,
+            p_zero
+        );
+    }
+
     #[test]
     fn hpa_decisions_stay_within_bounds(config in arb_hpa_config(), ticks in arb_ticks()) {
         let mut hpa = Hpa::new(config.clone());
@@ -272,23 +393,8 @@ proptest! {
         ticks in arb_ticks(),
         spec in vec(0.0..1.0f64, 24),
     ) {
-        let (min, max) = (config.min_replicas, config.max_replicas);
-        // Strip every metric and pin R inside the bounds.
-        let ticks: Vec<Tick> = ticks
-            .into_iter()
-            .zip(spec)
-            .map(|((dt, _, pods), f)| {
-                let r = min + ((f * f64::from(max - min + 1)) as u32).min(max - min);
-                let pods = pods
-                    .into_iter()
-                    .map(|mut p| {
-                        p.cpu_usage_m = None;
-                        p
-                    })
-                    .collect();
-                (dt, Some(r), pods)
-            })
-            .collect();
+        let bounds = (config.min_replicas, config.max_replicas);
+        let ticks = without_metric(ticks, &spec, bounds, |p| p.cpu_usage_m = None);
         let mut hpa = Hpa::new(config);
         for (r, decision) in drive(&mut hpa, &ticks) {
             prop_assert_eq!(decision.desired_replicas, r);

@@ -314,9 +314,9 @@ fn check_decisions(db: &Path, trial: i64, arm: &str, policy: &PolicyConfig) {
             last_up: None,
             last_down: None,
         }),
-        PolicyConfig::Hpa(_) => None,
+        PolicyConfig::Hpa(_) | PolicyConfig::HpaGpu(_) => None,
     };
-    let kind = if oracle.is_some() { "userscale" } else { "hpa" };
+    let kind = policy.name();
     let mut changes = Vec::new();
     let mut spec: Option<i64> = None;
     let mut last_t = f64::NEG_INFINITY;

@@ -59,6 +59,11 @@ pub async fn start_controller(
                 .map_err(cluster_err)?;
             Ok(cm)
         }
+        // `prepare_k8s` refuses such arms before a trial starts.
+        PolicyConfig::HpaGpu(_) => Err(Error::Cluster(format!(
+            "k8s backend: the base deploys no `{}` controller",
+            policy.name()
+        ))),
     }
 }
 
