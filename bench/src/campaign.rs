@@ -234,6 +234,27 @@ pub struct SimParams {
     pub latency_window_s: f64,
     /// First back-off after a failed start (kubelet: 10 s, doubling, 300 s cap).
     pub restart_backoff_s: f64,
+    /// The DCGM exporter's collect interval, seconds, for policies that read
+    /// GPU utilisation through the metrics pipeline; unset: 30 s
+    /// (dcgm-exporter's `--collect-interval`, 30000 ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dcgm_collect_interval_s: Option<f64>,
+    /// Prometheus' scrape interval of the exporter, seconds; unset: 15 s (a
+    /// usual ServiceMonitor interval; Prometheus' own default is 60 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus_scrape_interval_s: Option<f64>,
+}
+
+impl SimParams {
+    /// The exporter's collect interval, seconds.
+    pub fn dcgm_collect_s(&self) -> f64 {
+        self.dcgm_collect_interval_s.unwrap_or(30.0)
+    }
+
+    /// Prometheus' scrape interval, seconds.
+    pub fn prometheus_scrape_s(&self) -> f64 {
+        self.prometheus_scrape_interval_s.unwrap_or(15.0)
+    }
 }
 
 impl Default for SimParams {
@@ -254,6 +275,8 @@ impl Default for SimParams {
             blocking_cpu_fraction: 0.0,
             latency_window_s: 10.0,
             restart_backoff_s: 10.0,
+            dcgm_collect_interval_s: None,
+            prometheus_scrape_interval_s: None,
         }
     }
 }
@@ -839,6 +862,12 @@ fn check_sim(sim: &SimParams) -> std::result::Result<(), Invalid> {
         ("probe_phase_s", sim.probe_phase_s.unwrap_or(0.0), false),
         ("latency_window_s", sim.latency_window_s, true),
         ("restart_backoff_s", sim.restart_backoff_s, true),
+        ("dcgm_collect_interval_s", sim.dcgm_collect_s(), true),
+        (
+            "prometheus_scrape_interval_s",
+            sim.prometheus_scrape_s(),
+            true,
+        ),
     ] {
         if !(v.is_finite() && v >= 0.0 && (!strictly || v > 0.0)) {
             let need = if strictly { "> 0" } else { ">= 0" };

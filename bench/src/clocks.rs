@@ -82,6 +82,11 @@ pub struct TrialClocks {
     pub controller: PeriodicClock,
     /// metrics-server's scrapes.
     pub scrape: PeriodicClock,
+    /// The DCGM exporter's collections (`scope = seed`; recorded in
+    /// `trial_signals` for the policies that read through it).
+    pub dcgm_collect: PeriodicClock,
+    /// Prometheus' scrapes of the exporter (`scope = seed`, likewise).
+    pub prometheus_scrape: PeriodicClock,
     /// Readiness-probe period, seconds.
     pub probe_period_s: f64,
     probe_pinned: Option<f64>,
@@ -115,6 +120,10 @@ impl TrialClocks {
             Some(x) => x,
             None => phase(seed, "metrics-scrape-phase", 0, sim.metric_resolution_s),
         };
+        let cluster_clock = |purpose: &str, period_s: f64| PeriodicClock {
+            period_s,
+            first_s: phase(seed, purpose, 0, period_s),
+        };
         TrialClocks {
             controller: PeriodicClock {
                 period_s: controller_period_s,
@@ -124,6 +133,8 @@ impl TrialClocks {
                 period_s: sim.metric_resolution_s,
                 first_s: scrape_first,
             },
+            dcgm_collect: cluster_clock("dcgm-collect-phase", sim.dcgm_collect_s()),
+            prometheus_scrape: cluster_clock("prometheus-scrape-phase", sim.prometheus_scrape_s()),
             probe_period_s: sim.probe_period_s,
             probe_pinned: sim.probe_phase_s,
             seed,

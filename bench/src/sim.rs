@@ -54,7 +54,9 @@ use crate::route::Router;
 use crate::trial::control::ControlLog;
 use crate::trial::observe::{self, PodAtTick};
 use crate::trial::sampler::{ClientSecond, GpuReading, PodNow, PodReading, Sampler};
-use crate::trial::signal::{pipeline, CpuMetric, CpuSeries, MetricsServer, Site};
+use crate::trial::signal::{
+    pipeline, CpuMetric, CpuSeries, ExportChain, MetricsServer, SecondSeries, Site,
+};
 use crate::trial::timeline::PodTimeline;
 use scaler::cluster::PodMetrics;
 use scaler::{Policy, PolicyConfig};
@@ -298,6 +300,9 @@ struct Pod {
     /// Sum of the latencies in `latencies`.
     latency_sum: Time,
     completed_in_second: u32,
+    /// Its GPU's utilisation each second, kept when the policy reads it
+    /// through the metrics pipeline ([`ExportChain`]).
+    gpu_series: SecondSeries,
 }
 
 impl Pod {
@@ -335,6 +340,7 @@ impl Pod {
             latencies: VecDeque::new(),
             latency_sum: 0,
             completed_in_second: 0,
+            gpu_series: SecondSeries::default(),
         }
     }
 
@@ -637,6 +643,8 @@ struct Sim<'a> {
     offered_in_second: u32,
     completed_in_second: u32,
     failed_in_second: u32,
+    /// The metrics pipeline the policy reads GPU utilisation through.
+    export: Option<ExportChain>,
     /// The shared sampler, and its readings' buffers (kept between seconds).
     sampler: Sampler,
     gpu_readings: Vec<GpuReading>,
@@ -818,6 +826,7 @@ impl<'a> Sim<'a> {
             }
         }
         let policy = input.policy.build();
+        let policy_signals = policy.signals();
         let seed = input.seed;
         // The simulated devices' energy counters start at 0 with the trial.
         let sampler =
@@ -861,6 +870,7 @@ impl<'a> Sim<'a> {
             offered_in_second: 0,
             completed_in_second: 0,
             failed_in_second: 0,
+            export: ExportChain::for_signals(policy_signals, &input.clocks),
             sampler,
             gpu_readings: Vec::new(),
             pod_readings: Vec::new(),
@@ -987,6 +997,10 @@ impl<'a> Sim<'a> {
             pod.container_started = Some(before);
             pod.ready_at = Some(before + us(10.0));
             pod.context = true;
+            if pod.gpu.is_some() {
+                // Idle before the trial: its device read 0 %.
+                pod.gpu_series = SecondSeries::running_before(0.0);
+            }
             let g = pod.gpu;
             let idle = spec.pod.idle_cpu_m / 1000.0;
             let res = us(sim.metric_resolution_s);
@@ -1982,7 +1996,7 @@ impl<'a> Sim<'a> {
             );
             views.push((pod.timeline(i as u32), pod.cpu_series.metric(), metrics));
         }
-        let (obs, missing) = observe::observe(
+        let (mut obs, missing) = observe::observe(
             secs(now),
             self.spec_replicas,
             views.iter().map(|(life, cpu, metrics)| PodAtTick {
@@ -1993,6 +2007,11 @@ impl<'a> Sim<'a> {
             0,
             u64::from(spec.pod.cpu_request_m),
         );
+        if let Some(chain) = &self.export {
+            // The observation lists the pods that have not exited, in order.
+            let series = self.pods.iter().filter(|p| p.state != PodState::Exited);
+            chain.fill(&mut obs, series.map(|p| &p.gpu_series));
+        }
         // A serving pod always answers here, so `missing` stays empty
         // unless an answer is out of range.
         match self.control.step(self.policy.as_mut(), &obs, &missing) {
@@ -2037,6 +2056,13 @@ impl<'a> Sim<'a> {
             settle_cpu(pod, now);
             let cores = pod.cpu_cum - pod.cpu_at_sample;
             pod.cpu_at_sample = pod.cpu_cum;
+            let gpu_util = pod
+                .gpu
+                .filter(|_| pod.context)
+                .map(|g| self.gpus[g].last_util);
+            if self.export.is_some() {
+                pod.gpu_series.record(t_s.round() as u32, gpu_util);
+            }
             pods.push(PodReading {
                 pod: i as u32,
                 now: pod.now(),
@@ -2044,10 +2070,7 @@ impl<'a> Sim<'a> {
                 on_node: pod.node.is_some(),
                 context: pod.context,
                 cpu_cores: Some(cores),
-                gpu_util: pod
-                    .gpu
-                    .filter(|_| pod.context)
-                    .map(|g| self.gpus[g].last_util),
+                gpu_util,
                 gpu_source: None,
                 in_flight: pod.busy,
                 queued: pod.queue.len() as u32,

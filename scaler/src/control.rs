@@ -1,12 +1,17 @@
 //! The control step every runner of a policy takes: the simulator, the
 //! local backend's controller thread and `scaler run` in a cluster.
 //!
-//! A tick's decision is the policy's, unless a pod that takes traffic gave
-//! no usable metrics (it did not answer, or answered values outside their
-//! physical range): then the tick holds at the current replica count with
-//! the reason `MetricsMissing`, naming the pods, and the policy does not
-//! see the observation at all. A runner never scales on a guess. Either
-//! way the answer is clamped to the policy's bounds.
+//! A tick's decision is the policy's, unless the policy reads a signal from
+//! the pods' own `/metrics.json` ([`crate::Signal::from_pod_endpoint`]) and
+//! a pod that takes traffic gave no usable metrics (it did not answer, or
+//! answered values outside their physical range): then the tick holds at
+//! the current replica count with the reason `MetricsMissing`, naming the
+//! pods, and the policy does not see the observation at all. A runner never
+//! scales on a guess. A policy that reads nothing from the pods themselves
+//! (the HPA: metrics-server's CPU, or GPU utilisation through the metrics
+//! pipeline) decides as its own controller would, with its own rules for
+//! pods without a value. Either way the answer is clamped to the policy's
+//! bounds.
 
 use crate::{Decision, Observation, Policy};
 
@@ -14,7 +19,8 @@ use crate::{Decision, Observation, Policy};
 /// pods whose metrics were not usable.
 pub fn plan(policy: &mut dyn Policy, obs: &Observation, missing: &[String]) -> Decision {
     let (min, max) = policy.bounds();
-    let mut d = if missing.is_empty() {
+    let reads_pods = policy.signals().iter().any(|s| s.from_pod_endpoint());
+    let mut d = if missing.is_empty() || !reads_pods {
         policy.decide(obs)
     } else {
         Decision {
@@ -35,4 +41,52 @@ pub fn plan(policy: &mut dyn Policy, obs: &Observation, missing: &[String]) -> D
         d.desired_replicas = clamped;
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{PodObservation, PodPhase, PolicyConfig};
+
+    fn obs() -> Observation {
+        let pod = |name: &str| PodObservation {
+            name: name.into(),
+            phase: PodPhase::Running,
+            ready: Some(true),
+            ready_transition_time: Some(-500.0),
+            start_time: Some(-600.0),
+            cpu_request_m: Some(500),
+            cpu_usage_m: Some(450),
+            metric_timestamp: None,
+            metric_window: None,
+            gpu_utilization: Some(95.0),
+            in_flight: Some(3),
+            avg_latency_ms: Some(1500.0),
+        };
+        Observation {
+            time: 0.0,
+            spec_replicas: 2,
+            pods: vec![pod("a"), pod("b")],
+        }
+    }
+
+    #[test]
+    fn only_a_policy_that_reads_the_pods_endpoints_holds_on_a_missing_answer() {
+        let missing = ["b".to_string()];
+        let mut userscale = PolicyConfig::original_userscale().build();
+        let d = plan(userscale.as_mut(), &obs(), &missing);
+        assert_eq!(d.desired_replicas, 2);
+        assert!(d.reason.starts_with("MetricsMissing"), "{}", d.reason);
+        // The HPAs read metrics-server or the metrics pipeline, not the
+        // pods: they decide (CPU 90 % of request against 40 %: up).
+        for config in [
+            PolicyConfig::original_hpa(),
+            PolicyConfig::HpaGpu(crate::hpa::HpaGpuConfig::new(1, 6, 60.0)),
+        ] {
+            let d = plan(config.build().as_mut(), &obs(), &missing);
+            assert!(d.desired_replicas > 2, "{}: {}", config.name(), d.reason);
+            assert!(!d.reason.starts_with("MetricsMissing"), "{}", d.reason);
+        }
+    }
 }

@@ -790,7 +790,7 @@ impl Policy for Hpa {
     fn signals(&self) -> &'static [Signal] {
         match self.source {
             Source::Cpu => &[Signal::CpuUsage],
-            Source::GpuAverageValue { .. } => &[Signal::GpuUtilization],
+            Source::GpuAverageValue { .. } => &[Signal::ExportedGpuUtilization],
         }
     }
 

@@ -21,16 +21,33 @@ pub enum Signal {
     InFlight,
     /// The pod's mean latency over its latency window (`avg_latency_ms`).
     AvgLatency,
+    /// Device-wide GPU utilisation as a cluster's metrics pipeline holds
+    /// it: the DCGM exporter's latest collection, as Prometheus last
+    /// scraped it, served by prometheus-adapter at each sync
+    /// (`gpu_utilization`).
+    ExportedGpuUtilization,
 }
 
 impl Signal {
     /// Every signal, in a fixed order.
-    pub const ALL: [Signal; 4] = [
+    pub const ALL: [Signal; 5] = [
         Signal::CpuUsage,
         Signal::GpuUtilization,
         Signal::InFlight,
         Signal::AvgLatency,
+        Signal::ExportedGpuUtilization,
     ];
+
+    /// Whether a runner reads it from the pod's own `/metrics.json` at the
+    /// tick (a pod that gives no usable answer then holds the tick, see
+    /// [`crate::control::plan`]); CPU comes from metrics-server and the
+    /// exported GPU utilisation from the cluster's metrics pipeline.
+    pub const fn from_pod_endpoint(self) -> bool {
+        matches!(
+            self,
+            Signal::GpuUtilization | Signal::InFlight | Signal::AvgLatency
+        )
+    }
 
     /// The name stored in the dataset (`trial_signals.signal`).
     pub const fn as_str(self) -> &'static str {
@@ -39,6 +56,7 @@ impl Signal {
             Signal::GpuUtilization => "gpu_utilization",
             Signal::InFlight => "in_flight",
             Signal::AvgLatency => "avg_latency",
+            Signal::ExportedGpuUtilization => "exported_gpu_utilization",
         }
     }
 }

@@ -287,7 +287,7 @@ fn the_gpu_metric_hpa_file_is_the_original_hpa_on_a_pods_metric() {
     assert_eq!(gpu.behavior, hpa(PolicyConfig::original_hpa()).behavior);
     let policy = file.build();
     assert_eq!(policy.name(), "hpa-gpu");
-    assert_eq!(policy.signals(), [scaler::Signal::GpuUtilization]);
+    assert_eq!(policy.signals(), [scaler::Signal::ExportedGpuUtilization]);
     assert_eq!(policy.interval_s(), 15.0);
     // Keys of the CPU HPA that a Pods metric has no use for are refused.
     let e = PolicyConfig::from_toml_str(

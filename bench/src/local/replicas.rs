@@ -16,6 +16,9 @@ use crate::campaign::{Routing, Trial};
 use crate::clocks::TrialClocks;
 use crate::route::Router;
 use crate::trial::signal::CpuSeries;
+#[cfg(doc)]
+use crate::trial::signal::ExportChain;
+use crate::trial::signal::SecondSeries;
 use crate::trial::timeline::PodTimeline;
 use crate::{Error, Result};
 
@@ -35,6 +38,9 @@ pub(super) struct Pod {
     pub cpu_prev: Option<(Instant, f64)>,
     /// Its process's series at the emulated metrics-server.
     pub cpu_series: CpuSeries<Instant>,
+    /// Its per-second GPU utilisation readings, for a policy that reads
+    /// them through the emulated metrics pipeline ([`ExportChain`]).
+    pub gpu_series: SecondSeries,
 }
 
 impl Pod {
@@ -184,6 +190,7 @@ impl Setup {
             kill_at: None,
             cpu_prev: None,
             cpu_series: CpuSeries::default(),
+            gpu_series: SecondSeries::default(),
         })
     }
 }

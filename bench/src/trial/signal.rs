@@ -13,6 +13,7 @@
 //! | GPU utilisation | the device's busy share of each whole second, emulated | the replica's `/metrics.json` (NVML or device-busy) | the pod's `/metrics.json` |
 //! | in-flight | the pod's queue at the tick, emulated | `/metrics.json` | `/metrics.json` |
 //! | mean latency | over `sim.latency_window_s`, emulated | `/metrics.json`, the same window | `/metrics.json`, the deployment's window |
+//! | exported GPU utilisation | the device's busy share of each second, then [`ExportChain`], emulated | the replica's per-second `/metrics.json` reading, then [`ExportChain`], emulated | (not run: the k8s base deploys no exporter) |
 //!
 //! Every value the pod endpoint gives is read when the policy ticks (the
 //! controller's clock in `trial_clocks`), so that read is not a stage.
@@ -173,6 +174,104 @@ pub fn millicores(core_seconds: f64, window_s: f64) -> u64 {
     (core_seconds / window_s * 1000.0 - 1e-9).ceil().max(0.0) as u64
 }
 
+/// The DCGM exporter → Prometheus → prometheus-adapter chain between a
+/// pod's GPU utilisation and a policy that reads it as a custom metric
+/// (`docs/hpa.md` §12): the exporter collects every
+/// `sim.dcgm_collect_interval_s` and serves its latest collection,
+/// Prometheus scrapes it every `sim.prometheus_scrape_interval_s` (phases
+/// drawn per seed, [`crate::clocks`]), and the adapter answers each sync
+/// with the latest scraped sample. A pod's value at a sync at `t` is so the
+/// reading of the last whole second at or before the last collection at or
+/// before the last scrape at or before `t` ([`ExportChain::source_s`]); a
+/// pod without a reading then (not yet started) has no value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExportChain {
+    /// The exporter's collections.
+    pub collect: PeriodicClock,
+    /// Prometheus' scrapes.
+    pub scrape: PeriodicClock,
+}
+
+/// The last tick of `c` at or before `t` (ticks continue before 0).
+fn last_tick(c: PeriodicClock, t: f64) -> f64 {
+    c.first_s + ((t - c.first_s) / c.period_s).floor() * c.period_s
+}
+
+impl ExportChain {
+    /// The chain of a trial with these clocks.
+    pub fn of(clocks: &TrialClocks) -> ExportChain {
+        ExportChain {
+            collect: clocks.dcgm_collect,
+            scrape: clocks.prometheus_scrape,
+        }
+    }
+
+    /// The chain when the policy reads through it (`signals` holds
+    /// [`Signal::ExportedGpuUtilization`]).
+    pub fn for_signals(signals: &[Signal], clocks: &TrialClocks) -> Option<ExportChain> {
+        signals
+            .contains(&Signal::ExportedGpuUtilization)
+            .then(|| ExportChain::of(clocks))
+    }
+
+    /// The instant, seconds from the trial's start, whose reading a sync
+    /// at `t_s` gets: the last collection before the last scrape.
+    pub fn source_s(&self, t_s: f64) -> f64 {
+        last_tick(self.collect, last_tick(self.scrape, t_s))
+    }
+
+    /// Puts what the adapter serves at the observation's time into each
+    /// pod's `gpu_utilization`; `series` are the pods' readings in the
+    /// observation's pod order.
+    pub fn fill<'a>(
+        &self,
+        obs: &mut scaler::Observation,
+        series: impl IntoIterator<Item = &'a SecondSeries>,
+    ) {
+        let at = self.source_s(obs.time);
+        for (pod, s) in obs.pods.iter_mut().zip(series) {
+            pod.gpu_utilization = s.at(at);
+        }
+    }
+}
+
+/// One pod's per-second readings of a signal: second `k` is the reading
+/// taken at the end of `(k − 1, k]` seconds from the trial's start.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SecondSeries {
+    /// The reading before the trial (a pod that ran before it).
+    before: Option<f64>,
+    values: Vec<Option<f64>>,
+}
+
+impl SecondSeries {
+    /// A pod that ran, reading `v`, before the trial began.
+    pub fn running_before(v: f64) -> SecondSeries {
+        SecondSeries {
+            before: Some(v),
+            values: Vec::new(),
+        }
+    }
+
+    /// The reading of second `k` (from 1).
+    pub fn record(&mut self, k: u32, v: Option<f64>) {
+        let i = k.max(1) as usize - 1;
+        if self.values.len() <= i {
+            self.values.resize(i + 1, None);
+        }
+        self.values[i] = v;
+    }
+
+    /// The reading of the last whole second ending at or before `t_s`.
+    pub fn at(&self, t_s: f64) -> Option<f64> {
+        let k = t_s.floor();
+        if k < 1.0 {
+            return self.before;
+        }
+        self.values.get(k as usize - 1).copied().flatten()
+    }
+}
+
 /// Where a trial runs, as far as its signal pipelines go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Site {
@@ -192,7 +291,8 @@ pub struct StageRecord {
     pub signal: Signal,
     /// Position in the pipeline, 0 nearest the pod.
     pub stage: u32,
-    /// `metrics_server`, `device_sampler` or `pod_endpoint`.
+    /// `metrics_server`, `device_sampler`, `pod_endpoint`, `dcgm_exporter`,
+    /// `prometheus` or `prometheus_adapter`.
     pub name: &'static str,
     /// Seconds between its samples; `None`: read when asked.
     pub period_s: Option<f64>,
@@ -222,8 +322,9 @@ pub fn pipeline(
         window_s,
         emulated: site == Site::Sim,
     };
-    signals
+    let mut out: Vec<StageRecord> = signals
         .iter()
+        .filter(|&&s| s != Signal::ExportedGpuUtilization)
         .map(|&signal| match signal {
             Signal::CpuUsage => {
                 let emulated = site != Site::Cluster;
@@ -252,8 +353,72 @@ pub fn pipeline(
                 signal,
                 (site != Site::Cluster).then_some(sim.latency_window_s),
             ),
+            Signal::ExportedGpuUtilization => unreachable!("filtered out above"),
         })
-        .collect()
+        .collect();
+    if signals.contains(&Signal::ExportedGpuUtilization) {
+        out.extend(export_stages(site, clocks));
+    }
+    out
+}
+
+/// The stages of [`Signal::ExportedGpuUtilization`]: the per-second
+/// reading (the simulator's device sampler, a replica's `/metrics.json`),
+/// the exporter's collection, Prometheus' scrape and the adapter's answer
+/// at each sync.
+fn export_stages(site: Site, clocks: &TrialClocks) -> Vec<StageRecord> {
+    let emulated = site != Site::Cluster;
+    let known = |c: PeriodicClock| {
+        (
+            emulated.then_some(c.period_s),
+            emulated.then_some(c.first_s),
+        )
+    };
+    let signal = Signal::ExportedGpuUtilization;
+    let (collect_period, collect_first) = known(clocks.dcgm_collect);
+    let (scrape_period, scrape_first) = known(clocks.prometheus_scrape);
+    vec![
+        StageRecord {
+            signal,
+            stage: 0,
+            name: if site == Site::Sim {
+                "device_sampler"
+            } else {
+                "pod_endpoint"
+            },
+            period_s: Some(1.0),
+            first_s: Some(0.0),
+            window_s: (site == Site::Sim).then_some(1.0),
+            emulated: site == Site::Sim,
+        },
+        StageRecord {
+            signal,
+            stage: 1,
+            name: "dcgm_exporter",
+            period_s: collect_period,
+            first_s: collect_first,
+            window_s: None,
+            emulated,
+        },
+        StageRecord {
+            signal,
+            stage: 2,
+            name: "prometheus",
+            period_s: scrape_period,
+            first_s: scrape_first,
+            window_s: None,
+            emulated,
+        },
+        StageRecord {
+            signal,
+            stage: 3,
+            name: "prometheus_adapter",
+            period_s: None,
+            first_s: None,
+            window_s: None,
+            emulated,
+        },
+    ]
 }
 
 #[cfg(test)]
@@ -386,8 +551,91 @@ mod tests {
                 (Signal::GpuUtilization, "pod_endpoint", false),
                 (Signal::InFlight, "pod_endpoint", false),
                 (Signal::AvgLatency, "pod_endpoint", false),
+                (Signal::ExportedGpuUtilization, "pod_endpoint", false),
+                (Signal::ExportedGpuUtilization, "dcgm_exporter", true),
+                (Signal::ExportedGpuUtilization, "prometheus", true),
+                (Signal::ExportedGpuUtilization, "prometheus_adapter", true),
             ]
         );
         assert_eq!(all[3].window_s, Some(sim.latency_window_s));
+        let stages: Vec<_> = all[5..]
+            .iter()
+            .map(|r| (r.stage, r.period_s, r.first_s))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                (1, Some(30.0), Some(clocks.dcgm_collect.first_s)),
+                (2, Some(15.0), Some(clocks.prometheus_scrape.first_s)),
+                (3, None, None),
+            ]
+        );
+        // On a cluster the stages would be real, their phases unknown.
+        let real = pipeline(
+            &[Signal::ExportedGpuUtilization],
+            Site::Cluster,
+            &clocks,
+            &sim,
+        );
+        assert!(real
+            .iter()
+            .all(|r| !r.emulated && r.first_s.is_none() || r.stage == 0));
+    }
+
+    #[test]
+    fn the_export_chain_serves_the_collection_before_the_last_scrape() {
+        let chain = ExportChain {
+            collect: PeriodicClock {
+                period_s: 30.0,
+                first_s: 7.0,
+            },
+            scrape: PeriodicClock {
+                period_s: 15.0,
+                first_s: 4.0,
+            },
+        };
+        // Scrapes at 4, 19, 34, 49, …; collections at 7, 37, 67, … (and −23).
+        for (t, want) in [
+            (3.9, -23.0), // last scrape −11: collection −23
+            (4.0, -23.0), // scrape 4 sees the collection of −23
+            (18.9, -23.0),
+            (19.0, 7.0), // scrape 19 sees 7
+            (36.9, 7.0), // scrape 34 still sees 7
+            (49.0, 37.0),
+            (64.0, 37.0),
+            (79.0, 67.0),
+        ] {
+            assert_eq!(chain.source_s(t), want, "t = {t}");
+        }
+        // Mean staleness over a long run: t − scrape averages 7.5 s, and
+        // with these phases scrape − collection alternates 27 s and 12 s:
+        // 7.5 + 19.5 = 27 s.
+        let n = 100_000;
+        let lag: f64 = (0..n)
+            .map(|i| {
+                let t = 100.0 + f64::from(i) * 0.0137;
+                t - chain.source_s(t)
+            })
+            .sum::<f64>()
+            / f64::from(n);
+        assert!((lag - 27.0).abs() < 0.1, "{lag}");
+    }
+
+    #[test]
+    fn a_second_series_gives_the_last_whole_second_and_nothing_before_a_pod_ran() {
+        let mut s = SecondSeries::default();
+        s.record(3, Some(40.0));
+        s.record(4, None);
+        s.record(5, Some(90.0));
+        assert_eq!(s.at(0.5), None);
+        assert_eq!(s.at(2.9), None);
+        assert_eq!(s.at(3.0), Some(40.0));
+        assert_eq!(s.at(3.99), Some(40.0));
+        assert_eq!(s.at(4.5), None);
+        assert_eq!(s.at(5.2), Some(90.0));
+        assert_eq!(s.at(60.0), None, "beyond the readings");
+        let before = SecondSeries::running_before(0.0);
+        assert_eq!(before.at(-20.0), Some(0.0));
+        assert_eq!(before.at(0.99), Some(0.0));
     }
 }
