@@ -51,18 +51,15 @@ mod tests {
 
     fn obs() -> Observation {
         let pod = |name: &str| PodObservation {
-            name: name.into(),
-            phase: PodPhase::Running,
             ready: Some(true),
             ready_transition_time: Some(-500.0),
             start_time: Some(-600.0),
             cpu_request_m: Some(500),
             cpu_usage_m: Some(450),
-            metric_timestamp: None,
-            metric_window: None,
             gpu_utilization: Some(95.0),
             in_flight: Some(3),
             avg_latency_ms: Some(1500.0),
+            ..PodObservation::bare(name, PodPhase::Running)
         };
         Observation {
             time: 0.0,

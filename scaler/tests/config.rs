@@ -310,18 +310,11 @@ fn the_gpu_metric_hpa_file_is_the_original_hpa_on_a_pods_metric() {
 fn the_gpu_metric_hpa_decides_on_the_pods_mean_and_fails_without_metrics() {
     use scaler::{Observation, PodObservation, PodPhase};
     let pod = |name: &str, util: Option<f64>| PodObservation {
-        name: name.into(),
-        phase: PodPhase::Running,
         ready: Some(true),
         ready_transition_time: Some(-90.0),
         start_time: Some(-100.0),
-        cpu_request_m: None,
-        cpu_usage_m: None,
-        metric_timestamp: None,
-        metric_window: None,
         gpu_utilization: util,
-        in_flight: None,
-        avg_latency_ms: None,
+        ..PodObservation::bare(name, PodPhase::Running)
     };
     let mut hpa = PolicyConfig::load(data_file("hpa-gpu.toml"))
         .unwrap()

@@ -195,21 +195,11 @@ fn arb_pod() -> impl Strategy<Value = PodObservation> {
         )
 }
 
-/// A running, Ready pod with this GPU reading and nothing else.
+/// A running, Ready pod with this GPU reading ([`pod`]).
 fn gpu_pod(gpu_utilization: Option<f64>) -> PodObservation {
     PodObservation {
-        name: String::new(),
-        phase: PodPhase::Running,
-        ready: Some(true),
-        ready_transition_time: Some(-500.0),
-        start_time: Some(-600.0),
-        cpu_request_m: None,
-        cpu_usage_m: None,
-        metric_timestamp: None,
-        metric_window: None,
         gpu_utilization,
-        in_flight: None,
-        avg_latency_ms: None,
+        ..pod("")
     }
 }
 

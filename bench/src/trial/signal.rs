@@ -322,13 +322,12 @@ pub fn pipeline(
         window_s,
         emulated: site == Site::Sim,
     };
-    let mut out: Vec<StageRecord> = signals
+    signals
         .iter()
-        .filter(|&&s| s != Signal::ExportedGpuUtilization)
-        .map(|&signal| match signal {
+        .flat_map(|&signal| match signal {
             Signal::CpuUsage => {
                 let emulated = site != Site::Cluster;
-                StageRecord {
+                vec![StageRecord {
                     signal,
                     stage: 0,
                     name: "metrics_server",
@@ -336,88 +335,64 @@ pub fn pipeline(
                     first_s: emulated.then_some(clocks.scrape.first_s),
                     window_s: emulated.then_some(clocks.scrape.period_s),
                     emulated,
-                }
+                }]
             }
-            Signal::GpuUtilization if site == Site::Sim => StageRecord {
-                signal,
-                stage: 0,
-                name: "device_sampler",
-                period_s: Some(1.0),
-                first_s: Some(0.0),
-                window_s: Some(1.0),
-                emulated: true,
-            },
-            Signal::GpuUtilization | Signal::InFlight => endpoint(signal, None),
+            Signal::GpuUtilization if site == Site::Sim => vec![device_sampler(signal)],
+            Signal::GpuUtilization | Signal::InFlight => vec![endpoint(signal, None)],
             // A cluster's workload has its own deployment's window.
-            Signal::AvgLatency => endpoint(
+            Signal::AvgLatency => vec![endpoint(
                 signal,
                 (site != Site::Cluster).then_some(sim.latency_window_s),
-            ),
-            Signal::ExportedGpuUtilization => unreachable!("filtered out above"),
+            )],
+            Signal::ExportedGpuUtilization => export_stages(site, clocks),
         })
-        .collect();
-    if signals.contains(&Signal::ExportedGpuUtilization) {
-        out.extend(export_stages(site, clocks));
+        .collect()
+}
+
+/// The simulator's GPU stage: the device's busy share of each whole second.
+fn device_sampler(signal: Signal) -> StageRecord {
+    StageRecord {
+        signal,
+        stage: 0,
+        name: "device_sampler",
+        period_s: Some(1.0),
+        first_s: Some(0.0),
+        window_s: Some(1.0),
+        emulated: true,
     }
-    out
 }
 
 /// The stages of [`Signal::ExportedGpuUtilization`]: the per-second
 /// reading (the simulator's device sampler, a replica's `/metrics.json`),
 /// the exporter's collection, Prometheus' scrape and the adapter's answer
-/// at each sync.
+/// at each sync. A cluster's would be real, their phases unknown.
 fn export_stages(site: Site, clocks: &TrialClocks) -> Vec<StageRecord> {
-    let emulated = site != Site::Cluster;
-    let known = |c: PeriodicClock| {
-        (
-            emulated.then_some(c.period_s),
-            emulated.then_some(c.first_s),
-        )
-    };
     let signal = Signal::ExportedGpuUtilization;
-    let (collect_period, collect_first) = known(clocks.dcgm_collect);
-    let (scrape_period, scrape_first) = known(clocks.prometheus_scrape);
+    let emulated = site != Site::Cluster;
+    let stage = |stage, name, clock: Option<PeriodicClock>| StageRecord {
+        signal,
+        stage,
+        name,
+        period_s: clock.filter(|_| emulated).map(|c| c.period_s),
+        first_s: clock.filter(|_| emulated).map(|c| c.first_s),
+        window_s: None,
+        emulated,
+    };
+    let reading = if site == Site::Sim {
+        device_sampler(signal)
+    } else {
+        StageRecord {
+            name: "pod_endpoint",
+            window_s: None,
+            emulated: false,
+            ..device_sampler(signal)
+        }
+    };
     vec![
-        StageRecord {
-            signal,
-            stage: 0,
-            name: if site == Site::Sim {
-                "device_sampler"
-            } else {
-                "pod_endpoint"
-            },
-            period_s: Some(1.0),
-            first_s: Some(0.0),
-            window_s: (site == Site::Sim).then_some(1.0),
-            emulated: site == Site::Sim,
-        },
-        StageRecord {
-            signal,
-            stage: 1,
-            name: "dcgm_exporter",
-            period_s: collect_period,
-            first_s: collect_first,
-            window_s: None,
-            emulated,
-        },
-        StageRecord {
-            signal,
-            stage: 2,
-            name: "prometheus",
-            period_s: scrape_period,
-            first_s: scrape_first,
-            window_s: None,
-            emulated,
-        },
-        StageRecord {
-            signal,
-            stage: 3,
-            name: "prometheus_adapter",
-            period_s: None,
-            first_s: None,
-            window_s: None,
-            emulated,
-        },
+        reading,
+        stage(1, "dcgm_exporter", Some(clocks.dcgm_collect)),
+        stage(2, "prometheus", Some(clocks.prometheus_scrape)),
+        stage(3, "prometheus_adapter", None),
     ]
 }
 

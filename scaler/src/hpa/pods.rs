@@ -307,18 +307,11 @@ mod tests {
 
     fn pod(name: &str, phase: PodPhase, ready: bool, util: Option<f64>) -> PodObservation {
         PodObservation {
-            name: name.into(),
-            phase,
             ready: Some(ready),
             ready_transition_time: Some(-100.0),
             start_time: Some(-200.0),
-            cpu_request_m: None,
-            cpu_usage_m: None,
-            metric_timestamp: None,
-            metric_window: None,
             gpu_utilization: util,
-            in_flight: None,
-            avg_latency_ms: None,
+            ..PodObservation::bare(name, phase)
         }
     }
 
