@@ -188,6 +188,7 @@ fn write_with_store(path: &Path, c: &Campaign, records: &[TrialRecords]) -> anyh
                     tool_version: "bench",
                     host: "bench",
                     created_at: "1970-01-01T00:00:00.000Z",
+                    arms: &bench::runner::new_arms(c)?,
                 },
                 &trials,
             )

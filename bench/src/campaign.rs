@@ -42,8 +42,12 @@ pub struct CampaignFile {
     #[serde(default = "default_profiles_dir")]
     pub gpu_profiles_dir: String,
     /// The scaling policies compared, by arm name. Bounds (min/max
-    /// replicas) come from each scenario so that both arms share them.
+    /// replicas) come from each scenario so that every arm shares them.
     pub arms: BTreeMap<String, toml::Table>,
+    /// The arm every other arm is compared against. Default: the arm
+    /// named `hpa`, or the only arm of a one-arm campaign.
+    #[serde(default)]
+    pub baseline: Option<String>,
     /// Load profiles.
     pub profiles: Vec<LoadProfile>,
     /// Scenarios.
@@ -351,6 +355,8 @@ pub struct Campaign {
     pub scenarios: Vec<Scenario>,
     /// Arms: name → policy (bounds not yet set; see [`Campaign::policy`]).
     pub arms: BTreeMap<String, scaler::PolicyConfig>,
+    /// The arm the others are compared against (one of `arms`).
+    pub baseline: String,
 }
 
 impl Campaign {
@@ -437,6 +443,7 @@ impl Campaign {
         }
 
         check_sizes(&file, &scenarios, &arms).map_err(|(f, m)| invalid(f, m))?;
+        let baseline = baseline(&file).map_err(|(f, m)| invalid(f, m))?;
 
         let mut h = Sha256::new();
         h.update(text.as_bytes());
@@ -453,7 +460,21 @@ impl Campaign {
             file,
             scenarios,
             arms,
+            baseline,
         })
+    }
+
+    /// The arms in their fixed display order: the baseline first, then the
+    /// others by name (the report's colours and tables follow it).
+    pub fn arm_order(&self) -> Vec<&str> {
+        let mut order = vec![self.baseline.as_str()];
+        order.extend(
+            self.arms
+                .keys()
+                .map(String::as_str)
+                .filter(|a| *a != self.baseline),
+        );
+        order
     }
 
     /// The load profile with this index.
@@ -598,6 +619,36 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 type Invalid = (String, String);
+
+/// The campaign's baseline arm: the one named, else `hpa`, else the only
+/// arm.
+fn baseline(f: &CampaignFile) -> std::result::Result<String, Invalid> {
+    let names = || {
+        f.arms
+            .keys()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &f.baseline {
+        Some(b) if f.arms.contains_key(b) => Ok(b.clone()),
+        Some(b) => Err((
+            "baseline".into(),
+            format!("`{b}` is not an arm of this campaign (its arms: {})", names()),
+        )),
+        None if f.arms.contains_key("hpa") => Ok("hpa".into()),
+        None => match f.arms.keys().next() {
+            Some(only) if f.arms.len() == 1 => Ok(only.clone()),
+            _ => Err((
+                "baseline".into(),
+                format!(
+                    "no arm is named `hpa`: name the arm the others are compared against (its arms: {})",
+                    names()
+                ),
+            )),
+        },
+    }
+}
 
 fn check_file(f: &CampaignFile) -> std::result::Result<(), Invalid> {
     let bad = |field: &str, m: String| Err((field.to_string(), m));

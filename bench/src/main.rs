@@ -273,6 +273,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 c.plan().len(),
                 c.sha256
             );
+            let arms: Vec<String> = c
+                .arm_order()
+                .iter()
+                .filter_map(|name| c.arms.get(*name).map(|p| format!("{name} ({})", p.kind())))
+                .collect();
+            println!(
+                "  {} arms: {}; baseline {}",
+                arms.len(),
+                arms.join(", "),
+                c.baseline
+            );
             Ok(())
         }
         Command::Run(args) => args.run(),

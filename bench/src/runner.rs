@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::campaign::{Campaign, Trial};
 use crate::record::TrialRecords;
 use crate::sim::{run_trial, TrialInput};
-use crate::store::{CampaignMeta, NewTrial, Store, TrialTiming};
+use crate::store::{CampaignMeta, NewArm, NewTrial, Store, TrialTiming};
 use crate::{Error, Result};
 use contract::{BackendKind, ControllerKind, TrialParams};
 
@@ -230,6 +230,7 @@ pub fn run_campaign(
             })
         })
         .collect::<Result<_>>()?;
+    let arms = new_arms(campaign)?;
     let mut store = rt.block_on(Store::open(&opts.db))?;
     let created_at = clock.now_rfc3339();
     let (campaign_id, ids) = rt.block_on(store.ensure_campaign(
@@ -241,6 +242,7 @@ pub fn run_campaign(
             tool_version: env!("CARGO_PKG_VERSION"),
             host: &opts.host,
             created_at: &created_at,
+            arms: &arms,
         },
         &new_trials,
     ))?;
@@ -408,6 +410,30 @@ fn run_simulated(
 /// Connects to the cluster (a runtime of its own, with I/O and timers) and
 /// checks that the campaign's arms map onto the base's objects: one arm per
 /// controller kind.
+/// The campaign's `arms` rows, in display order.
+pub fn new_arms(campaign: &Campaign) -> Result<Vec<NewArm<'_>>> {
+    campaign
+        .arm_order()
+        .into_iter()
+        .filter_map(|name| campaign.arms.get(name).map(|p| (name, p)))
+        .map(|(name, policy)| {
+            let mut json = serde_json::to_value(policy).map_err(|e| {
+                Error::Dataset(format!("arm `{name}`: its policy cannot be written: {e}"))
+            })?;
+            if let Some(fields) = json.as_object_mut() {
+                fields.remove("min_replicas");
+                fields.remove("max_replicas");
+            }
+            Ok(NewArm {
+                name,
+                kind: policy.kind(),
+                baseline: name == campaign.baseline,
+                policy_json: json.to_string(),
+            })
+        })
+        .collect()
+}
+
 fn prepare_k8s(
     campaign: &Campaign,
     k8s: &crate::k8s::K8sOptions,

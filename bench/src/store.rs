@@ -64,6 +64,21 @@ pub struct CampaignMeta<'a> {
     pub host: &'a str,
     /// Creation time, RFC 3339.
     pub created_at: &'a str,
+    /// The campaign's arms in display order, the baseline first.
+    pub arms: &'a [NewArm<'a>],
+}
+
+/// An arm of a campaign (a row of `arms`).
+#[derive(Clone, Debug)]
+pub struct NewArm<'a> {
+    /// Arm name, as in the trials.
+    pub name: &'a str,
+    /// Its policy's kind.
+    pub kind: contract::ControllerKind,
+    /// Whether the others are compared against it.
+    pub baseline: bool,
+    /// Its policy without the replica bounds, JSON.
+    pub policy_json: String,
 }
 
 /// A trial row to create (pending) if it does not exist.
@@ -154,7 +169,7 @@ impl Store {
             ("campaigns", "created_at"),
         ];
         let mut tables: Vec<&str> = TRIAL_TABLES.to_vec();
-        tables.extend(["trials", "campaigns", "trial_aborts"]);
+        tables.extend(["trials", "campaigns", "trial_aborts", "arms"]);
         tables.sort_unstable();
         let mut out = Vec::new();
         for table in tables {
@@ -256,8 +271,35 @@ impl Store {
             .await?
             .try_get(0)?,
         };
+        if m.arms.iter().filter(|a| a.baseline).count() != 1 {
+            return Err(Error::Dataset(format!(
+                "campaign `{}`: exactly one arm must be the baseline",
+                m.name
+            )));
+        }
+        for (position, a) in m.arms.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO arms (campaign_id, name, kind, position, baseline, policy_json)
+                 VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (campaign_id, name) DO NOTHING",
+            )
+            .bind(campaign_id)
+            .bind(a.name)
+            .bind(a.kind.as_str())
+            .bind(position as i64)
+            .bind(a.baseline)
+            .bind(&a.policy_json)
+            .execute(&mut *tx)
+            .await?;
+        }
         let mut out = Vec::with_capacity(trials.len());
         for t in trials {
+            if !m.arms.iter().any(|a| a.name == t.arm) {
+                return Err(Error::Dataset(format!(
+                    "trial {} / {} / seed {}: arm `{}` is not an arm of campaign `{}`",
+                    t.scenario, t.load_profile, t.seed, t.arm, m.name
+                )));
+            }
             sqlx::query(
                 "INSERT INTO trials (campaign_id, scenario, arm, load_profile, seed, run_order, status,
                                      duration_s, warmup_s, wait_mode, params_json)
@@ -590,6 +632,12 @@ mod tests {
             tool_version: "v",
             host: "h",
             created_at: "1970-01-01T00:00:00.000Z",
+            arms: &[NewArm {
+                name: "a",
+                kind: contract::ControllerKind::Hpa,
+                baseline: true,
+                policy_json: "{}".into(),
+            }],
         };
         let trial = NewTrial {
             scenario: "s",
@@ -626,6 +674,94 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    #[test]
+    fn migration_0005_gives_older_campaigns_their_arms() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        block_on(async {
+            // A dataset as the bench wrote it before `arms` existed.
+            let opts = SqliteConnectOptions::from_str("sqlite:")
+                .unwrap()
+                .filename(&path)
+                .create_if_missing(true);
+            let mut conn = SqliteConnection::connect_with(&opts).await.unwrap();
+            let mut old = sqlx::migrate!("../migrations");
+            let before: Vec<_> = old
+                .migrations
+                .iter()
+                .filter(|m| m.version < 5)
+                .cloned()
+                .collect();
+            assert_eq!(before.len(), 4);
+            old.migrations = before.into();
+            old.run(&mut conn).await.unwrap();
+            for (cid, arm, kind) in [
+                (1, "userscale", "userscale"),
+                (1, "hpa", "hpa"),
+                (1, "gpu", "hpa-gpu"),
+                (2, "b", "userscale"),
+                (2, "a", "hpa"),
+            ] {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO campaigns (id, name, config_toml, config_sha256, backend, tool_version, host, created_at)
+                     VALUES (?, 'c', '', ?, 'sim', 'v', 'h', 't')",
+                )
+                .bind(cid)
+                .bind(format!("sha{cid}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                for seed in [1, 2] {
+                    let params = serde_json::json!({
+                        "policy": { "kind": kind, "min_replicas": 1, "max_replicas": 6, "step": seed },
+                    });
+                    sqlx::query(
+                        "INSERT INTO trials (campaign_id, scenario, arm, load_profile, seed, run_order, status,
+                                             duration_s, warmup_s, wait_mode, params_json)
+                         VALUES (?, 's', ?, 'p', ?, 0, 'complete', 90, 10, 'spin', ?)",
+                    )
+                    .bind(cid)
+                    .bind(arm)
+                    .bind(seed)
+                    .bind(params.to_string())
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                }
+            }
+            conn.close().await.unwrap();
+            // Opening it applies 0005.
+            let mut store = Store::open(&path).await.unwrap();
+            let rows: Vec<(i64, String, String, i64, bool, String)> = sqlx::query_as(
+                "SELECT campaign_id, name, kind, position, baseline, policy_json FROM arms
+                 ORDER BY campaign_id, position",
+            )
+            .fetch_all(&mut store.conn)
+            .await
+            .unwrap();
+            let got: Vec<(i64, &str, &str, i64, bool)> = rows
+                .iter()
+                .map(|r| (r.0, r.1.as_str(), r.2.as_str(), r.3, r.4))
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    (1, "hpa", "hpa", 0, true),
+                    (1, "gpu", "hpa-gpu", 1, false),
+                    (1, "userscale", "userscale", 2, false),
+                    (2, "a", "hpa", 0, true),
+                    (2, "b", "userscale", 1, false),
+                ]
+            );
+            for r in &rows {
+                let policy: serde_json::Value = serde_json::from_str(&r.5).unwrap();
+                assert_eq!(policy["kind"], r.2.as_str());
+                assert!(policy.get("min_replicas").is_none(), "{policy}");
+                assert!(policy.get("max_replicas").is_none(), "{policy}");
+            }
+        });
     }
 
     #[test]

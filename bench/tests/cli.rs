@@ -389,6 +389,22 @@ fn bad_campaign_files_are_rejected_with_field_and_line_and_write_nothing() {
         |t| t.replacen("\"laptop-spike\"]", "\"laptop-spiek\"]", 1),
         &["no load profile named `laptop-spiek`"],
     );
+    // A baseline that is no arm.
+    rejects(
+        d,
+        |t| t.replacen("[arms.hpa]", "baseline = \"hpa-gpu\"\n\n[arms.hpa]", 1),
+        &[
+            "`baseline`",
+            "`hpa-gpu` is not an arm",
+            "`hpa`, `userscale`",
+        ],
+    );
+    // Without an `hpa` arm the baseline must be named.
+    rejects(
+        d,
+        |t| t.replace("[arms.hpa", "[arms.cpu"),
+        &["`baseline`", "no arm is named `hpa`", "`cpu`, `userscale`"],
+    );
     // A backend this build lacks.
     let campaign = small_campaign(d, 1);
     let db = d.join("never.sqlite");

@@ -193,7 +193,7 @@ fn a_trial_over_its_event_budget_stops_with_an_error_naming_the_cause() {
 
 #[test]
 fn the_campaign_row_and_its_trial_rows_are_written_together_or_not_at_all() {
-    use bench::store::{CampaignMeta, NewTrial, Store};
+    use bench::store::{CampaignMeta, NewArm, NewTrial, Store};
     use sqlx::{Connection, Row, SqliteConnection};
 
     let dir = tempfile::tempdir().unwrap();
@@ -213,6 +213,15 @@ fn the_campaign_row_and_its_trial_rows_are_written_together_or_not_at_all() {
         .execute(&mut conn)
         .await
         .unwrap();
+        let arms: Vec<NewArm> = ["a", "b", "poison"]
+            .iter()
+            .map(|name| NewArm {
+                name,
+                kind: contract::ControllerKind::Hpa,
+                baseline: *name == "a",
+                policy_json: "{}".into(),
+            })
+            .collect();
         let meta = CampaignMeta {
             name: "c",
             config_toml: "",
@@ -221,6 +230,7 @@ fn the_campaign_row_and_its_trial_rows_are_written_together_or_not_at_all() {
             tool_version: "t",
             host: "h",
             created_at: "1970-01-01T00:00:00.000Z",
+            arms: &arms,
         };
         let trial = |arm| NewTrial {
             scenario: "s",
@@ -239,7 +249,7 @@ fn the_campaign_row_and_its_trial_rows_are_written_together_or_not_at_all() {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("poisoned trial"), "{err}");
-        for table in ["campaigns", "trials"] {
+        for table in ["campaigns", "trials", "arms"] {
             let q = format!("SELECT count(*) FROM {table}");
             let n: i64 = sqlx::query(&q)
                 .fetch_one(&mut conn)

@@ -12,6 +12,11 @@ use bench::store::Store;
 /// (table, rows, SHA-256) as `bench hash` prints them.
 const PINNED: &[(&str, u64, &str)] = &[
     (
+        "arms",
+        2,
+        "23ba48e8f81eb59e25e39d4db3744997b9d07fc346e1f92f8542072e4f4ebd31",
+    ),
+    (
         "campaigns",
         1,
         "401503da7d8b05f854d72518fe981f20caf961df61c2791c6ffd697b976c0fdf",
