@@ -33,6 +33,11 @@ run-trials *args:
     cargo run --release --locked -p bench -- run --backend "$backend" --campaign "$campaign" --db "$db"
     echo "Dataset: $db  (try: sqlite3 $db 'SELECT * FROM arm_summary;'  schema: docs/dataset.md)"
 
+# The policy zoo (data/campaigns/zoo.toml) on the simulator: every policy the bench emulates on the default campaign's load, then `just report data/zoo.sqlite`.
+run-zoo db="data/zoo.sqlite":
+    cargo run --release --locked -p bench -- run --campaign data/campaigns/zoo.toml --db {{db}}
+    @echo "Dataset: {{db}}  (report: just report {{db}}; schema: docs/dataset.md)"
+
 # The local backend's smoke campaign for real (CPU workload processes, 4 x 20 s trials), then its per-trial figures (utilisation, reaction to the step).
 smoke-local db="local-smoke.sqlite":
     cargo build --release --locked -p workload -p bench

@@ -7,14 +7,32 @@ use plotters::prelude::*;
 
 use crate::{Error, Result};
 
-/// Okabe–Ito orange: the baseline arm (HPA).
+/// Okabe–Ito orange: the baseline arm (the first in display order).
 pub const ORANGE: RGBColor = RGBColor(230, 159, 0);
-/// Okabe–Ito blue: the treatment arm (UserScale).
+/// Okabe–Ito blue: the second arm.
 pub const BLUE: RGBColor = RGBColor(0, 114, 178);
 /// Okabe–Ito bluish green.
 pub const GREEN: RGBColor = RGBColor(0, 158, 115);
 /// Okabe–Ito vermillion.
 pub const VERMILLION: RGBColor = RGBColor(213, 94, 0);
+/// Okabe–Ito sky blue.
+pub const SKY_BLUE: RGBColor = RGBColor(86, 180, 233);
+/// Okabe–Ito reddish purple.
+pub const PURPLE: RGBColor = RGBColor(204, 121, 167);
+/// Okabe–Ito yellow.
+pub const YELLOW: RGBColor = RGBColor(240, 228, 66);
+
+/// The arms' colours by display position: the eight Okabe–Ito colours,
+/// the baseline orange, then the darker ones first so that two or three
+/// arms stay high in contrast; a ninth arm repeats the first colour.
+pub const PALETTE: [RGBColor; 8] = [
+    ORANGE, BLUE, GREEN, VERMILLION, SKY_BLUE, PURPLE, BLACK, YELLOW,
+];
+
+/// The colour of the arm at display position `k`.
+pub fn arm_color(k: usize) -> RGBColor {
+    PALETTE[k % PALETTE.len()]
+}
 /// Dark grey for load-step markers.
 pub const GREY: RGBColor = RGBColor(90, 90, 90);
 
@@ -28,10 +46,34 @@ pub struct Chart {
     pub id: String,
     /// Title.
     pub title: String,
+    /// Its width in pixels.
+    pub width: u32,
+    /// Its height in pixels.
+    pub height: u32,
     /// The SVG document.
     pub svg: String,
     /// The data, as CSV with a header.
     pub csv: String,
+}
+
+impl Chart {
+    /// A chart of `svg`, its size read from the document's root element.
+    fn new(id: &str, title: &str, svg: String, csv: String) -> Chart {
+        let attr = |name: &str| -> u32 {
+            svg.split_once(&format!(" {name}=\""))
+                .and_then(|(_, rest)| rest.split('"').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Chart {
+            id: id.into(),
+            title: title.into(),
+            width: attr("width"),
+            height: attr("height"),
+            svg,
+            csv,
+        }
+    }
 }
 
 /// A point of a band chart: (x, mean, lower, upper).
@@ -79,8 +121,16 @@ pub fn box_points(
 ) -> Result<Chart> {
     let mut svg = String::new();
     let (y0, y1) = range(groups.iter().flat_map(|g| g.data.iter().copied()), true);
+    // With many arms the axis labels name them and the box plot widens to
+    // keep them apart; a legend would only hide boxes.
+    let many = groups.len() > LEGEND_INSIDE_MAX;
+    let width = if many {
+        W.max(90 * groups.len() as u32)
+    } else {
+        W
+    };
     {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, H)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let labels: Vec<String> = groups.iter().map(|g| g.label.to_string()).collect();
         let mut chart = ChartBuilder::on(&root)
@@ -147,7 +197,9 @@ pub fn box_points(
                 )
                 .map_err(err)?;
         }
-        draw_legend(&mut chart)?;
+        if !many {
+            draw_legend(&mut chart)?;
+        }
         root.present().map_err(err)?;
     }
     let mut csv = String::from("arm,value\n");
@@ -156,16 +208,48 @@ pub fn box_points(
             csv += &format!("{},{}\n", g.label, v);
         }
     }
-    Ok(Chart {
-        id: id.into(),
-        title: title.into(),
-        svg,
-        csv,
-    })
+    Ok(Chart::new(id, title, svg, csv))
 }
 
 /// The plotting area of an x/y chart.
 type Frame<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Where a chart's legend goes.
+enum Legend {
+    /// Inside the plot, at this corner (a few series).
+    Inside(SeriesLabelPosition),
+    /// In a column of its own right of the plot, these entries in order
+    /// (many series, which a legend inside would hide).
+    Beside(Vec<(String, RGBColor)>),
+}
+
+/// Series up to which the legend fits inside the plot.
+const LEGEND_INSIDE_MAX: usize = 3;
+/// Width of the legend column beside the plot.
+const LEGEND_W: u32 = 180;
+
+impl Legend {
+    /// The legend with the grey load-step markers' entry, when there are
+    /// markers (inside, [`draw_markers`] labels them itself).
+    fn with_markers(self, markers: &[f64]) -> Legend {
+        match self {
+            Legend::Beside(mut entries) if !markers.is_empty() => {
+                entries.push(("load step".into(), GREY));
+                Legend::Beside(entries)
+            }
+            other => other,
+        }
+    }
+
+    /// Inside at `corner` for a few series, else beside the plot.
+    fn of<T>(series: &[Series<T>], corner: SeriesLabelPosition) -> Legend {
+        if series.len() <= LEGEND_INSIDE_MAX {
+            Legend::Inside(corner)
+        } else {
+            Legend::Beside(series.iter().map(|s| (s.label.clone(), s.color)).collect())
+        }
+    }
+}
 
 /// An x/y chart: title, axes with their labels, what `body` draws, and the
 /// legend; returns the SVG document.
@@ -175,12 +259,19 @@ fn xy_chart(
     (y0, y1): (f64, f64),
     x_desc: &str,
     y_desc: &str,
+    legend: Legend,
     body: impl FnOnce(&mut Frame<'_, '_>) -> Result<()>,
 ) -> Result<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+        let side = if matches!(legend, Legend::Beside(_)) {
+            LEGEND_W
+        } else {
+            0
+        };
+        let whole = SVGBackend::with_string(&mut svg, (W + side, H)).into_drawing_area();
+        whole.fill(&WHITE).map_err(err)?;
+        let (root, column) = whole.split_horizontally(W);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 16))
             .margin(12)
@@ -195,16 +286,42 @@ fn xy_chart(
             .draw()
             .map_err(err)?;
         body(&mut chart)?;
-        draw_legend(&mut chart)?;
-        root.present().map_err(err)?;
+        match legend {
+            Legend::Inside(corner) => draw_legend_at(&mut chart, corner)?,
+            Legend::Beside(entries) => {
+                for (k, (label, color)) in entries.iter().enumerate() {
+                    let y = 40 + 22 * k as i32;
+                    column
+                        .draw(&Rectangle::new([(8, y - 6), (22, y + 6)], color.filled()))
+                        .map_err(err)?;
+                    column
+                        .draw(&Text::new(
+                            label.as_str(),
+                            (30, y - 7),
+                            ("sans-serif", 13).into_font(),
+                        ))
+                        .map_err(err)?;
+                }
+            }
+        }
+        whole.present().map_err(err)?;
     }
     Ok(svg)
 }
 
 /// The legend of every chart.
 fn draw_legend<'a, 'b: 'a>(chart: &mut Frame<'a, 'b>) -> Result<()> {
+    draw_legend_at(chart, SeriesLabelPosition::UpperRight)
+}
+
+/// The legend at `position`.
+fn draw_legend_at<'a, 'b: 'a>(
+    chart: &mut Frame<'a, 'b>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
     chart
         .configure_series_labels()
+        .position(position)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.8))
         .draw()
@@ -240,7 +357,8 @@ pub fn band_series(
             .flat_map(|s| s.data.iter().flat_map(|p| [p.2, p.3])),
         true,
     );
-    let svg = xy_chart(title, x, y, "trial time (s)", y_desc, |chart| {
+    let legend = Legend::of(series, SeriesLabelPosition::UpperRight).with_markers(markers);
+    let svg = xy_chart(title, x, y, "trial time (s)", y_desc, legend, |chart| {
         draw_markers(chart, markers, y)?;
         for s in series {
             let mut poly: Vec<(f64, f64)> = s.data.iter().map(|p| (p.0, p.3)).collect();
@@ -263,12 +381,7 @@ pub fn band_series(
             csv += &format!("{},{},{},{},{}\n", s.label, p.0, p.1, p.2, p.3);
         }
     }
-    Ok(Chart {
-        id: id.into(),
-        title: title.into(),
-        svg,
-        csv,
-    })
+    Ok(Chart::new(id, title, svg, csv))
 }
 
 /// Lines (CDFs, step plots): `step` draws each series as a staircase.
@@ -299,7 +412,8 @@ pub fn lines(
             v
         })
         .collect();
-    let svg = xy_chart(title, x, y, x_desc, y_desc, |chart| {
+    let legend = Legend::of(series, SeriesLabelPosition::UpperRight).with_markers(markers);
+    let svg = xy_chart(title, x, y, x_desc, y_desc, legend, |chart| {
         draw_markers(chart, markers, y)?;
         for (s, points) in series.iter().zip(&shaped) {
             let style = ShapeStyle::from(&s.color).stroke_width(2);
@@ -311,12 +425,7 @@ pub fn lines(
         }
         Ok(())
     })?;
-    Ok(Chart {
-        id: id.into(),
-        title: title.into(),
-        svg,
-        csv: points_csv("series,x,y", series),
-    })
+    Ok(Chart::new(id, title, svg, points_csv("series,x,y", series)))
 }
 
 /// One point per trial, per arm.
@@ -329,7 +438,8 @@ pub fn scatter(
 ) -> Result<Chart> {
     let x = range(groups.iter().flat_map(|s| s.data.iter().map(|p| p.0)), true);
     let y = range(groups.iter().flat_map(|s| s.data.iter().map(|p| p.1)), true);
-    let svg = xy_chart(title, x, y, x_desc, y_desc, |chart| {
+    let legend = Legend::of(groups, SeriesLabelPosition::UpperRight);
+    let svg = xy_chart(title, x, y, x_desc, y_desc, legend, |chart| {
         for g in groups {
             let color = g.color;
             chart
@@ -346,12 +456,120 @@ pub fn scatter(
         Ok(())
     })?;
     let header = format!("arm,{},{}", csv_name(x_desc), csv_name(y_desc));
-    Ok(Chart {
-        id: id.into(),
-        title: title.into(),
-        svg,
-        csv: points_csv(&header, groups),
-    })
+    Ok(Chart::new(id, title, svg, points_csv(&header, groups)))
+}
+
+/// One arm on a Pareto chart: its medians with their intervals.
+pub struct ParetoPoint {
+    /// Legend label.
+    pub label: String,
+    /// Colour.
+    pub color: RGBColor,
+    /// Median cost.
+    pub x: f64,
+    /// Its interval.
+    pub x_ci: Option<(f64, f64)>,
+    /// Median of what is served.
+    pub y: f64,
+    /// Its interval.
+    pub y_ci: Option<(f64, f64)>,
+    /// On the front: no other point is at least as good on both axes.
+    pub front: bool,
+}
+
+/// Each arm's median cost (x) against what it serves (y) with interval
+/// whiskers on both axes; the front's points filled and joined by a grey
+/// staircase, the dominated ones hollow; the legend in the points' order.
+pub fn pareto(
+    id: &str,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    points: &[ParetoPoint],
+) -> Result<Chart> {
+    let xs = points.iter().flat_map(|p| {
+        let (lo, hi) = p.x_ci.unwrap_or((p.x, p.x));
+        [p.x, lo, hi]
+    });
+    let ys = points.iter().flat_map(|p| {
+        let (lo, hi) = p.y_ci.unwrap_or((p.y, p.y));
+        [p.y, lo, hi]
+    });
+    let (x, y) = (range(xs, true), range(ys, false));
+    // Inside, lower right: high cost and little served, where no front
+    // point lies.
+    let legend = if points.len() <= LEGEND_INSIDE_MAX {
+        Legend::Inside(SeriesLabelPosition::LowerRight)
+    } else {
+        let mut entries = vec![("Pareto front".to_string(), GREY)];
+        entries.extend(points.iter().map(|p| (p.label.clone(), p.color)));
+        Legend::Beside(entries)
+    };
+    let svg = xy_chart(title, x, y, x_desc, y_desc, legend, |chart| {
+        let mut front: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.front)
+            .map(|p| (p.x, p.y))
+            .collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut stairs = Vec::new();
+        for (i, p) in front.iter().enumerate() {
+            if i > 0 {
+                stairs.push((p.0, front[i - 1].1));
+            }
+            stairs.push(*p);
+        }
+        if stairs.len() > 1 {
+            chart
+                .draw_series(LineSeries::new(stairs, GREY))
+                .map_err(err)?
+                .label("Pareto front")
+                .legend(|(a, b)| PathElement::new(vec![(a, b), (a + 12, b)], GREY));
+        }
+        for p in points {
+            let style = ShapeStyle::from(&p.color).stroke_width(2);
+            let mut whiskers = Vec::new();
+            if let Some((lo, hi)) = p.x_ci {
+                whiskers.push(PathElement::new(vec![(lo, p.y), (hi, p.y)], style));
+            }
+            if let Some((lo, hi)) = p.y_ci {
+                whiskers.push(PathElement::new(vec![(p.x, lo), (p.x, hi)], style));
+            }
+            chart.draw_series(whiskers).map_err(err)?;
+            let color = p.color;
+            let marker = if p.front {
+                color.filled()
+            } else {
+                ShapeStyle::from(&color).stroke_width(2)
+            };
+            chart
+                .draw_series([Circle::new((p.x, p.y), 6, marker)])
+                .map_err(err)?
+                .label(p.label.as_str())
+                .legend(move |(a, b)| Circle::new((a + 6, b), 4, color.filled()));
+        }
+        Ok(())
+    })?;
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut csv = format!(
+        "arm,{x},{x}_low,{x}_high,{y},{y}_low,{y}_high,front\n",
+        x = csv_name(x_desc),
+        y = csv_name(y_desc)
+    );
+    for p in points {
+        csv += &format!(
+            "{},{},{},{},{},{},{},{}\n",
+            p.label,
+            p.x,
+            opt(p.x_ci.map(|c| c.0)),
+            opt(p.x_ci.map(|c| c.1)),
+            p.y,
+            opt(p.y_ci.map(|c| c.0)),
+            opt(p.y_ci.map(|c| c.1)),
+            p.front
+        );
+    }
+    Ok(Chart::new(id, title, svg, csv))
 }
 
 /// CSV of (x, y) series: `header`, then one `label,x,y` line per point.

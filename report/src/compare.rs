@@ -1,4 +1,5 @@
-//! Comparisons between the two arms per scenario × load profile × metric.
+//! Comparisons of each arm with the baseline arm per scenario × load
+//! profile × metric.
 //!
 //! Each trial is one observation. Where both arms ran the same seeds (the
 //! bench's common-random-numbers design), the analysis is paired by seed.
@@ -14,8 +15,9 @@
 //!   is known to come first in each seed pair).
 //!
 //! Each question declares one primary endpoint ([`MetricDef::primary`]).
-//! Holm's step-down correction runs across the primary endpoints of a
-//! scenario × load profile; their intervals are at the matching step-down
+//! Holm's step-down correction runs across the primary tests of a
+//! scenario × load profile (every arm against the baseline on every primary
+//! endpoint); their intervals are at the matching step-down
 //! level (see [`step_down_levels`]), so a primary interval excludes zero
 //! exactly when its Holm-adjusted p is below [`ALPHA`] (for data without
 //! ties). Every other metric is secondary: a 95 % interval and an
@@ -25,6 +27,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::dataset::ArmInfo;
 use crate::finding;
 use crate::metrics::{Kind, Metric, MetricDef, TrialMetrics, METRICS};
 use crate::stats;
@@ -195,21 +198,6 @@ impl Comparison {
 /// What a finding says about where its numbers come from, per scenario.
 pub type Provenance = BTreeMap<String, String>;
 
-/// The two arms compared: `userscale` against `hpa` when present, else the
-/// first two arms in name order.
-pub fn arms(trials: &[TrialMetrics]) -> Option<(String, String)> {
-    let mut names: Vec<&str> = trials.iter().map(|t| t.arm.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    if names.contains(&"hpa") && names.contains(&"userscale") {
-        return Some(("hpa".into(), "userscale".into()));
-    }
-    match names.as_slice() {
-        [a, b, ..] => Some(((*a).to_string(), (*b).to_string())),
-        _ => None,
-    }
-}
-
 /// The confidence level of each of `p`'s intervals under Holm's step-down
 /// procedure at family level `alpha`: sorted ascending, the j-th of m
 /// (1-based) is tested at `alpha / (m − j + 1)` while every earlier one was
@@ -238,14 +226,22 @@ pub fn step_down_levels(p: &[f64], alpha: f64) -> Vec<f64> {
     levels
 }
 
-/// Every comparison of the campaign: cells in name order, metrics in
-/// [`METRICS`] order, Holm across each cell's primary endpoints.
-/// `provenance` says, per scenario, where the numbers come from (appended to
-/// each finding).
-pub fn compare_all(trials: &[TrialMetrics], provenance: &Provenance) -> Vec<Comparison> {
-    let Some((base, treat)) = arms(trials) else {
+/// Every comparison of the campaign: each arm against the baseline (the
+/// first of `arms`, which are in display order), cells in name order, then
+/// metrics in [`METRICS`] order, then the arms in their order. Holm runs
+/// across each cell's family of primary tests: every arm against the
+/// baseline on every primary endpoint (with two arms, the five primary
+/// endpoints). `provenance` says, per scenario, where the numbers come from
+/// (appended to each finding).
+pub fn compare_all(
+    trials: &[TrialMetrics],
+    arms: &[ArmInfo],
+    provenance: &Provenance,
+) -> Vec<Comparison> {
+    let Some((base, treatments)) = arms.split_first() else {
         return Vec::new();
     };
+    let base = base.name.as_str();
     let mut cells: BTreeMap<(&str, &str), Vec<&TrialMetrics>> = BTreeMap::new();
     for t in trials {
         cells
@@ -257,29 +253,30 @@ pub fn compare_all(trials: &[TrialMetrics], provenance: &Provenance) -> Vec<Comp
     for ((scenario, profile), ts) in &cells {
         let first = rows.len();
         // Primary endpoints first, to know their family and levels.
-        let tested: Vec<(&MetricDef, Option<f64>)> = METRICS
-            .iter()
-            .filter(|d| d.primary)
-            .map(|d| {
-                let probe = compare_metric(scenario, profile, d, ts, &base, &treat, 0.95);
-                (d, probe.p_value)
-            })
-            .collect();
-        let family: Vec<(&MetricDef, f64)> = tested
-            .iter()
-            .filter_map(|(d, p)| p.filter(|p| p.is_finite()).map(|p| (*d, p)))
-            .collect();
-        let ps: Vec<f64> = family.iter().map(|f| f.1).collect();
+        let mut family: Vec<(&str, Metric, f64)> = Vec::new();
+        for treat in treatments {
+            for d in METRICS.iter().filter(|d| d.primary) {
+                let probe = compare_metric(scenario, profile, d, ts, base, &treat.name, 0.95);
+                if let Some(p) = probe.p_value.filter(|p| p.is_finite()) {
+                    family.push((treat.name.as_str(), d.key, p));
+                }
+            }
+        }
+        let ps: Vec<f64> = family.iter().map(|f| f.2).collect();
         let levels = step_down_levels(&ps, ALPHA);
         let adjusted = stats::holm(&ps);
         for def in METRICS {
-            let k = family.iter().position(|f| f.0.key == def.key);
-            let level = k.map_or(1.0 - ALPHA, |k| levels[k]);
-            let mut row = compare_metric(scenario, profile, def, ts, &base, &treat, level);
-            if let Some(k) = k {
-                row.p_holm = adjusted.get(k).copied();
+            for treat in treatments {
+                let k = family
+                    .iter()
+                    .position(|f| f.0 == treat.name && f.1 == def.key);
+                let level = k.map_or(1.0 - ALPHA, |k| levels[k]);
+                let mut row = compare_metric(scenario, profile, def, ts, base, &treat.name, level);
+                if let Some(k) = k {
+                    row.p_holm = adjusted.get(k).copied();
+                }
+                rows.push(row);
             }
-            rows.push(row);
         }
         let note = provenance.get(*scenario).cloned().unwrap_or_default();
         for r in &mut rows[first..] {
@@ -463,7 +460,7 @@ fn compare_metric(
     row
 }
 
-fn observation(t: &TrialMetrics, key: Metric) -> Option<Observation> {
+pub(crate) fn observation(t: &TrialMetrics, key: Metric) -> Option<Observation> {
     t.get(key)
         .filter(|v| v.is_finite())
         .map(|time| Observation {
@@ -472,7 +469,7 @@ fn observation(t: &TrialMetrics, key: Metric) -> Option<Observation> {
         })
 }
 
-fn km(obs: &[Observation]) -> KmSummary {
+pub(crate) fn km(obs: &[Observation]) -> KmSummary {
     match survival::kaplan_meier(obs) {
         Some(k) => KmSummary {
             median: k.median,

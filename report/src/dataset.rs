@@ -238,10 +238,73 @@ pub struct Trial {
     pub params_json: String,
 }
 
+/// An arm of a campaign (table `arms`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ArmInfo {
+    /// Arm name, as in the trials.
+    pub name: String,
+    /// Its policy's kind (`hpa`, `userscale`, `hpa-gpu`, …), as stored.
+    pub kind: String,
+    /// Whether the other arms are compared against it.
+    pub baseline: bool,
+}
+
+/// The arms of campaign `id` in display order (the baseline first). From
+/// table `arms` where the dataset has it; a dataset from a bench before
+/// migration `0005` (never reopened by a newer bench) gets them as that
+/// migration would: the arms of its trials by name, `hpa` (else the first)
+/// as baseline, kind from the policy each recorded.
+async fn load_arms(conn: &mut SqliteConnection, id: i64) -> Result<Vec<ArmInfo>> {
+    let has_table: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'arms')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if has_table {
+        let rows: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT name, kind, baseline FROM arms WHERE campaign_id = ? ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        if !rows.is_empty() {
+            return Ok(rows
+                .into_iter()
+                .map(|(name, kind, baseline)| ArmInfo {
+                    name,
+                    kind,
+                    baseline,
+                })
+                .collect());
+        }
+    }
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT arm, MIN(json_extract(params_json, '$.policy.kind')) FROM trials
+         WHERE campaign_id = ? GROUP BY arm ORDER BY arm",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let base = rows.iter().position(|r| r.0 == "hpa").unwrap_or_default();
+    let mut arms: Vec<ArmInfo> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(k, (name, kind))| ArmInfo {
+            kind: kind.unwrap_or_else(|| name.clone()),
+            name,
+            baseline: k == base,
+        })
+        .collect();
+    arms.sort_by_key(|a| !a.baseline);
+    Ok(arms)
+}
+
 /// One campaign, loaded: its trials and their records as polars frames.
 pub struct CampaignData {
     /// The campaign row.
     pub info: CampaignInfo,
+    /// Its arms in display order, the baseline first.
+    pub arms: Vec<ArmInfo>,
     /// Complete trials, by id.
     pub trials: Vec<Trial>,
     /// `requests`: trial_id, latency_ms, sec, ok, timeout, warm (see
@@ -438,6 +501,7 @@ pub async fn load_campaign(
         .map(trial_from_row)
         .collect::<Result<Vec<_>>>()?;
 
+    let arms = load_arms(conn, id).await?;
     let requests = load_requests(path, id).await?;
 
     let samples = {
@@ -546,6 +610,7 @@ pub async fn load_campaign(
 
     Ok(Some(CampaignData {
         info,
+        arms,
         trials,
         requests,
         samples,

@@ -170,7 +170,7 @@ fn km_text(k: &KmSummary, unit: &str) -> String {
 /// The numbers behind a tested row.
 fn numbers(def: &MetricDef, r: &Comparison, t: &str, b: &str) -> String {
     let role = if r.primary {
-        "Holm-adjusted across this cell's primary endpoints"
+        "Holm-adjusted across the primary endpoints of every arm in this cell"
     } else {
         "secondary endpoint, unadjusted"
     };
@@ -280,8 +280,8 @@ mod tests {
         assert_eq!(
             s,
             "In s / p, UserScale scored lower than HPA on p95 latency by 1234 ms (Hodges–Lehmann estimate -1234 ms, \
-             exact 99 % CI -1334 ms to -1184 ms; Wilcoxon signed-rank p < 0.001, Holm-adjusted across this cell's \
-             primary endpoints; n = 20 seed pairs); the smallest difference that matters is ±100 ms: a significant \
+             exact 99 % CI -1334 ms to -1184 ms; Wilcoxon signed-rank p < 0.001, Holm-adjusted across the primary \
+             endpoints of every arm in this cell; n = 20 seed pairs); the smallest difference that matters is ±100 ms: a significant \
              difference beyond it, better for UserScale. Simulated; GPU profile t4 (measured)."
         );
     }

@@ -11,7 +11,9 @@ use crate::charts::{self, Chart, Series, BLUE, GREEN, ORANGE, VERMILLION};
 use crate::compare::{Comparison, Design, Verdict};
 use crate::dataset::{trial_from_row, CampaignInfo, Trial, TRIAL_COLUMNS};
 use crate::finding::{display_arm, fmt_number};
+use crate::friedman::Friedman;
 use crate::metrics::{Metric, METRICS};
+use crate::ranking::{Estimate, RankTest};
 use crate::report::CampaignReport;
 use crate::Result;
 use contract::gpu::Provenance;
@@ -65,11 +67,78 @@ impl CampaignPage<'_> {
     fn baseline_name(&self) -> String {
         display_arm(&self.r.baseline)
     }
-    fn treatment_name(&self) -> String {
-        display_arm(&self.r.treatment)
+    fn serve_chart(&self, k: impl Borrow<usize>) -> Option<&Chart> {
+        self.r.serve_charts.get(*k.borrow())
+    }
+    fn arm_name(&self, arm: &str) -> String {
+        display_arm(arm)
+    }
+    /// Every arm in display order, with its kind where the name is not it.
+    fn arm_list(&self) -> String {
+        self.r
+            .arms
+            .iter()
+            .map(|a| {
+                let name = display_arm(&a.name);
+                if a.kind == a.name {
+                    name
+                } else {
+                    format!("{name} ({})", display_arm(&a.kind))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+    /// The estimate as "median (low to high)".
+    fn est(&self, e: &Estimate) -> String {
+        let m = self.num(e.median);
+        match (e.low, e.high) {
+            (Some(l), Some(h)) => format!("{m} ({} to {})", fmt_number(l), fmt_number(h)),
+            (Some(l), None) => format!("{m} ({} to not reached)", fmt_number(l)),
+            _ => m,
+        }
+    }
+    /// Events among the trials, for a time to an event.
+    fn events(&self, e: &Estimate) -> String {
+        match e.events {
+            Some(k) => format!("{} ({k} reacted)", e.n),
+            None => e.n.to_string(),
+        }
+    }
+    fn friedman(&self, f: &Option<Friedman>) -> String {
+        match f {
+            Some(f) => format!(
+                "χ² = {} (df {}), p = {}, W = {}",
+                fmt_number(f.statistic),
+                f.arms - 1,
+                self.p(Some(f.p_value)),
+                fmt_number(f.kendall_w)
+            ),
+            None => "–".into(),
+        }
+    }
+    fn mean_ranks(&self, t: &RankTest) -> String {
+        match &t.friedman {
+            Some(f) => t
+                .arms
+                .iter()
+                .zip(&f.mean_ranks)
+                .map(|(a, r)| format!("{} {}", display_arm(a), fmt_number(*r)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "–".into(),
+        }
+    }
+    fn verdict_of(&self, v: &Option<Verdict>) -> &'static str {
+        v.map_or("–", verdict_text)
     }
     fn csv_href(&self, id: &str) -> String {
         format!("csv/{id}.csv")
+    }
+    /// Each chart is a file of its own, loaded when scrolled to, so that
+    /// the page stays light with many arms and cells.
+    fn svg_href(&self, id: &str) -> String {
+        format!("svg/{id}.svg")
     }
     fn trial_href(&self, id: impl Borrow<i64>) -> String {
         let id = id.borrow();
@@ -134,15 +203,7 @@ impl CampaignPage<'_> {
         }
     }
     fn verdict(&self, row: &Comparison) -> &'static str {
-        match row.verdict {
-            Verdict::Better => "better",
-            Verdict::Worse => "worse",
-            Verdict::Differs => "differs",
-            Verdict::Equivalent => "equivalent",
-            Verdict::CannotTell => "cannot tell",
-            Verdict::Identical => "identical in every pair",
-            Verdict::TooFew => "too few trials",
-        }
+        verdict_text(row.verdict)
     }
     fn test_name(&self, row: &Comparison) -> &'static str {
         match row.design {
@@ -170,6 +231,19 @@ impl CampaignPage<'_> {
             ),
             None => n,
         }
+    }
+}
+
+/// A verdict in words.
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Better => "better",
+        Verdict::Worse => "worse",
+        Verdict::Differs => "differs",
+        Verdict::Equivalent => "equivalent",
+        Verdict::CannotTell => "cannot tell",
+        Verdict::Identical => "identical in every pair",
+        Verdict::TooFew => "too few trials",
     }
 }
 

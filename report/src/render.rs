@@ -100,6 +100,7 @@ pub async fn html(db: &Path, out: &Path, opts: ReportOptions) -> Result<PathBuf>
         let r = report::build_detached(&data, opts)?;
         let dir = partial.join(format!("campaign-{}", c.id));
         mkdir(&dir.join("csv"))?;
+        mkdir(&dir.join("svg"))?;
         let page = CampaignPage {
             r: &r,
             links: Links::Static,
@@ -111,10 +112,14 @@ pub async fn html(db: &Path, out: &Path, opts: ReportOptions) -> Result<PathBuf>
             &dir.join("report.json"),
             &serde_json::to_string_pretty(&r).map_err(|e| Error::Dataset(e.to_string()))?,
         )?;
-        for chart in r.sections.iter().flat_map(|s| s.charts.iter()) {
+        for chart in r.charts() {
             write(
                 &dir.join("csv").join(format!("{}.csv", chart.id)),
                 &chart.csv,
+            )?;
+            write(
+                &dir.join("svg").join(format!("{}.svg", chart.id)),
+                &chart.svg,
             )?;
         }
         for t in &data.trials {

@@ -9,12 +9,13 @@ use serde::Serialize;
 use contract::gpu::Provenance;
 use contract::BackendKind;
 
-use crate::charts::{self, Chart, Series, BLUE, ORANGE};
+use crate::charts::{self, Chart, ParetoPoint, Series};
 use crate::compare::{self, Comparison};
-use crate::dataset::{CampaignData, CampaignInfo, GpuModel};
+use crate::dataset::{ArmInfo, CampaignData, CampaignInfo, GpuModel};
 use crate::finding::display_arm;
 use crate::metrics::{self, Metric, MetricDef, TrialMetrics, METRICS};
 use crate::question::Question;
+use crate::ranking::{self, ArmSummary, Leaderboard, RankTest};
 use crate::{sql, stats, Result};
 
 /// Options of a report.
@@ -41,8 +42,13 @@ pub struct Section {
     pub metrics: Vec<&'static MetricDef>,
     /// SQL reproducing the per-trial table.
     pub sql: String,
-    /// Comparison rows (Holm-adjusted within the section).
+    /// Comparison rows: each arm against the baseline (Holm across each
+    /// cell's primary tests).
     pub rows: Vec<Comparison>,
+    /// Every arm's median and interval of this section's metrics.
+    pub summaries: Vec<ArmSummary>,
+    /// The Friedman test across every arm of this section's value metrics.
+    pub rank_tests: Vec<RankTest>,
     /// Charts.
     #[serde(skip)]
     pub charts: Vec<Chart>,
@@ -70,14 +76,30 @@ pub struct CampaignReport {
     pub slo_ms: f64,
     /// Baseline arm.
     pub baseline: String,
-    /// Treatment arm.
-    pub treatment: String,
+    /// Every arm in display order, the baseline first.
+    pub arms: Vec<ArmInfo>,
     /// Scenario × load profile cells.
     pub cells: Vec<(String, String)>,
     /// The five sections.
     pub sections: Vec<Section>,
+    /// "Which policy serves best?": the leaderboard of each cell.
+    pub leaderboards: Vec<Leaderboard>,
+    /// Its charts (one Pareto chart per cell).
+    #[serde(skip)]
+    pub serve_charts: Vec<Chart>,
     /// Every trial's metrics.
     pub trials: Vec<TrialMetrics>,
+}
+
+impl CampaignReport {
+    /// Every chart of the campaign page: the sections' in order, then those
+    /// of "Which policy serves best?".
+    pub fn charts(&self) -> impl Iterator<Item = &Chart> {
+        self.sections
+            .iter()
+            .flat_map(|s| s.charts.iter())
+            .chain(&self.serve_charts)
+    }
 }
 
 /// [`build`] on a thread of its own, outside any async runtime: polars runs
@@ -129,9 +151,12 @@ fn provenance(data: &CampaignData) -> compare::Provenance {
 /// [`build_detached`]).
 pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport> {
     let trials = metrics::trial_metrics(data, opts.slo_ms)?;
-    let rows = compare::compare_all(&trials, &provenance(data));
-    let (baseline, treatment) =
-        compare::arms(&trials).unwrap_or_else(|| ("hpa".into(), "userscale".into()));
+    let arms = &data.arms;
+    let rows = compare::compare_all(&trials, arms, &provenance(data));
+    let summaries = ranking::summaries(&trials, arms);
+    let rank_tests = ranking::rank_tests(&trials, arms);
+    let leaderboards = ranking::leaderboards(&trials, arms, &rows);
+    let baseline = arms.first().map(|a| a.name.clone()).unwrap_or_default();
     let mut cells: Vec<(String, String)> = data
         .trials
         .iter()
@@ -155,6 +180,16 @@ pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport>
             metrics: METRICS.iter().filter(|m| m.question == q).collect(),
             sql: sql::per_trial(q, data.info.id, opts.slo_ms),
             rows: rows.iter().filter(|r| r.question == q).cloned().collect(),
+            summaries: summaries
+                .iter()
+                .filter(|r| r.metric.def().question == q)
+                .cloned()
+                .collect(),
+            rank_tests: rank_tests
+                .iter()
+                .filter(|r| r.metric.def().question == q)
+                .cloned()
+                .collect(),
             charts: Vec::new(),
         };
         if let Some(ts) = &series {
@@ -163,8 +198,7 @@ pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport>
                     cell: k,
                     scenario,
                     profile,
-                    baseline: &baseline,
-                    treatment: &treatment,
+                    arms,
                     trials: &trials,
                     data,
                     ts,
@@ -174,6 +208,15 @@ pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport>
         }
         sections.push(section);
     }
+    let serve_charts = if opts.charts {
+        leaderboards
+            .iter()
+            .enumerate()
+            .map(|(k, b)| pareto_chart(k, b, arms))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     let mut gpus: Vec<GpuModel> = data.trials.iter().flat_map(|t| t.gpus.clone()).collect();
     gpus.sort_by(|a, b| a.name.cmp(&b.name));
     gpus.dedup();
@@ -197,11 +240,45 @@ pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport>
         },
         slo_ms: opts.slo_ms,
         baseline,
-        treatment,
+        arms: arms.clone(),
         cells,
         sections,
+        leaderboards,
+        serve_charts,
         trials,
     })
+}
+
+/// The Pareto chart of cell `k`: each arm's median GPU-slot-seconds against
+/// its median SLO attainment, with their 95 % intervals.
+fn pareto_chart(k: usize, board: &Leaderboard, arms: &[ArmInfo]) -> Result<Chart> {
+    // In the arms' display order, as every other chart.
+    let points: Vec<ParetoPoint> = arms
+        .iter()
+        .enumerate()
+        .filter_map(|(position, a)| {
+            let r = board.rows.iter().find(|r| r.arm == a.name)?;
+            Some(ParetoPoint {
+                label: display_arm(&r.arm),
+                color: charts::arm_color(position),
+                x: r.cost.median?,
+                x_ci: r.cost.low.zip(r.cost.high),
+                y: r.slo.median?,
+                y_ci: r.slo.low.zip(r.slo.high),
+                front: r.pareto,
+            })
+        })
+        .collect();
+    charts::pareto(
+        &format!("c{k}-pareto"),
+        &format!(
+            "SLO attainment vs GPU-slot-seconds (median, 95 % CI) — {} / {}",
+            board.scenario, board.load_profile
+        ),
+        "GPU-slot-seconds (slot·s)",
+        "SLO attainment (share)",
+        &points,
+    )
 }
 
 /// One second of a trial: (t, ready, desired, GPU %, CPU % of request).
@@ -312,16 +389,20 @@ struct ChartCtx<'a> {
     cell: usize,
     scenario: &'a str,
     profile: &'a str,
-    baseline: &'a str,
-    treatment: &'a str,
+    arms: &'a [ArmInfo],
     trials: &'a [TrialMetrics],
     data: &'a CampaignData,
     ts: &'a TimeSeries,
 }
 
 impl ChartCtx<'_> {
-    fn arms(&self) -> [(&str, plotters::style::RGBColor); 2] {
-        [(self.baseline, ORANGE), (self.treatment, BLUE)]
+    /// The arms with their colours, in display order.
+    fn arms(&self) -> Vec<(&str, plotters::style::RGBColor)> {
+        self.arms
+            .iter()
+            .enumerate()
+            .map(|(k, a)| (a.name.as_str(), charts::arm_color(k)))
+            .collect()
     }
 
     fn trials_of(&self, arm: &str) -> Vec<&TrialMetrics> {
@@ -452,14 +533,16 @@ impl ChartCtx<'_> {
         }
     }
 
-    /// Desired replicas over time for the first two seeds of each arm.
+    /// Desired replicas over time for the first two seeds of each arm (the
+    /// first seed only with more than three arms).
     fn timelines(&self) -> Result<Chart> {
         let mut labels = Vec::new();
         let mut data = Vec::new();
+        let seeds = if self.arms.len() > 3 { 1 } else { 2 };
         for (arm, color) in self.arms() {
             let mut ts = self.trials_of(arm);
             ts.sort_by_key(|t| t.seed);
-            for (k, t) in ts.iter().take(2).enumerate() {
+            for (k, t) in ts.iter().take(seeds).enumerate() {
                 labels.push((format!("{} seed {}", display_arm(arm), t.seed), color, k));
                 data.push(
                     self.ts

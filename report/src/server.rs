@@ -16,6 +16,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::charts::Chart;
 use crate::dataset::{self, connect_read_only};
 use crate::pages::{self, CampaignPage, ErrorPage, IndexPage, Links};
 use crate::report::{self, CampaignReport, ReportOptions};
@@ -43,13 +44,15 @@ impl AppState {
     }
 }
 
-/// The `Content-Security-Policy` of every response. The pages load
-/// nothing: their charts are inline SVG, their only style is the `<style>`
-/// element of `templates/base.html` (hence `style-src 'unsafe-inline'`),
-/// their favicon a `data:` URL, and they have no script at all, so scripts,
-/// frames, plugins, fonts, connections and forms fall to `'none'`.
+/// The `Content-Security-Policy` of every response. The pages load only
+/// images: a campaign page's charts are SVG files of this server
+/// (`img-src 'self'`), a trial page's inline SVG; their only style is the
+/// `<style>` element of `templates/base.html` (hence `style-src
+/// 'unsafe-inline'`), their favicon a `data:` URL, and they have no script
+/// at all, so scripts, frames, plugins, fonts, connections and forms fall
+/// to `'none'`.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
-     img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+     img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The router. Every response, pages, files, redirects, 404s and errors
 /// alike, carries [`CONTENT_SECURITY_POLICY`], `X-Content-Type-Options:
@@ -61,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .route("/campaign/{id}/", get(campaign))
         .route("/campaign/{id}/report.json", get(campaign_json))
         .route("/campaign/{id}/csv/{file}", get(chart_csv))
+        .route("/campaign/{id}/svg/{file}", get(chart_svg))
         .route("/campaign/{id}/trial/{trial}", get(trial))
         .fallback(not_found)
         .with_state(state)
@@ -215,22 +219,40 @@ async fn chart_csv(
     State(st): State<AppState>,
     Path((id, file)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let id = parse_id(&id, "campaign")?;
+    chart_file(&st, &id, &file, "csv", "text/csv; charset=utf-8", |c| {
+        c.csv.clone()
+    })
+    .await
+}
+
+async fn chart_svg(
+    State(st): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> AppResult<Response> {
+    chart_file(&st, &id, &file, "svg", "image/svg+xml", |c| c.svg.clone()).await
+}
+
+/// One chart of campaign `id` as a file: `file` is the chart's id with
+/// extension `ext`.
+async fn chart_file(
+    st: &AppState,
+    id: &str,
+    file: &str,
+    ext: &str,
+    content_type: &'static str,
+    body: impl Fn(&Chart) -> String,
+) -> AppResult<Response> {
+    let id = parse_id(id, "campaign")?;
     let chart_id = file
-        .strip_suffix(".csv")
+        .strip_suffix(ext)
+        .and_then(|f| f.strip_suffix('.'))
         .ok_or_else(|| AppError::NotFound(format!("There is no file `{file}`.")))?;
-    let r = load_report(&st, id).await?;
+    let r = load_report(st, id).await?;
     let chart = r
-        .sections
-        .iter()
-        .flat_map(|s| s.charts.iter())
+        .charts()
         .find(|c| c.id == chart_id)
         .ok_or_else(|| AppError::NotFound(format!("Campaign {id} has no chart `{chart_id}`.")))?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-        chart.csv.clone(),
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, content_type)], body(chart)).into_response())
 }
 
 async fn trial(

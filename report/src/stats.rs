@@ -200,7 +200,7 @@ pub fn normal_sf(x: f64) -> f64 {
 /// Average (mid) ranks, 1-based, of finite `values`, in input order, and
 /// the size of every tie group (1 for an untied value). Equal values by
 /// `==`, so −0.0 and 0.0 tie, as in SciPy.
-fn average_ranks(values: &[f64]) -> (Vec<f64>, Vec<usize>) {
+pub(crate) fn average_ranks(values: &[f64]) -> (Vec<f64>, Vec<usize>) {
     let n = values.len();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
@@ -224,7 +224,7 @@ fn average_ranks(values: &[f64]) -> (Vec<f64>, Vec<usize>) {
 }
 
 /// Σ (t³ − t) over tie groups, as SciPy computes it (in f64).
-fn tie_term(ties: &[usize]) -> f64 {
+pub(crate) fn tie_term(ties: &[usize]) -> f64 {
     ties.iter()
         .map(|&t| {
             let t = t as f64;

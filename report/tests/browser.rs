@@ -1,5 +1,6 @@
-//! The served report in a real browser (headless Chromium): the five
-//! sections, their charts and numbers, and no console errors. Needs
+//! The served report in a real browser (headless Chromium): an eight-arm
+//! campaign's page with "Which policy serves best?" and the five sections,
+//! their charts and numbers, no console errors, and its weight. Needs
 //! Chromium, so it is ignored by `cargo test`; `just test-browser` (run by
 //! CI after installing Debian's chromium) runs it. The screenshot is kept at
 //! `target/report-screenshot.png`.
@@ -41,7 +42,7 @@ fn headless(url: &str, extra: &[&str]) -> std::process::Output {
 #[ignore = "needs Chromium: run with `just test-browser`"]
 fn served_report_renders_in_chromium_without_console_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let db = testkit::default_dataset(dir.path(), 6);
+    let db = testkit::eight_arm_dataset(dir.path(), 6);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -74,11 +75,34 @@ fn served_report_renders_in_chromium_without_console_errors() {
             "section {q} missing"
         );
     }
-    assert!(html.matches("<svg").count() >= 30, "charts missing");
+    assert!(
+        html.matches("<img src=\"svg/").count() >= 30,
+        "charts missing"
+    );
     assert!(
         html.contains("Wilcoxon (paired)") && html.contains("(6 pairs)"),
         "numbers missing"
     );
+    assert!(
+        html.contains("id=\"serve\""),
+        "Which policy serves best? missing"
+    );
+    assert!(html.contains("Pareto front") && html.contains("Across all arms"));
+    for arm in [
+        "hpa-cpu60",
+        "hpa-cpu80",
+        "hpa-gpu40",
+        "hpa-gpu80",
+        "userscale-slow",
+        "HPA (GPU metric)",
+        "UserScale",
+    ] {
+        assert!(html.contains(arm), "arm {arm} missing");
+    }
+    // The page as the browser holds it, eight arms: at most 3 MB (the
+    // charts are images of their own, fetched as they scroll into view).
+    eprintln!("eight-arm page: {} bytes in the browser", html.len());
+    assert!(html.len() <= 3_000_000, "{} bytes", html.len());
     let console_errors: Vec<&str> = log
         .lines()
         .filter(|l| {

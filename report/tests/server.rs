@@ -80,9 +80,22 @@ fn campaign_page_has_five_sections_with_charts_numbers_and_findings() {
             assert!(page.contains(&format!("id=\"q{q}\"")), "section {q}");
         }
         assert!(
-            page.matches("<svg").count() >= 5 * 6,
+            page.matches("<img src=\"svg/").count() >= 5 * 6,
             "charts for every section and cell"
         );
+        assert!(page.contains("id=\"serve\""), "Which policy serves best?");
+        assert!(page.contains("href=\"csv/c0-pareto.csv\""));
+        // Every chart the page shows is served, as SVG.
+        for src in page.split("<img src=\"").skip(1) {
+            let file = src.split('"').next().unwrap();
+            let (s, ctype, svg) = get(&f.db, &format!("/campaign/1/{file}")).await;
+            assert_eq!(s, StatusCode::OK, "{file}");
+            assert_eq!(ctype, "image/svg+xml", "{file}");
+            assert!(svg.starts_with("<svg"), "{file}");
+        }
+        let (s, _, csv) = get(&f.db, "/campaign/1/csv/c0-pareto.csv").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(csv.lines().count() >= 3, "{csv}");
         assert!(page.contains("Wilcoxon (paired)"));
         assert!(page.contains("6 / 6 (6 pairs)"));
         assert!(page.contains("SELECT t.scenario"));
@@ -121,6 +134,9 @@ fn unknown_things_are_404_pages_and_a_bad_dataset_is_a_500_page() {
             "/campaign/1/trial/x",
             "/campaign/1/csv/nope.csv",
             "/campaign/1/csv/nope.txt",
+            "/campaign/1/svg/nope.svg",
+            "/campaign/1/svg/c0-pareto.csv",
+            "/campaign/1/svg/c0-paretosvg",
             "/nothing",
         ] {
             let (s, ctype, body) = get(&f.db, uri).await;
@@ -242,6 +258,7 @@ fn every_response_carries_the_security_headers() {
             ("GET", "/campaign/1", StatusCode::PERMANENT_REDIRECT),
             ("GET", "/campaign/99/", StatusCode::NOT_FOUND),
             ("GET", "/campaign/1/csv/nope.csv", StatusCode::NOT_FOUND),
+            ("GET", "/campaign/1/svg/c0-pareto.svg", StatusCode::OK),
             ("GET", "/nothing", StatusCode::NOT_FOUND),
             ("POST", "/", StatusCode::METHOD_NOT_ALLOWED),
         ] {
@@ -260,12 +277,13 @@ fn every_response_carries_the_security_headers() {
 
 #[test]
 fn the_pages_use_nothing_the_content_security_policy_forbids() {
-    // The policy allows inline style elements, data: images and nothing
-    // else. A page that gained a script, a style attribute or anything
+    // The policy allows inline style elements, data: images, the server's
+    // own images (the charts) and nothing else. A page that gained a script, a style attribute or anything
     // loaded from elsewhere needs the policy changed with it.
     let csp = report::server::CONTENT_SECURITY_POLICY;
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert!(!csp.contains("script-src"), "{csp}");
+    assert!(csp.contains("img-src 'self' data:;"), "{csp}");
     let f = fixture();
     block_on(async {
         for uri in [
@@ -289,13 +307,27 @@ fn the_pages_use_nothing_the_content_security_policy_forbids() {
                 assert!(!lower.contains(attr), "{uri}: {attr}");
             }
             for tag in [
-                "<img", "<iframe", "<object", "<embed", "<form", "<image", "@import", "url(",
+                "<iframe", "<object", "<embed", "<form", "<image", "@import", "url(",
             ] {
                 assert!(!lower.contains(tag), "{uri}: {tag}");
             }
-            // Only same-page or relative links, and only the data: favicon
-            // is loaded.
-            assert!(!lower.contains("src=\""), "{uri}: something loaded by src");
+            // Only same-page or relative links; what is loaded is the data:
+            // favicon and the campaign's own chart files.
+            for src in lower.split("src=\"").skip(1) {
+                let file = src.split('"').next().unwrap();
+                assert!(
+                    file.starts_with("svg/")
+                        && file.ends_with(".svg")
+                        && !file.contains("..")
+                        && !file.contains(':'),
+                    "{uri}: loads {file}"
+                );
+            }
+            assert_eq!(
+                lower.matches("src=\"").count(),
+                lower.matches("<img src=\"svg/").count(),
+                "{uri}: something other than an image loaded by src"
+            );
             for link in lower.split("<link").skip(1) {
                 assert!(link.contains("href=\"data:"), "{uri}: <link{link}");
             }

@@ -85,6 +85,59 @@ pub fn default_dataset(dir: &Path, seeds: u32) -> PathBuf {
     db
 }
 
+/// The zoo campaign (`data/campaigns/zoo.toml`) at `seeds` seeds per cell,
+/// simulated on 2 threads into `DIR/zoo.sqlite`; its path.
+#[track_caller]
+pub fn zoo_dataset(dir: &Path, seeds: u32) -> PathBuf {
+    let db = dir.join("zoo.sqlite");
+    simulate_into(&campaign_with_seeds("zoo", seeds), &db, 2);
+    db
+}
+
+/// Arms added to the zoo campaign by [`eight_arm_campaign`]: other settings
+/// of the same policies, so that a page shows eight arms.
+const MORE_ARMS: &str = r#"
+[arms.hpa-cpu60]
+kind = "hpa"
+target_cpu_utilization = 60
+
+[arms.hpa-cpu80]
+kind = "hpa"
+target_cpu_utilization = 80
+
+[arms.hpa-gpu40]
+kind = "hpa-gpu"
+target_gpu_utilization = 40
+
+[arms.hpa-gpu80]
+kind = "hpa-gpu"
+target_gpu_utilization = 80
+
+[arms.userscale-slow]
+kind = "userscale"
+interval_s = 15
+"#;
+
+/// The zoo campaign with five more arms (eight in all) at `seeds` seeds.
+#[track_caller]
+pub fn eight_arm_campaign(seeds: u32) -> Campaign {
+    let zoo = campaign_with_seeds("zoo", seeds);
+    let text = format!("{}{MORE_ARMS}", zoo.text);
+    let dir = root().join("data/campaigns");
+    let c = Campaign::parse(&text, &dir.join("zoo-8.toml"), &dir)
+        .unwrap_or_else(|e| panic!("eight-arm campaign: {e}"));
+    assert_eq!(c.arms.len(), 8);
+    c
+}
+
+/// [`eight_arm_campaign`] simulated into `DIR/zoo-8.sqlite`; its path.
+#[track_caller]
+pub fn eight_arm_dataset(dir: &Path, seeds: u32) -> PathBuf {
+    let db = dir.join("zoo-8.sqlite");
+    simulate_into(&eight_arm_campaign(seeds), &db, 2);
+    db
+}
+
 /// Runs `f` to completion on a current-thread runtime (no I/O driver).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
