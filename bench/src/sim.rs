@@ -55,7 +55,7 @@ use crate::trial::control::ControlLog;
 use crate::trial::observe::{self, PodAtTick};
 use crate::trial::sampler::{ClientSecond, GpuReading, PodNow, PodReading, Sampler};
 use crate::trial::signal::{
-    pipeline, CpuMetric, CpuSeries, ExportChain, MetricsServer, SecondSeries, Site,
+    pipeline, CpuMetric, CpuSeries, MetricsServer, Pipelines, PodSeries, Site,
 };
 use crate::trial::timeline::PodTimeline;
 use scaler::cluster::PodMetrics;
@@ -300,9 +300,9 @@ struct Pod {
     /// Sum of the latencies in `latencies`.
     latency_sum: Time,
     completed_in_second: u32,
-    /// Its GPU's utilisation each second, kept when the policy reads it
-    /// through the metrics pipeline ([`ExportChain`]).
-    gpu_series: SecondSeries,
+    /// Its GPU's utilisation and in-flight count each second, kept when
+    /// the policy reads them through a metrics pipeline ([`Pipelines`]).
+    series: PodSeries,
 }
 
 impl Pod {
@@ -340,7 +340,7 @@ impl Pod {
             latencies: VecDeque::new(),
             latency_sum: 0,
             completed_in_second: 0,
-            gpu_series: SecondSeries::default(),
+            series: PodSeries::default(),
         }
     }
 
@@ -643,8 +643,8 @@ struct Sim<'a> {
     offered_in_second: u32,
     completed_in_second: u32,
     failed_in_second: u32,
-    /// The metrics pipeline the policy reads GPU utilisation through.
-    export: Option<ExportChain>,
+    /// The metrics pipelines the policy reads through.
+    pipelines: Pipelines,
     /// The shared sampler, and its readings' buffers (kept between seconds).
     sampler: Sampler,
     gpu_readings: Vec<GpuReading>,
@@ -870,7 +870,7 @@ impl<'a> Sim<'a> {
             offered_in_second: 0,
             completed_in_second: 0,
             failed_in_second: 0,
-            export: ExportChain::for_signals(policy_signals, &input.clocks),
+            pipelines: Pipelines::for_signals(policy_signals, &input.clocks),
             sampler,
             gpu_readings: Vec::new(),
             pod_readings: Vec::new(),
@@ -997,10 +997,8 @@ impl<'a> Sim<'a> {
             pod.container_started = Some(before);
             pod.ready_at = Some(before + us(10.0));
             pod.context = true;
-            if pod.gpu.is_some() {
-                // Idle before the trial: its device read 0 %.
-                pod.gpu_series = SecondSeries::running_before(0.0);
-            }
+            // Idle before the trial: nothing in flight, its device at 0 %.
+            pod.series = PodSeries::idle_before(pod.gpu.is_some());
             let g = pod.gpu;
             let idle = spec.pod.idle_cpu_m / 1000.0;
             let res = us(sim.metric_resolution_s);
@@ -2007,10 +2005,10 @@ impl<'a> Sim<'a> {
             0,
             u64::from(spec.pod.cpu_request_m),
         );
-        if let Some(chain) = &self.export {
+        if self.pipelines.records() {
             // The observation lists the pods that have not exited, in order.
             let series = self.pods.iter().filter(|p| p.state != PodState::Exited);
-            chain.fill(&mut obs, series.map(|p| &p.gpu_series));
+            self.pipelines.fill(&mut obs, series.map(|p| &p.series));
         }
         // A serving pod always answers here, so `missing` stays empty
         // unless an answer is out of range.
@@ -2060,8 +2058,12 @@ impl<'a> Sim<'a> {
                 .gpu
                 .filter(|_| pod.context)
                 .map(|g| self.gpus[g].last_util);
-            if self.export.is_some() {
-                pod.gpu_series.record(t_s.round() as u32, gpu_util);
+            if self.pipelines.records() {
+                // Prometheus scrapes the app's gauge once it serves.
+                let in_flight = pod
+                    .ready()
+                    .then(|| f64::from(pod.busy) + pod.queue.len() as f64);
+                pod.series.record(t_s.round() as u32, gpu_util, in_flight);
             }
             pods.push(PodReading {
                 pod: i as u32,

@@ -222,6 +222,12 @@ fn policies() -> Vec<PolicyConfig> {
         }),
         PolicyConfig::Hpa(HpaConfig::new(1, 8, 50)),
         PolicyConfig::HpaGpu(scaler::hpa::HpaGpuConfig::new(1, 8, 50.0)),
+        PolicyConfig::Keda(scaler::keda::KedaConfig::new(
+            1,
+            8,
+            scaler::keda::KedaQuery::InFlight,
+            2.0,
+        )),
     ]
 }
 

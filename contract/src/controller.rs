@@ -18,36 +18,43 @@ pub enum ControllerKind {
     /// The HorizontalPodAutoscaler on the pods' GPU utilisation (a Pods
     /// metric with an AverageValue target).
     HpaGpu,
+    /// A KEDA ScaledObject with one Prometheus trigger (its activation
+    /// loop and the HPA it generates on an External metric).
+    Keda,
 }
 
 /// A name that is no controller kind.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown controller kind `{0}`; the known kinds are `hpa`, `userscale`, `hpa-gpu`")]
+#[error("unknown controller kind `{0}`; the known kinds are `hpa`, `userscale`, `hpa-gpu`, `keda`")]
 pub struct UnknownKind(pub String);
 
 impl ControllerKind {
     /// Every kind.
-    pub const ALL: [ControllerKind; 3] = [
+    pub const ALL: [ControllerKind; 4] = [
         ControllerKind::Hpa,
         ControllerKind::Userscale,
         ControllerKind::HpaGpu,
+        ControllerKind::Keda,
     ];
 
-    /// The stored name (`hpa`, `userscale`, `hpa-gpu`).
+    /// The stored name (`hpa`, `userscale`, `hpa-gpu`, `keda`).
     pub const fn as_str(self) -> &'static str {
         match self {
             ControllerKind::Hpa => "hpa",
             ControllerKind::Userscale => "userscale",
             ControllerKind::HpaGpu => "hpa-gpu",
+            ControllerKind::Keda => "keda",
         }
     }
 
-    /// The name a reader sees (`HPA`, `UserScale`, `HPA (GPU metric)`).
+    /// The name a reader sees (`HPA`, `UserScale`, `HPA (GPU metric)`,
+    /// `KEDA-style (emulated)`).
     pub const fn title(self) -> &'static str {
         match self {
             ControllerKind::Hpa => "HPA",
             ControllerKind::Userscale => "UserScale",
             ControllerKind::HpaGpu => "HPA (GPU metric)",
+            ControllerKind::Keda => "KEDA-style (emulated)",
         }
     }
 }
@@ -79,7 +86,7 @@ mod tests {
             assert_eq!(k.as_str().parse::<ControllerKind>(), Ok(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
-        let e = "keda".parse::<ControllerKind>().unwrap_err();
-        assert!(e.to_string().contains("`keda`"), "{e}");
+        let e = "kpa".parse::<ControllerKind>().unwrap_err();
+        assert!(e.to_string().contains("`kpa`"), "{e}");
     }
 }

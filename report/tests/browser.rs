@@ -93,7 +93,7 @@ fn served_report_renders_in_chromium_without_console_errors() {
         "hpa-cpu80",
         "hpa-gpu40",
         "hpa-gpu80",
-        "userscale-slow",
+        "KEDA-style (emulated)",
         "HPA (GPU metric)",
         "UserScale",
     ] {

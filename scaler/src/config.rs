@@ -34,6 +34,7 @@ use crate::hpa::{
     DEFAULT_CPU_INITIALIZATION_PERIOD_S, DEFAULT_DOWNSCALE_STABILIZATION_S,
     DEFAULT_INITIAL_READINESS_DELAY_S, DEFAULT_SYNC_PERIOD_S, DEFAULT_TOLERANCE,
 };
+use crate::keda::{Keda, KedaConfig};
 use crate::userscale::{UserScale, UserScaleConfig};
 use crate::{ControllerKind, Error, Policy, Result};
 
@@ -47,6 +48,8 @@ pub enum PolicyConfig {
     Userscale(UserScaleConfig),
     /// The HPA on the pods' GPU utilisation (`kind = "hpa-gpu"`).
     HpaGpu(HpaGpuConfig),
+    /// A KEDA ScaledObject with a Prometheus trigger (`kind = "keda"`).
+    Keda(KedaConfig),
 }
 
 impl PolicyConfig {
@@ -60,6 +63,7 @@ impl PolicyConfig {
             ControllerKind::Hpa => PolicyConfig::Hpa(without_kind(s)?),
             ControllerKind::Userscale => PolicyConfig::Userscale(without_kind(s)?),
             ControllerKind::HpaGpu => PolicyConfig::HpaGpu(without_kind(s)?),
+            ControllerKind::Keda => PolicyConfig::Keda(without_kind(s)?),
         };
         config.validate()?;
         Ok(config)
@@ -91,6 +95,7 @@ impl PolicyConfig {
             Ok(ControllerKind::Hpa) => PolicyConfig::Hpa(from_value(body)?),
             Ok(ControllerKind::Userscale) => PolicyConfig::Userscale(from_value(body)?),
             Ok(ControllerKind::HpaGpu) => PolicyConfig::HpaGpu(from_value(body)?),
+            Ok(ControllerKind::Keda) => PolicyConfig::Keda(from_value(body)?),
             Err(_) => {
                 return Err(invalid(
                     "kind",
@@ -113,6 +118,7 @@ impl PolicyConfig {
             PolicyConfig::Hpa(config) => config.validate(),
             PolicyConfig::Userscale(config) => config.validate(),
             PolicyConfig::HpaGpu(config) => config.validate(),
+            PolicyConfig::Keda(config) => config.validate(),
         }
     }
 
@@ -124,6 +130,7 @@ impl PolicyConfig {
             PolicyConfig::Hpa(config) => Box::new(Hpa::new(config.clone())),
             PolicyConfig::Userscale(config) => Box::new(UserScale::new(config.clone())),
             PolicyConfig::HpaGpu(config) => Box::new(Hpa::gpu(config)),
+            PolicyConfig::Keda(config) => Box::new(Keda::new(config.clone())),
         }
     }
 
@@ -133,11 +140,12 @@ impl PolicyConfig {
             PolicyConfig::Hpa(_) => ControllerKind::Hpa,
             PolicyConfig::Userscale(_) => ControllerKind::Userscale,
             PolicyConfig::HpaGpu(_) => ControllerKind::HpaGpu,
+            PolicyConfig::Keda(_) => ControllerKind::Keda,
         }
     }
 
     /// The controller name its policy reports (`"hpa"`, `"userscale"`,
-    /// `"hpa-gpu"`).
+    /// `"hpa-gpu"`, `"keda"`).
     pub fn name(&self) -> &'static str {
         self.kind().as_str()
     }
@@ -153,6 +161,7 @@ impl PolicyConfig {
             PolicyConfig::Hpa(c) => (c.min_replicas, c.max_replicas),
             PolicyConfig::Userscale(c) => (c.min_replicas, c.max_replicas),
             PolicyConfig::HpaGpu(c) => (c.min_replicas, c.max_replicas),
+            PolicyConfig::Keda(c) => (c.min_replicas, c.max_replicas),
         }
     }
 
@@ -169,6 +178,10 @@ impl PolicyConfig {
                 c.max_replicas = max;
             }
             PolicyConfig::HpaGpu(c) => {
+                c.min_replicas = min;
+                c.max_replicas = max;
+            }
+            PolicyConfig::Keda(c) => {
                 c.min_replicas = min;
                 c.max_replicas = max;
             }

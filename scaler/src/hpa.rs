@@ -74,6 +74,7 @@ use crate::{
     ControllerKind, Decision, Error, Observation, PodObservation, PodPhase, Policy, Result, Signal,
 };
 
+pub(crate) mod external;
 mod pods;
 pub use pods::HpaGpuConfig;
 
@@ -99,10 +100,10 @@ pub const MAX_STABILIZATION_WINDOW_S: u32 = 3600;
 fn default_min_replicas() -> u32 {
     DEFAULT_MIN_REPLICAS
 }
-fn default_sync_period_s() -> u32 {
+pub(crate) fn default_sync_period_s() -> u32 {
     DEFAULT_SYNC_PERIOD_S
 }
-fn default_tolerance() -> f64 {
+pub(crate) fn default_tolerance() -> f64 {
     DEFAULT_TOLERANCE
 }
 fn default_cpu_initialization_period_s() -> u32 {
@@ -111,7 +112,7 @@ fn default_cpu_initialization_period_s() -> u32 {
 fn default_initial_readiness_delay_s() -> u32 {
     DEFAULT_INITIAL_READINESS_DELAY_S
 }
-fn default_downscale_stabilization_s() -> u32 {
+pub(crate) fn default_downscale_stabilization_s() -> u32 {
     DEFAULT_DOWNSCALE_STABILIZATION_S
 }
 
@@ -341,7 +342,7 @@ impl HpaConfig {
 
 /// The checks every HPA shares whatever its metric: the sync period, the
 /// tolerance and `behavior`.
-fn validate_controller(
+pub(crate) fn validate_controller(
     sync_period_s: u32,
     tolerance: f64,
     behavior: Option<&Behavior>,
@@ -363,7 +364,7 @@ fn validate_controller(
     Ok(())
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
     Error::InvalidPolicy {
         field: field.into(),
         message: message.into(),
@@ -441,6 +442,12 @@ enum Source {
     Cpu,
     /// `Pods` GPU utilisation, `AverageValue` target, milli-percent (§12).
     GpuAverageValue { target_milli: i64 },
+    /// `External` metric, `AverageValue` target, milli-units (§13): the
+    /// value comes with each sync ([`Hpa::sync_external`]).
+    External {
+        metric: &'static str,
+        target_milli: i64,
+    },
 }
 
 /// The per-HPA in-memory state of §2.
@@ -482,6 +489,30 @@ impl Hpa {
             },
             history: History::default(),
         }
+    }
+
+    /// A fresh controller on an external metric (§13) with these settings
+    /// (validated by the caller); its value comes with each sync.
+    pub(crate) fn external(core: HpaConfig, metric: &'static str, target_milli: i64) -> Self {
+        Self {
+            behavior: core.effective_behavior(),
+            config: core,
+            source: Source::External {
+                metric,
+                target_milli,
+            },
+            history: History::default(),
+        }
+    }
+
+    /// One sync of an HPA on an external metric whose value at this sync
+    /// is `usage` milli-units (`Err`: the metrics API failed, with why).
+    pub(crate) fn sync_external(
+        &mut self,
+        obs: &Observation,
+        usage: std::result::Result<i64, String>,
+    ) -> Decision {
+        self.sync(obs, Some(usage))
     }
 
     /// The controller settings this controller runs (for `hpa-gpu`, the
@@ -774,6 +805,7 @@ impl Policy for Hpa {
         match self.source {
             Source::Cpu => ControllerKind::Hpa,
             Source::GpuAverageValue { .. } => ControllerKind::HpaGpu,
+            Source::External { .. } => ControllerKind::Keda,
         }
     }
 
@@ -791,10 +823,24 @@ impl Policy for Hpa {
         match self.source {
             Source::Cpu => &[Signal::CpuUsage],
             Source::GpuAverageValue { .. } => &[Signal::ExportedGpuUtilization],
+            // The external metric's owner reads the pods.
+            Source::External { .. } => &[],
         }
     }
 
     fn decide(&mut self, obs: &Observation) -> Decision {
+        self.sync(obs, None)
+    }
+}
+
+impl Hpa {
+    /// One sync (§3); `external` is the external metric's value at it
+    /// (`None` for the other sources).
+    fn sync(
+        &mut self,
+        obs: &Observation,
+        external: Option<std::result::Result<i64, String>>,
+    ) -> Decision {
         let now = obs.time;
         let r = obs.spec_replicas;
         let (min, max) = (self.config.min_replicas, self.config.max_replicas);
@@ -854,6 +900,19 @@ impl Policy for Hpa {
             Source::GpuAverageValue { target_milli } => (
                 pods::proposal(target_milli, self.tolerances(), obs),
                 "FailedGetPodsMetric",
+            ),
+            Source::External {
+                metric,
+                target_milli,
+            } => (
+                external::proposal(
+                    metric,
+                    target_milli,
+                    self.tolerances(),
+                    obs,
+                    external.unwrap_or_else(|| Err("no value was given to the sync".into())),
+                ),
+                "FailedGetExternalMetric",
             ),
         };
         let proposal = match proposal {

@@ -10,6 +10,8 @@
 //! * [`hpa`] emulates the Kubernetes HorizontalPodAutoscaler (autoscaling/v2,
 //!   CPU `Utilization` target) rule by rule.
 //! * [`userscale`] is the GPU-aware policy of the original experiment.
+//! * [`keda`] emulates a KEDA ScaledObject with a Prometheus trigger: its
+//!   activation loop and the HPA it generates on an External metric.
 //! * [`config`] holds the TOML policy files and builds policies from them.
 //! * [`control`] is the control step around a policy (hold on missing
 //!   metrics, clamp to bounds) that every runner takes.
@@ -25,6 +27,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod hpa;
+pub mod keda;
 pub mod observation;
 pub mod replay;
 pub mod signal;

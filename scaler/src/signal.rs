@@ -26,22 +26,27 @@ pub enum Signal {
     /// scraped it, served by prometheus-adapter at each sync
     /// (`gpu_utilization`).
     ExportedGpuUtilization,
+    /// Requests in the pod as Prometheus last scraped the pod's gauge,
+    /// for a query at each sync (`in_flight`).
+    ScrapedInFlight,
 }
 
 impl Signal {
     /// Every signal, in a fixed order.
-    pub const ALL: [Signal; 5] = [
+    pub const ALL: [Signal; 6] = [
         Signal::CpuUsage,
         Signal::GpuUtilization,
         Signal::InFlight,
         Signal::AvgLatency,
         Signal::ExportedGpuUtilization,
+        Signal::ScrapedInFlight,
     ];
 
     /// Whether a runner reads it from the pod's own `/metrics.json` at the
     /// tick (a pod that gives no usable answer then holds the tick, see
-    /// [`crate::control::plan`]); CPU comes from metrics-server and the
-    /// exported GPU utilisation from the cluster's metrics pipeline.
+    /// [`crate::control::plan`]); CPU comes from metrics-server, the
+    /// exported GPU utilisation and the scraped in-flight count from the
+    /// cluster's metrics pipeline.
     pub const fn from_pod_endpoint(self) -> bool {
         matches!(
             self,
@@ -57,6 +62,7 @@ impl Signal {
             Signal::InFlight => "in_flight",
             Signal::AvgLatency => "avg_latency",
             Signal::ExportedGpuUtilization => "exported_gpu_utilization",
+            Signal::ScrapedInFlight => "scraped_in_flight",
         }
     }
 }

@@ -302,8 +302,55 @@ fn the_gpu_metric_hpa_file_is_the_original_hpa_on_a_pods_metric() {
     let e = invalid_field("kind = \"hpa-gpu\"\nmax_replicas = 6\ntarget_gpu_utilization = 0\n");
     assert_eq!(e, "target_gpu_utilization");
     // A kind that does not exist names the known ones.
-    let e = PolicyConfig::from_toml_str("kind = \"keda\"\n").unwrap_err();
+    let e = PolicyConfig::from_toml_str("kind = \"kpa\"\n").unwrap_err();
     assert!(e.to_string().contains("hpa-gpu"), "{e}");
+    assert!(e.to_string().contains("keda"), "{e}");
+}
+
+#[test]
+fn the_keda_file_is_a_prometheus_trigger_at_keda_defaults() {
+    let file = PolicyConfig::load(data_file("keda.toml")).unwrap();
+    let PolicyConfig::Keda(k) = &file else {
+        panic!("{file:?}")
+    };
+    let defaults = scaler::keda::KedaConfig::new(
+        k.min_replicas,
+        k.max_replicas,
+        scaler::keda::KedaQuery::InFlight,
+        4.0,
+    );
+    assert_eq!(k, &defaults, "every value the file sets is the default");
+    assert_eq!((k.min_replicas, k.max_replicas), (1, 6));
+    let policy = file.build();
+    assert_eq!(policy.name(), "keda");
+    assert_eq!(policy.signals(), [scaler::Signal::ScrapedInFlight]);
+    assert_eq!(policy.interval_s(), 15.0);
+    // Defaults when the keys are left out: min 0, polling 30 s, cooldown 300 s.
+    let bare = PolicyConfig::from_toml_str(
+        "kind = \"keda\"\nmax_replicas = 6\nquery = \"gpu-utilization\"\nthreshold = 60\n",
+    )
+    .unwrap();
+    let PolicyConfig::Keda(b) = &bare else {
+        panic!("{bare:?}")
+    };
+    assert_eq!(
+        (b.min_replicas, b.polling_interval_s, b.cooldown_period_s),
+        (0, 30, 300)
+    );
+    assert!(b.ignore_null_values && b.fallback.is_none());
+    assert_eq!(
+        bare.build().signals(),
+        [scaler::Signal::ExportedGpuUtilization]
+    );
+    // A trigger needs a threshold; the field is named.
+    let e =
+        PolicyConfig::from_toml_str("kind = \"keda\"\nmax_replicas = 6\nquery = \"in-flight\"\n")
+            .unwrap_err();
+    assert!(e.to_string().contains("threshold"), "{e}");
+    let e = invalid_field(
+        "kind = \"keda\"\nmax_replicas = 6\nquery = \"in-flight\"\nthreshold = 4\n[fallback]\nfailure_threshold = 3\nreplicas = 9\n",
+    );
+    assert_eq!(e, "fallback.replicas");
 }
 
 #[test]

@@ -16,6 +16,10 @@
 //!   bounds, holds when no pod reports a value, and bounds its proposal
 //!   with missing pods as the CPU HPA does, the target standing in for a
 //!   busy pod.
+//! * The KEDA-style policy (`keda`, §13) stays within its bounds (a count
+//!   below the minimum is kept or raised to it), and, with a minimum of at
+//!   least 1 and empty results taken as errors without a fallback, never
+//!   scales when no pod has the queried value, as the HPA then fails.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -27,6 +31,7 @@ use proptest::prelude::*;
 use scaler::hpa::{
     Behavior, Hpa, HpaConfig, HpaGpuConfig, Rules, ScalingPolicy, ScalingPolicyType, SelectPolicy,
 };
+use scaler::keda::{Fallback, Keda, KedaConfig, KedaQuery};
 use scaler::userscale::{UserScale, UserScaleConfig};
 use scaler::{Decision, PodObservation, PodPhase, Policy};
 
@@ -103,6 +108,52 @@ fn arb_hpa_gpu_config() -> impl Strategy<Value = HpaGpuConfig> {
             config.validate().unwrap();
             config
         })
+}
+
+fn arb_keda_config() -> impl Strategy<Value = KedaConfig> {
+    (
+        (0u32..=3, 0u32..=8, any::<bool>(), 0.5..20.0f64, 0.0..5.0f64),
+        (
+            15u32..=60,
+            0u32..=600,
+            any::<bool>(),
+            0.0..0.3f64,
+            0u32..=60,
+        ),
+        option::of((0u32..=3, 0.0..1.0f64)),
+        option::of((option::of(arb_rules()), option::of(arb_rules()))),
+    )
+        .prop_map(
+            |(
+                (min, extra, gpu, threshold, activation),
+                (poll, cooldown, ignore, tolerance, down),
+                fallback,
+                behavior,
+            )| {
+                let query = if gpu {
+                    KedaQuery::GpuUtilization
+                } else {
+                    KedaQuery::InFlight
+                };
+                let mut c = KedaConfig::new(min, min.max(1) + extra, query, threshold);
+                c.activation_threshold = activation;
+                c.polling_interval_s = poll;
+                c.cooldown_period_s = cooldown;
+                c.ignore_null_values = ignore;
+                c.tolerance = tolerance;
+                c.downscale_stabilization_s = down;
+                c.fallback = fallback.map(|(failure_threshold, f)| Fallback {
+                    failure_threshold,
+                    replicas: (f * f64::from(c.max_replicas + 1)) as u32 % (c.max_replicas + 1),
+                });
+                c.behavior = behavior.map(|(scale_up, scale_down)| Behavior {
+                    scale_up,
+                    scale_down,
+                });
+                c.validate().unwrap();
+                c
+            },
+        )
 }
 
 fn arb_userscale_config() -> impl Strategy<Value = UserScaleConfig> {
@@ -294,6 +345,51 @@ fn proposal(decision: &Decision) -> Option<u32> {
 }
 
 proptest! {
+    #[test]
+    fn keda_decisions_stay_within_bounds(config in arb_keda_config(), ticks in arb_ticks()) {
+        let mut keda = Keda::new(config.clone());
+        let (min, max) = (config.min_replicas, config.max_replicas);
+        for (r, d) in drive(&mut keda, &ticks) {
+            let n = d.desired_replicas;
+            if n == 0 && min == 0 {
+                // The executor's scale to zero, from any count.
+                prop_assert!(d.reason.starts_with("ScaleToZero") || r == 0, "{}", d.reason);
+            } else if r > max {
+                prop_assert_eq!(n, max, "{}", d.reason);
+            } else if r < min {
+                prop_assert!(n == r || n == min, "R {} -> {}: {}", r, n, d.reason);
+            } else {
+                prop_assert!(min <= n && n <= max, "R {} -> {} outside [{}, {}]: {}", r, n, min, max, d.reason);
+            }
+        }
+    }
+
+    /// No pod has the value: each query is an error, the trigger is
+    /// inactive (with a minimum of 1 the executor leaves the count to the
+    /// HPA), and the HPA's sync fails and holds.
+    #[test]
+    fn keda_without_any_value_never_scales(
+        config in arb_keda_config(),
+        ticks in arb_ticks(),
+        spec in vec(0.0..1.0f64, 24),
+    ) {
+        let mut config = config;
+        config.min_replicas = config.min_replicas.max(1);
+        config.ignore_null_values = false;
+        config.fallback = None;
+        let bounds = (config.min_replicas, config.max_replicas);
+        let strip = match config.query {
+            KedaQuery::InFlight => |p: &mut PodObservation| p.in_flight = None,
+            KedaQuery::GpuUtilization => |p: &mut PodObservation| p.gpu_utilization = None,
+        };
+        let ticks = without_metric(ticks, &spec, bounds, strip);
+        let mut keda = Keda::new(config);
+        for (r, d) in drive(&mut keda, &ticks) {
+            prop_assert_eq!(d.desired_replicas, r, "{}", d.reason);
+            prop_assert!(d.reason.starts_with("FailedGetExternalMetric"), "{}", d.reason);
+        }
+    }
+
     #[test]
     fn hpa_gpu_decisions_stay_within_bounds(config in arb_hpa_gpu_config(), ticks in arb_ticks()) {
         let mut hpa = Hpa::gpu(&config);

@@ -60,6 +60,21 @@ fn the_example_replays_through_userscale() {
 }
 
 #[test]
+fn the_example_replays_through_keda() {
+    let config = PolicyConfig::load(repo_file("data/policies/keda.toml")).unwrap();
+    let (result, decisions) = replay_str(&config, &example());
+    assert_eq!(result.unwrap(), 7);
+    // t = 0: 4 in flight over 1 pod at 4 per pod, ratio 1: hold at 1.
+    assert_eq!(decisions[0].desired_replicas, 1, "{}", decisions[0].reason);
+    assert_eq!(decisions[0].inputs["value"], 4.0);
+    assert_eq!(decisions[0].inputs["loop"], "hpa");
+    for d in &decisions {
+        assert_eq!(d.controller.as_str(), "keda");
+        assert!((1..=6).contains(&d.desired_replicas), "{}", d.reason);
+    }
+}
+
+#[test]
 fn blank_lines_are_skipped_but_counted() {
     let example = example();
     let lines: Vec<&str> = example.lines().collect();

@@ -113,12 +113,9 @@ target_gpu_utilization = 40
 kind = "hpa-gpu"
 target_gpu_utilization = 80
 
-[arms.userscale-slow]
-kind = "userscale"
-interval_s = 15
 "#;
 
-/// The zoo campaign with five more arms (eight in all) at `seeds` seeds.
+/// The zoo campaign with four more arms (eight in all) at `seeds` seeds.
 #[track_caller]
 pub fn eight_arm_campaign(seeds: u32) -> Campaign {
     let zoo = campaign_with_seeds("zoo", seeds);

@@ -60,7 +60,7 @@ pub async fn start_controller(
             Ok(cm)
         }
         // `prepare_k8s` refuses such arms before a trial starts.
-        PolicyConfig::HpaGpu(_) => Err(Error::Cluster(format!(
+        PolicyConfig::HpaGpu(_) | PolicyConfig::Keda(_) => Err(Error::Cluster(format!(
             "k8s backend: the base deploys no `{}` controller",
             policy.name()
         ))),

@@ -16,7 +16,7 @@ use super::sampler::read_metrics;
 use super::{sleep_until, Span};
 use crate::trial::control::ControlLog;
 use crate::trial::observe::{self, PodAtTick};
-use crate::trial::signal::ExportChain;
+use crate::trial::signal::Pipelines;
 use crate::trial::timeline::TrialTime;
 use crate::Result;
 
@@ -32,7 +32,7 @@ pub(super) fn run(
     let interval = policy.interval_s().max(0.1);
     let first = setup.clocks.controller.first_s;
     let mut control = ControlLog::default();
-    let export = ExportChain::for_signals(policy.signals(), &setup.clocks);
+    let pipelines = Pipelines::for_signals(policy.signals(), &setup.clocks);
     let mut k = 0u32;
     loop {
         let at = t0 + Duration::from_secs_f64(first + interval * f64::from(k));
@@ -56,10 +56,10 @@ pub(super) fn run(
         let now = Instant::now();
         let mut c = lock(cluster);
         let (mut obs, missing) = observe(&c, &fresh, now, t0, cpu_request_m);
-        if let Some(chain) = &export {
+        if pipelines.records() {
             // The observation lists the replicas not gone, in order.
             let series = c.pods.iter().filter(|p| p.life.live());
-            chain.fill(&mut obs, series.map(|p| &p.gpu_series));
+            pipelines.fill(&mut obs, series.map(|p| &p.series));
         }
         if let Some(to) = control.step(policy, &obs, &missing) {
             c.spec_replicas = to;

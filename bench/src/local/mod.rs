@@ -42,7 +42,7 @@ use crate::campaign::Trial;
 use crate::loadgen::{self, LiveLatency, Target};
 use crate::record::TrialRecords;
 use crate::route::Router;
-use crate::trial::signal::{MetricsServer, SecondSeries, Site};
+use crate::trial::signal::{MetricsServer, PodSeries, Site};
 use crate::trial::timeline::TrialTime;
 use crate::{Error, Result};
 use replicas::{lock, Cluster, Setup};
@@ -133,9 +133,10 @@ pub fn run_trial(
         router: Router::new(spec.sim.routing, t.seed),
     }));
     replicas::start(&cluster, &setup, spec.min_replicas, opts, stop)?;
-    // Idle before the trial: their devices read 0 % to a metrics pipeline.
+    // Idle before the trial: to a metrics pipeline nothing was in flight
+    // and their devices read 0 %.
     for p in &mut lock(&cluster).pods {
-        p.gpu_series = SecondSeries::running_before(0.0);
+        p.series = PodSeries::idle_before(true);
     }
     // The trial starts once metrics-server has scraped the idle replicas
     // twice (the sampler scrapes from then), as it has the pods of a

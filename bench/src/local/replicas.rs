@@ -15,10 +15,7 @@ use super::{http, reaper, LocalOptions};
 use crate::campaign::{Routing, Trial};
 use crate::clocks::TrialClocks;
 use crate::route::Router;
-use crate::trial::signal::CpuSeries;
-#[cfg(doc)]
-use crate::trial::signal::ExportChain;
-use crate::trial::signal::SecondSeries;
+use crate::trial::signal::{CpuSeries, PodSeries};
 use crate::trial::timeline::PodTimeline;
 use crate::{Error, Result};
 
@@ -38,9 +35,10 @@ pub(super) struct Pod {
     pub cpu_prev: Option<(Instant, f64)>,
     /// Its process's series at the emulated metrics-server.
     pub cpu_series: CpuSeries<Instant>,
-    /// Its per-second GPU utilisation readings, for a policy that reads
-    /// them through the emulated metrics pipeline ([`ExportChain`]).
-    pub gpu_series: SecondSeries,
+    /// Its per-second GPU utilisation and in-flight readings, for a policy
+    /// that reads them through an emulated metrics pipeline
+    /// ([`crate::trial::signal::Pipelines`]).
+    pub series: PodSeries,
 }
 
 impl Pod {
@@ -190,7 +188,7 @@ impl Setup {
             kill_at: None,
             cpu_prev: None,
             cpu_series: CpuSeries::default(),
-            gpu_series: SecondSeries::default(),
+            series: PodSeries::default(),
         })
     }
 }

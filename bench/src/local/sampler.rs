@@ -91,8 +91,11 @@ fn sample(cluster: &Mutex<Cluster>, sampler: &mut Sampler, t_s: f64) -> Second {
         if let Some(cur) = *cpu_s {
             p.cpu_prev = Some((now, cur));
         }
-        p.gpu_series
-            .record(t_s as u32, m.as_ref().map(|m| m.gpu_utilization));
+        p.series.record(
+            t_s as u32,
+            m.as_ref().map(|m| m.gpu_utilization),
+            m.as_ref().map(|m| m.in_flight as f64),
+        );
         readings.push(PodReading::read(&p.life, cores, m.as_ref()));
     }
     let gpus: Vec<GpuReading> = gpu.into_iter().collect();

@@ -219,18 +219,86 @@ impl ExportChain {
     pub fn source_s(&self, t_s: f64) -> f64 {
         last_tick(self.collect, last_tick(self.scrape, t_s))
     }
+}
 
-    /// Puts what the adapter serves at the observation's time into each
-    /// pod's `gpu_utilization`; `series` are the pods' readings in the
-    /// observation's pod order.
+/// A pod's per-second readings of what a cluster's metrics pipeline
+/// samples from it: its GPU's utilisation (for the DCGM exporter) and its
+/// in-flight gauge (for Prometheus).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PodSeries {
+    /// GPU utilisation, percent.
+    pub gpu: SecondSeries,
+    /// Requests in the pod, queued or running.
+    pub in_flight: SecondSeries,
+}
+
+impl PodSeries {
+    /// A pod that ran before the trial, idle: nothing in flight and, with a
+    /// GPU, its device at 0 %.
+    pub fn idle_before(has_gpu: bool) -> PodSeries {
+        PodSeries {
+            gpu: if has_gpu {
+                SecondSeries::running_before(0.0)
+            } else {
+                SecondSeries::default()
+            },
+            in_flight: SecondSeries::running_before(0.0),
+        }
+    }
+
+    /// The readings of second `k` (from 1).
+    pub fn record(&mut self, k: u32, gpu: Option<f64>, in_flight: Option<f64>) {
+        self.gpu.record(k, gpu);
+        self.in_flight.record(k, in_flight);
+    }
+}
+
+/// The emulated metrics pipelines a trial's policy reads through, between
+/// the pods' per-second readings ([`PodSeries`]) and the observation.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Pipelines {
+    /// The exported GPU utilisation, when the policy reads it.
+    pub export: Option<ExportChain>,
+    /// Prometheus' scrapes of the pods' in-flight gauge, when the policy
+    /// reads it ([`Signal::ScrapedInFlight`]).
+    pub scrape: Option<PeriodicClock>,
+}
+
+impl Pipelines {
+    /// The pipelines of a policy reading `signals` in a trial with these
+    /// clocks.
+    pub fn for_signals(signals: &[Signal], clocks: &TrialClocks) -> Pipelines {
+        Pipelines {
+            export: ExportChain::for_signals(signals, clocks),
+            scrape: signals
+                .contains(&Signal::ScrapedInFlight)
+                .then_some(clocks.prometheus_scrape),
+        }
+    }
+
+    /// Whether the pods' per-second readings are needed.
+    pub fn records(&self) -> bool {
+        self.export.is_some() || self.scrape.is_some()
+    }
+
+    /// Puts what the pipelines hold at the observation's time into each
+    /// pod: the exported GPU utilisation into `gpu_utilization`, and the
+    /// in-flight count Prometheus last scraped into `in_flight`; `series`
+    /// are the pods' readings in the observation's pod order.
     pub fn fill<'a>(
         &self,
         obs: &mut scaler::Observation,
-        series: impl IntoIterator<Item = &'a SecondSeries>,
+        series: impl IntoIterator<Item = &'a PodSeries>,
     ) {
-        let at = self.source_s(obs.time);
+        let gpu_at = self.export.map(|c| c.source_s(obs.time));
+        let scraped_at = self.scrape.map(|c| last_tick(c, obs.time));
         for (pod, s) in obs.pods.iter_mut().zip(series) {
-            pod.gpu_utilization = s.at(at);
+            if let Some(at) = gpu_at {
+                pod.gpu_utilization = s.gpu.at(at);
+            }
+            if let Some(at) = scraped_at {
+                pod.in_flight = s.in_flight.at(at).map(|v| v.max(0.0) as u32);
+            }
         }
     }
 }
@@ -292,7 +360,7 @@ pub struct StageRecord {
     /// Position in the pipeline, 0 nearest the pod.
     pub stage: u32,
     /// `metrics_server`, `device_sampler`, `pod_endpoint`, `dcgm_exporter`,
-    /// `prometheus` or `prometheus_adapter`.
+    /// `prometheus`, `prometheus_adapter` or `keda_metrics_server`.
     pub name: &'static str,
     /// Seconds between its samples; `None`: read when asked.
     pub period_s: Option<f64>,
@@ -345,8 +413,48 @@ pub fn pipeline(
                 (site != Site::Cluster).then_some(sim.latency_window_s),
             )],
             Signal::ExportedGpuUtilization => export_stages(site, clocks),
+            Signal::ScrapedInFlight => scrape_stages(site, clocks),
         })
         .collect()
+}
+
+/// The stages of [`Signal::ScrapedInFlight`]: the pod's in-flight gauge
+/// read each second (the simulator's count, a replica's `/metrics.json`),
+/// Prometheus' scrape, and KEDA's metrics server answering each sync with
+/// the query over the latest scrape.
+fn scrape_stages(site: Site, clocks: &TrialClocks) -> Vec<StageRecord> {
+    let signal = Signal::ScrapedInFlight;
+    let emulated = site != Site::Cluster;
+    let clock = emulated.then_some(clocks.prometheus_scrape);
+    vec![
+        StageRecord {
+            signal,
+            stage: 0,
+            name: "pod_endpoint",
+            period_s: Some(1.0).filter(|_| emulated),
+            first_s: Some(0.0).filter(|_| emulated),
+            window_s: None,
+            emulated: site == Site::Sim,
+        },
+        StageRecord {
+            signal,
+            stage: 1,
+            name: "prometheus",
+            period_s: clock.map(|c| c.period_s),
+            first_s: clock.map(|c| c.first_s),
+            window_s: None,
+            emulated,
+        },
+        StageRecord {
+            signal,
+            stage: 2,
+            name: "keda_metrics_server",
+            period_s: None,
+            first_s: None,
+            window_s: None,
+            emulated,
+        },
+    ]
 }
 
 /// The simulator's GPU stage: the device's busy share of each whole second.
@@ -530,10 +638,26 @@ mod tests {
                 (Signal::ExportedGpuUtilization, "dcgm_exporter", true),
                 (Signal::ExportedGpuUtilization, "prometheus", true),
                 (Signal::ExportedGpuUtilization, "prometheus_adapter", true),
+                (Signal::ScrapedInFlight, "pod_endpoint", false),
+                (Signal::ScrapedInFlight, "prometheus", true),
+                (Signal::ScrapedInFlight, "keda_metrics_server", true),
             ]
         );
         assert_eq!(all[3].window_s, Some(sim.latency_window_s));
-        let stages: Vec<_> = all[5..]
+        // The in-flight gauge is read each second, scraped at the seeded phase.
+        let scraped: Vec<_> = all[8..]
+            .iter()
+            .map(|r| (r.stage, r.period_s, r.first_s))
+            .collect();
+        assert_eq!(
+            scraped,
+            [
+                (0, Some(1.0), Some(0.0)),
+                (1, Some(15.0), Some(clocks.prometheus_scrape.first_s)),
+                (2, None, None),
+            ]
+        );
+        let stages: Vec<_> = all[5..8]
             .iter()
             .map(|r| (r.stage, r.period_s, r.first_s))
             .collect();
