@@ -1978,6 +1978,22 @@ impl<'a> Sim<'a> {
     }
 
     fn controller_tick(&mut self) -> bool {
+        let (obs, missing) = self.observe_now();
+        // A serving pod always answers here, so `missing` stays empty
+        // unless an answer is out of range.
+        match self.control.step(self.policy.as_mut(), &obs, &missing) {
+            Some(to) => {
+                self.spec_replicas = to;
+                self.reconcile();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What the policy sees now: every pod not yet gone, through the
+    /// shared observation rules and the metrics pipelines.
+    fn observe_now(&mut self) -> (scaler::Observation, Vec<String>) {
         let now = self.now;
         let spec = &self.input.scenario.spec;
         let from = now - us(spec.sim.latency_window_s);
@@ -2010,16 +2026,7 @@ impl<'a> Sim<'a> {
             let series = self.pods.iter().filter(|p| p.state != PodState::Exited);
             self.pipelines.fill(&mut obs, series.map(|p| &p.series));
         }
-        // A serving pod always answers here, so `missing` stays empty
-        // unless an answer is out of range.
-        match self.control.step(self.policy.as_mut(), &obs, &missing) {
-            Some(to) => {
-                self.spec_replicas = to;
-                self.reconcile();
-                true
-            }
-            None => false,
-        }
+        (obs, missing)
     }
 
     fn sample(&mut self) {
@@ -2094,6 +2101,10 @@ impl<'a> Sim<'a> {
         self.offered_in_second = 0;
         self.completed_in_second = 0;
         self.failed_in_second = 0;
+        if crate::trial::control::sample_due(self.policy.as_ref(), t_s) {
+            let (obs, _) = self.observe_now();
+            self.policy.sample(&obs);
+        }
     }
 
     fn finish(mut self) -> TrialRecords {

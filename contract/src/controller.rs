@@ -21,40 +21,45 @@ pub enum ControllerKind {
     /// A KEDA ScaledObject with one Prometheus trigger (its activation
     /// loop and the HPA it generates on an External metric).
     Keda,
+    /// Knative's concurrency autoscaler (KPA).
+    Kpa,
 }
 
 /// A name that is no controller kind.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown controller kind `{0}`; the known kinds are `hpa`, `userscale`, `hpa-gpu`, `keda`")]
+#[error("unknown controller kind `{0}`; the known kinds are `hpa`, `userscale`, `hpa-gpu`, `keda`, `kpa`")]
 pub struct UnknownKind(pub String);
 
 impl ControllerKind {
     /// Every kind.
-    pub const ALL: [ControllerKind; 4] = [
+    pub const ALL: [ControllerKind; 5] = [
         ControllerKind::Hpa,
         ControllerKind::Userscale,
         ControllerKind::HpaGpu,
         ControllerKind::Keda,
+        ControllerKind::Kpa,
     ];
 
-    /// The stored name (`hpa`, `userscale`, `hpa-gpu`, `keda`).
+    /// The stored name (`hpa`, `userscale`, `hpa-gpu`, `keda`, `kpa`).
     pub const fn as_str(self) -> &'static str {
         match self {
             ControllerKind::Hpa => "hpa",
             ControllerKind::Userscale => "userscale",
             ControllerKind::HpaGpu => "hpa-gpu",
             ControllerKind::Keda => "keda",
+            ControllerKind::Kpa => "kpa",
         }
     }
 
     /// The name a reader sees (`HPA`, `UserScale`, `HPA (GPU metric)`,
-    /// `KEDA-style (emulated)`).
+    /// `KEDA-style (emulated)`, `Knative KPA-style (emulated)`).
     pub const fn title(self) -> &'static str {
         match self {
             ControllerKind::Hpa => "HPA",
             ControllerKind::Userscale => "UserScale",
             ControllerKind::HpaGpu => "HPA (GPU metric)",
             ControllerKind::Keda => "KEDA-style (emulated)",
+            ControllerKind::Kpa => "Knative KPA-style (emulated)",
         }
     }
 }
@@ -86,7 +91,7 @@ mod tests {
             assert_eq!(k.as_str().parse::<ControllerKind>(), Ok(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
-        let e = "kpa".parse::<ControllerKind>().unwrap_err();
-        assert!(e.to_string().contains("`kpa`"), "{e}");
+        let e = "ray".parse::<ControllerKind>().unwrap_err();
+        assert!(e.to_string().contains("`ray`"), "{e}");
     }
 }

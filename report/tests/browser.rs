@@ -92,7 +92,7 @@ fn served_report_renders_in_chromium_without_console_errors() {
         "hpa-cpu60",
         "hpa-cpu80",
         "hpa-gpu40",
-        "hpa-gpu80",
+        "Knative KPA-style (emulated)",
         "KEDA-style (emulated)",
         "HPA (GPU metric)",
         "UserScale",

@@ -35,6 +35,7 @@ use crate::hpa::{
     DEFAULT_INITIAL_READINESS_DELAY_S, DEFAULT_SYNC_PERIOD_S, DEFAULT_TOLERANCE,
 };
 use crate::keda::{Keda, KedaConfig};
+use crate::kpa::{Kpa, KpaConfig};
 use crate::userscale::{UserScale, UserScaleConfig};
 use crate::{ControllerKind, Error, Policy, Result};
 
@@ -50,6 +51,8 @@ pub enum PolicyConfig {
     HpaGpu(HpaGpuConfig),
     /// A KEDA ScaledObject with a Prometheus trigger (`kind = "keda"`).
     Keda(KedaConfig),
+    /// Knative's concurrency autoscaler (`kind = "kpa"`).
+    Kpa(KpaConfig),
 }
 
 impl PolicyConfig {
@@ -64,6 +67,7 @@ impl PolicyConfig {
             ControllerKind::Userscale => PolicyConfig::Userscale(without_kind(s)?),
             ControllerKind::HpaGpu => PolicyConfig::HpaGpu(without_kind(s)?),
             ControllerKind::Keda => PolicyConfig::Keda(without_kind(s)?),
+            ControllerKind::Kpa => PolicyConfig::Kpa(without_kind(s)?),
         };
         config.validate()?;
         Ok(config)
@@ -96,6 +100,7 @@ impl PolicyConfig {
             Ok(ControllerKind::Userscale) => PolicyConfig::Userscale(from_value(body)?),
             Ok(ControllerKind::HpaGpu) => PolicyConfig::HpaGpu(from_value(body)?),
             Ok(ControllerKind::Keda) => PolicyConfig::Keda(from_value(body)?),
+            Ok(ControllerKind::Kpa) => PolicyConfig::Kpa(from_value(body)?),
             Err(_) => {
                 return Err(invalid(
                     "kind",
@@ -119,6 +124,7 @@ impl PolicyConfig {
             PolicyConfig::Userscale(config) => config.validate(),
             PolicyConfig::HpaGpu(config) => config.validate(),
             PolicyConfig::Keda(config) => config.validate(),
+            PolicyConfig::Kpa(config) => config.validate(),
         }
     }
 
@@ -131,6 +137,7 @@ impl PolicyConfig {
             PolicyConfig::Userscale(config) => Box::new(UserScale::new(config.clone())),
             PolicyConfig::HpaGpu(config) => Box::new(Hpa::gpu(config)),
             PolicyConfig::Keda(config) => Box::new(Keda::new(config.clone())),
+            PolicyConfig::Kpa(config) => Box::new(Kpa::new(config.clone())),
         }
     }
 
@@ -141,11 +148,12 @@ impl PolicyConfig {
             PolicyConfig::Userscale(_) => ControllerKind::Userscale,
             PolicyConfig::HpaGpu(_) => ControllerKind::HpaGpu,
             PolicyConfig::Keda(_) => ControllerKind::Keda,
+            PolicyConfig::Kpa(_) => ControllerKind::Kpa,
         }
     }
 
     /// The controller name its policy reports (`"hpa"`, `"userscale"`,
-    /// `"hpa-gpu"`, `"keda"`).
+    /// `"hpa-gpu"`, `"keda"`, `"kpa"`).
     pub fn name(&self) -> &'static str {
         self.kind().as_str()
     }
@@ -162,6 +170,7 @@ impl PolicyConfig {
             PolicyConfig::Userscale(c) => (c.min_replicas, c.max_replicas),
             PolicyConfig::HpaGpu(c) => (c.min_replicas, c.max_replicas),
             PolicyConfig::Keda(c) => (c.min_replicas, c.max_replicas),
+            PolicyConfig::Kpa(c) => (c.min_replicas, c.max_replicas),
         }
     }
 
@@ -182,6 +191,10 @@ impl PolicyConfig {
                 c.max_replicas = max;
             }
             PolicyConfig::Keda(c) => {
+                c.min_replicas = min;
+                c.max_replicas = max;
+            }
+            PolicyConfig::Kpa(c) => {
                 c.min_replicas = min;
                 c.max_replicas = max;
             }

@@ -12,6 +12,8 @@
 //! * [`userscale`] is the GPU-aware policy of the original experiment.
 //! * [`keda`] emulates a KEDA ScaledObject with a Prometheus trigger: its
 //!   activation loop and the HPA it generates on an External metric.
+//! * [`kpa`] emulates Knative's concurrency autoscaler (stable and panic
+//!   windows over 1 s buckets).
 //! * [`config`] holds the TOML policy files and builds policies from them.
 //! * [`control`] is the control step around a policy (hold on missing
 //!   metrics, clamp to bounds) that every runner takes.
@@ -28,6 +30,7 @@ pub mod control;
 pub mod error;
 pub mod hpa;
 pub mod keda;
+pub mod kpa;
 pub mod observation;
 pub mod replay;
 pub mod signal;
@@ -65,4 +68,15 @@ pub trait Policy: Send {
     /// Evaluates one controller tick. Observations must come in
     /// non-decreasing time order.
     fn decide(&mut self, obs: &Observation) -> Decision;
+
+    /// Seconds between the samples it takes between its decisions (the
+    /// KPA's 1 s metric buckets); `None`: it takes none.
+    fn sample_period_s(&self) -> Option<f64> {
+        None
+    }
+
+    /// One sample of the workload between decisions, at each whole multiple
+    /// of [`Policy::sample_period_s`] from t = 0; a runner records nothing
+    /// of it. Samples and decisions come in non-decreasing time order.
+    fn sample(&mut self, _obs: &Observation) {}
 }

@@ -77,6 +77,11 @@ pub fn replay<R: BufRead, W: Write>(
             }
         }
         previous = Some(obs.time);
+        // A policy that samples between decisions takes each line as a
+        // sample too.
+        if policy.sample_period_s().is_some() {
+            policy.sample(&obs);
+        }
         let decision = policy.decide(&obs);
         write_decision(&mut output, &decision)?;
         written += 1;

@@ -302,9 +302,35 @@ fn the_gpu_metric_hpa_file_is_the_original_hpa_on_a_pods_metric() {
     let e = invalid_field("kind = \"hpa-gpu\"\nmax_replicas = 6\ntarget_gpu_utilization = 0\n");
     assert_eq!(e, "target_gpu_utilization");
     // A kind that does not exist names the known ones.
-    let e = PolicyConfig::from_toml_str("kind = \"kpa\"\n").unwrap_err();
+    let e = PolicyConfig::from_toml_str("kind = \"ray\"\n").unwrap_err();
     assert!(e.to_string().contains("hpa-gpu"), "{e}");
     assert!(e.to_string().contains("keda"), "{e}");
+}
+
+#[test]
+fn the_kpa_file_is_knatives_defaults_with_a_target_of_four() {
+    let file = PolicyConfig::load(data_file("kpa.toml")).unwrap();
+    let PolicyConfig::Kpa(k) = &file else {
+        panic!("{file:?}")
+    };
+    assert_eq!(k, &scaler::kpa::KpaConfig::new(1, 6, 4.0));
+    assert!((k.target() - 2.8).abs() < 1e-12);
+    assert_eq!(k.panic_window_s(), 6);
+    let policy = file.build();
+    assert_eq!(policy.name(), "kpa");
+    assert_eq!(policy.interval_s(), 2.0);
+    assert_eq!(policy.sample_period_s(), Some(1.0));
+    assert_eq!(policy.signals(), [scaler::Signal::InFlight]);
+    // Knative's own defaults when the keys are left out.
+    let bare = PolicyConfig::from_toml_str("kind = \"kpa\"\nmax_replicas = 6\n").unwrap();
+    let PolicyConfig::Kpa(b) = &bare else {
+        panic!("{bare:?}")
+    };
+    assert_eq!((b.target_concurrency, b.target_utilization), (100.0, 0.7));
+    assert_eq!(
+        invalid_field("kind = \"kpa\"\nmax_replicas = 6\nmin_replicas = 0\n"),
+        "min_replicas"
+    );
 }
 
 #[test]

@@ -20,6 +20,9 @@
 //!   below the minimum is kept or raised to it), and, with a minimum of at
 //!   least 1 and empty results taken as errors without a fallback, never
 //!   scales when no pod has the queried value, as the HPA then fails.
+//! * The KPA-style policy (`kpa`, §14) stays within its bounds whatever it
+//!   sampled, and never scales while no ready pod has answered in its
+//!   stable window (no data).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -32,6 +35,7 @@ use scaler::hpa::{
     Behavior, Hpa, HpaConfig, HpaGpuConfig, Rules, ScalingPolicy, ScalingPolicyType, SelectPolicy,
 };
 use scaler::keda::{Fallback, Keda, KedaConfig, KedaQuery};
+use scaler::kpa::{Kpa, KpaConfig};
 use scaler::userscale::{UserScale, UserScaleConfig};
 use scaler::{Decision, PodObservation, PodPhase, Policy};
 
@@ -154,6 +158,49 @@ fn arb_keda_config() -> impl Strategy<Value = KedaConfig> {
                 c
             },
         )
+}
+
+fn arb_kpa_config() -> impl Strategy<Value = KpaConfig> {
+    (
+        (1u32..=4, 0u32..=8, 0.5..20.0f64, 0.1..=1.0f64),
+        (6u32..=120, 1.0..=100.0f64, 101.0..=1000.0f64),
+        (1.1..20.0f64, 1.1..10.0f64),
+    )
+        .prop_map(
+            |((min, extra, target, util), (window, pct, panic), (up, down))| {
+                let mut c = KpaConfig::new(min, min + extra, target);
+                c.target_utilization = util;
+                c.stable_window_s = window;
+                c.panic_window_percentage = pct;
+                c.panic_threshold_percentage = panic;
+                c.max_scale_up_rate = up;
+                c.max_scale_down_rate = down;
+                c.validate().unwrap();
+                c
+            },
+        )
+}
+
+/// Runs a sampling policy over `ticks`: samples every second between the
+/// ticks' times, each with the tick's pods, then the decision.
+fn drive_sampled(policy: &mut dyn Policy, ticks: &[Tick]) -> Vec<(u32, Decision)> {
+    let mut time = 0.0;
+    let mut previous: Option<u32> = None;
+    let mut second = 1.0;
+    ticks
+        .iter()
+        .map(|(dt, r, pods)| {
+            time += f64::from(*dt).max(0.5);
+            let r = r.or(previous).unwrap_or(policy.bounds().0);
+            while second <= time {
+                policy.sample(&obs(second, r, named(pods.clone())));
+                second += 1.0;
+            }
+            let decision = policy.decide(&obs(time, r, named(pods.clone())));
+            previous = Some(decision.desired_replicas);
+            (r, decision)
+        })
+        .collect()
 }
 
 fn arb_userscale_config() -> impl Strategy<Value = UserScaleConfig> {
@@ -345,6 +392,38 @@ fn proposal(decision: &Decision) -> Option<u32> {
 }
 
 proptest! {
+    #[test]
+    fn kpa_decisions_stay_within_bounds(config in arb_kpa_config(), ticks in arb_ticks()) {
+        let mut kpa = Kpa::new(config.clone());
+        let (min, max) = (config.min_replicas, config.max_replicas);
+        for (r, d) in drive_sampled(&mut kpa, &ticks) {
+            if d.reason.starts_with("NoData") {
+                prop_assert_eq!(d.desired_replicas, r);
+            } else {
+                prop_assert!(min <= d.desired_replicas && d.desired_replicas <= max,
+                    "R {} -> {} outside [{}, {}]: {}", r, d.desired_replicas, min, max, d.reason);
+            }
+        }
+    }
+
+    /// No ready pod ever answers: every bucket is missing, every tick
+    /// holds.
+    #[test]
+    fn kpa_without_any_answer_never_scales(config in arb_kpa_config(), ticks in arb_ticks()) {
+        let ticks: Vec<Tick> = ticks
+            .into_iter()
+            .map(|(dt, r, mut pods)| {
+                pods.iter_mut().for_each(|p| p.in_flight = None);
+                (dt, r, pods)
+            })
+            .collect();
+        let mut kpa = Kpa::new(config);
+        for (r, d) in drive_sampled(&mut kpa, &ticks) {
+            prop_assert_eq!(d.desired_replicas, r, "{}", d.reason);
+            prop_assert!(d.reason.starts_with("NoData"), "{}", d.reason);
+        }
+    }
+
     #[test]
     fn keda_decisions_stay_within_bounds(config in arb_keda_config(), ticks in arb_ticks()) {
         let mut keda = Keda::new(config.clone());

@@ -75,6 +75,23 @@ fn the_example_replays_through_keda() {
 }
 
 #[test]
+fn the_example_replays_through_the_kpa_each_line_a_sample() {
+    let config = PolicyConfig::load(repo_file("data/policies/kpa.toml")).unwrap();
+    let (result, decisions) = replay_str(&config, &example());
+    assert_eq!(result.unwrap(), 7);
+    // The first line is the only sample so far: 4 in flight on one pod,
+    // target 2.8 -> 2 pods; 4 / 2.8 rounds up to 2, under 2 × 1 ready:
+    // no panic.
+    let d = &decisions[0];
+    assert_eq!(d.inputs["stable_concurrency"], 4.0, "{}", d.reason);
+    assert_eq!(d.desired_replicas, 2, "{}", d.reason);
+    for d in &decisions {
+        assert_eq!(d.controller.as_str(), "kpa");
+        assert!((1..=6).contains(&d.desired_replicas), "{}", d.reason);
+    }
+}
+
+#[test]
 fn blank_lines_are_skipped_but_counted() {
     let example = example();
     let lines: Vec<&str> = example.lines().collect();

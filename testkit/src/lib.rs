@@ -109,13 +109,9 @@ target_cpu_utilization = 80
 kind = "hpa-gpu"
 target_gpu_utilization = 40
 
-[arms.hpa-gpu80]
-kind = "hpa-gpu"
-target_gpu_utilization = 80
-
 "#;
 
-/// The zoo campaign with four more arms (eight in all) at `seeds` seeds.
+/// The zoo campaign with three more arms (eight in all) at `seeds` seeds.
 #[track_caller]
 pub fn eight_arm_campaign(seeds: u32) -> Campaign {
     let zoo = campaign_with_seeds("zoo", seeds);

@@ -314,7 +314,10 @@ fn check_decisions(db: &Path, trial: i64, arm: &str, policy: &PolicyConfig) {
             last_up: None,
             last_down: None,
         }),
-        PolicyConfig::Hpa(_) | PolicyConfig::HpaGpu(_) | PolicyConfig::Keda(_) => None,
+        PolicyConfig::Hpa(_)
+        | PolicyConfig::HpaGpu(_)
+        | PolicyConfig::Keda(_)
+        | PolicyConfig::Kpa(_) => None,
     };
     let kind = policy.name();
     let mut changes = Vec::new();

@@ -1,7 +1,9 @@
 //! The local backend's controller: the arm's policy on its own period and
 //! phase, through the shared control step. Each tick reads every serving
 //! replica's `/metrics.json` afresh, as `scaler run` reads its pods when it
-//! decides, and acts by reconciling the replica set.
+//! decides, and acts by reconciling the replica set. A policy that samples
+//! between decisions (the KPA's buckets) is handed an observation read the
+//! same way at each whole second.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -14,7 +16,7 @@ use scaler::{Observation, Policy};
 use super::replicas::{lock, reconcile, Cluster, Setup};
 use super::sampler::read_metrics;
 use super::{sleep_until, Span};
-use crate::trial::control::ControlLog;
+use crate::trial::control::{sample_due, ControlLog};
 use crate::trial::observe::{self, PodAtTick};
 use crate::trial::signal::Pipelines;
 use crate::trial::timeline::TrialTime;
@@ -33,9 +35,15 @@ pub(super) fn run(
     let first = setup.clocks.controller.first_s;
     let mut control = ControlLog::default();
     let pipelines = Pipelines::for_signals(policy.signals(), &setup.clocks);
-    let mut k = 0u32;
+    // Decision ticks k, and for a policy that samples between them the
+    // whole seconds n (`trial::control::sample_due`).
+    let samples = policy.sample_period_s().is_some();
+    let (mut k, mut n) = (0u32, 1u32);
     loop {
-        let at = t0 + Duration::from_secs_f64(first + interval * f64::from(k));
+        let tick_s = first + interval * f64::from(k);
+        let sample = samples && f64::from(n) < tick_s;
+        let at_s = if sample { f64::from(n) } else { tick_s };
+        let at = t0 + Duration::from_secs_f64(at_s);
         if at > end || stop.load(Ordering::SeqCst) {
             break;
         }
@@ -60,6 +68,13 @@ pub(super) fn run(
             // The observation lists the replicas not gone, in order.
             let series = c.pods.iter().filter(|p| p.life.live());
             pipelines.fill(&mut obs, series.map(|p| &p.series));
+        }
+        if sample {
+            if sample_due(policy, at_s) {
+                policy.sample(&obs);
+            }
+            n += 1;
+            continue;
         }
         if let Some(to) = control.step(policy, &obs, &missing) {
             c.spec_replicas = to;

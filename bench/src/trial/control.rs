@@ -9,6 +9,18 @@ use scaler::{Observation, Policy};
 
 use crate::record::{DecisionRecord, ScalingEvent, TrialRecords};
 
+/// Whether a runner sampling every second owes `policy` a sample at `t_s`
+/// seconds from the trial's start: at each whole multiple of its
+/// [`Policy::sample_period_s`] (a period below a second samples every
+/// second).
+pub fn sample_due(policy: &dyn Policy, t_s: f64) -> bool {
+    policy.sample_period_s().is_some_and(|p| {
+        let p = p.max(1.0);
+        let k = (t_s / p).round();
+        k >= 1.0 && (t_s - k * p).abs() < 1e-6
+    })
+}
+
 /// The decisions and replica changes of one trial.
 #[derive(Debug, Default)]
 pub struct ControlLog {
