@@ -442,7 +442,7 @@ fn prepare_k8s(
     for (arm, p) in &campaign.arms {
         if !matches!(p.kind(), ControllerKind::Hpa | ControllerKind::Userscale) {
             return Err(Error::Cluster(format!(
-                "k8s backend: arm `{arm}` is of kind `{}`, which the cluster's base does not deploy (it runs the `hpa` and `userscale` arms; an `hpa-gpu` arm needs the DCGM exporter, Prometheus and prometheus-adapter, a `keda` arm KEDA and Prometheus, a `kpa` arm Knative); run it with --backend sim or local",
+                "k8s backend: arm `{arm}` is of kind `{}`, which the cluster's base does not deploy (it runs the `hpa` and `userscale` arms; an `hpa-gpu` arm needs the DCGM exporter, Prometheus and prometheus-adapter, a `keda` arm KEDA and Prometheus, a `kpa` arm Knative, a `ray` arm Ray Serve); run it with --backend sim or local",
                 p.name()
             )));
         }

@@ -23,24 +23,28 @@ pub enum ControllerKind {
     Keda,
     /// Knative's concurrency autoscaler (KPA).
     Kpa,
+    /// Ray Serve's queue-length autoscaling policy.
+    Ray,
 }
 
 /// A name that is no controller kind.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown controller kind `{0}`; the known kinds are `hpa`, `userscale`, `hpa-gpu`, `keda`, `kpa`")]
+#[error("unknown controller kind `{0}`; the known kinds are `hpa`, `userscale`, `hpa-gpu`, `keda`, `kpa`, `ray`")]
 pub struct UnknownKind(pub String);
 
 impl ControllerKind {
     /// Every kind.
-    pub const ALL: [ControllerKind; 5] = [
+    pub const ALL: [ControllerKind; 6] = [
         ControllerKind::Hpa,
         ControllerKind::Userscale,
         ControllerKind::HpaGpu,
         ControllerKind::Keda,
         ControllerKind::Kpa,
+        ControllerKind::Ray,
     ];
 
-    /// The stored name (`hpa`, `userscale`, `hpa-gpu`, `keda`, `kpa`).
+    /// The stored name (`hpa`, `userscale`, `hpa-gpu`, `keda`, `kpa`,
+    /// `ray`).
     pub const fn as_str(self) -> &'static str {
         match self {
             ControllerKind::Hpa => "hpa",
@@ -48,11 +52,13 @@ impl ControllerKind {
             ControllerKind::HpaGpu => "hpa-gpu",
             ControllerKind::Keda => "keda",
             ControllerKind::Kpa => "kpa",
+            ControllerKind::Ray => "ray",
         }
     }
 
     /// The name a reader sees (`HPA`, `UserScale`, `HPA (GPU metric)`,
-    /// `KEDA-style (emulated)`, `Knative KPA-style (emulated)`).
+    /// `KEDA-style (emulated)`, `Knative KPA-style (emulated)`, `Ray
+    /// Serve-style (emulated)`).
     pub const fn title(self) -> &'static str {
         match self {
             ControllerKind::Hpa => "HPA",
@@ -60,6 +66,7 @@ impl ControllerKind {
             ControllerKind::HpaGpu => "HPA (GPU metric)",
             ControllerKind::Keda => "KEDA-style (emulated)",
             ControllerKind::Kpa => "Knative KPA-style (emulated)",
+            ControllerKind::Ray => "Ray Serve-style (emulated)",
         }
     }
 }
@@ -91,7 +98,7 @@ mod tests {
             assert_eq!(k.as_str().parse::<ControllerKind>(), Ok(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
-        let e = "ray".parse::<ControllerKind>().unwrap_err();
-        assert!(e.to_string().contains("`ray`"), "{e}");
+        let e = "capacity".parse::<ControllerKind>().unwrap_err();
+        assert!(e.to_string().contains("`capacity`"), "{e}");
     }
 }

@@ -91,7 +91,7 @@ fn served_report_renders_in_chromium_without_console_errors() {
     for arm in [
         "hpa-cpu60",
         "hpa-cpu80",
-        "hpa-gpu40",
+        "Ray Serve-style (emulated)",
         "Knative KPA-style (emulated)",
         "KEDA-style (emulated)",
         "HPA (GPU metric)",

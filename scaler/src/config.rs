@@ -36,6 +36,7 @@ use crate::hpa::{
 };
 use crate::keda::{Keda, KedaConfig};
 use crate::kpa::{Kpa, KpaConfig};
+use crate::ray::{Ray, RayConfig};
 use crate::userscale::{UserScale, UserScaleConfig};
 use crate::{ControllerKind, Error, Policy, Result};
 
@@ -53,6 +54,8 @@ pub enum PolicyConfig {
     Keda(KedaConfig),
     /// Knative's concurrency autoscaler (`kind = "kpa"`).
     Kpa(KpaConfig),
+    /// Ray Serve's queue-length policy (`kind = "ray"`).
+    Ray(RayConfig),
 }
 
 impl PolicyConfig {
@@ -68,6 +71,7 @@ impl PolicyConfig {
             ControllerKind::HpaGpu => PolicyConfig::HpaGpu(without_kind(s)?),
             ControllerKind::Keda => PolicyConfig::Keda(without_kind(s)?),
             ControllerKind::Kpa => PolicyConfig::Kpa(without_kind(s)?),
+            ControllerKind::Ray => PolicyConfig::Ray(without_kind(s)?),
         };
         config.validate()?;
         Ok(config)
@@ -101,6 +105,7 @@ impl PolicyConfig {
             Ok(ControllerKind::HpaGpu) => PolicyConfig::HpaGpu(from_value(body)?),
             Ok(ControllerKind::Keda) => PolicyConfig::Keda(from_value(body)?),
             Ok(ControllerKind::Kpa) => PolicyConfig::Kpa(from_value(body)?),
+            Ok(ControllerKind::Ray) => PolicyConfig::Ray(from_value(body)?),
             Err(_) => {
                 return Err(invalid(
                     "kind",
@@ -125,6 +130,7 @@ impl PolicyConfig {
             PolicyConfig::HpaGpu(config) => config.validate(),
             PolicyConfig::Keda(config) => config.validate(),
             PolicyConfig::Kpa(config) => config.validate(),
+            PolicyConfig::Ray(config) => config.validate(),
         }
     }
 
@@ -138,6 +144,7 @@ impl PolicyConfig {
             PolicyConfig::HpaGpu(config) => Box::new(Hpa::gpu(config)),
             PolicyConfig::Keda(config) => Box::new(Keda::new(config.clone())),
             PolicyConfig::Kpa(config) => Box::new(Kpa::new(config.clone())),
+            PolicyConfig::Ray(config) => Box::new(Ray::new(config.clone())),
         }
     }
 
@@ -149,11 +156,12 @@ impl PolicyConfig {
             PolicyConfig::HpaGpu(_) => ControllerKind::HpaGpu,
             PolicyConfig::Keda(_) => ControllerKind::Keda,
             PolicyConfig::Kpa(_) => ControllerKind::Kpa,
+            PolicyConfig::Ray(_) => ControllerKind::Ray,
         }
     }
 
     /// The controller name its policy reports (`"hpa"`, `"userscale"`,
-    /// `"hpa-gpu"`, `"keda"`, `"kpa"`).
+    /// `"hpa-gpu"`, `"keda"`, `"kpa"`, `"ray"`).
     pub fn name(&self) -> &'static str {
         self.kind().as_str()
     }
@@ -171,6 +179,7 @@ impl PolicyConfig {
             PolicyConfig::HpaGpu(c) => (c.min_replicas, c.max_replicas),
             PolicyConfig::Keda(c) => (c.min_replicas, c.max_replicas),
             PolicyConfig::Kpa(c) => (c.min_replicas, c.max_replicas),
+            PolicyConfig::Ray(c) => (c.min_replicas, c.max_replicas),
         }
     }
 
@@ -195,6 +204,10 @@ impl PolicyConfig {
                 c.max_replicas = max;
             }
             PolicyConfig::Kpa(c) => {
+                c.min_replicas = min;
+                c.max_replicas = max;
+            }
+            PolicyConfig::Ray(c) => {
                 c.min_replicas = min;
                 c.max_replicas = max;
             }

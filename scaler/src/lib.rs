@@ -14,6 +14,8 @@
 //!   activation loop and the HPA it generates on an External metric.
 //! * [`kpa`] emulates Knative's concurrency autoscaler (stable and panic
 //!   windows over 1 s buckets).
+//! * [`ray`] emulates Ray Serve's queue-length policy (look-back averages,
+//!   delays counted in control-loop ticks).
 //! * [`config`] holds the TOML policy files and builds policies from them.
 //! * [`control`] is the control step around a policy (hold on missing
 //!   metrics, clamp to bounds) that every runner takes.
@@ -32,6 +34,7 @@ pub mod hpa;
 pub mod keda;
 pub mod kpa;
 pub mod observation;
+pub mod ray;
 pub mod replay;
 pub mod signal;
 pub mod userscale;

@@ -302,7 +302,7 @@ fn the_gpu_metric_hpa_file_is_the_original_hpa_on_a_pods_metric() {
     let e = invalid_field("kind = \"hpa-gpu\"\nmax_replicas = 6\ntarget_gpu_utilization = 0\n");
     assert_eq!(e, "target_gpu_utilization");
     // A kind that does not exist names the known ones.
-    let e = PolicyConfig::from_toml_str("kind = \"ray\"\n").unwrap_err();
+    let e = PolicyConfig::from_toml_str("kind = \"capacity\"\n").unwrap_err();
     assert!(e.to_string().contains("hpa-gpu"), "{e}");
     assert!(e.to_string().contains("keda"), "{e}");
 }
@@ -330,6 +330,25 @@ fn the_kpa_file_is_knatives_defaults_with_a_target_of_four() {
     assert_eq!(
         invalid_field("kind = \"kpa\"\nmax_replicas = 6\nmin_replicas = 0\n"),
         "min_replicas"
+    );
+}
+
+#[test]
+fn the_ray_file_is_rays_defaults() {
+    let file = PolicyConfig::load(data_file("ray.toml")).unwrap();
+    let PolicyConfig::Ray(r) = &file else {
+        panic!("{file:?}")
+    };
+    assert_eq!(r, &scaler::ray::RayConfig::new(1, 6));
+    let policy = file.build();
+    assert_eq!(policy.name(), "ray");
+    assert_eq!(policy.interval_s(), 0.1);
+    assert_eq!(policy.sample_period_s(), Some(1.0));
+    let bare = PolicyConfig::from_toml_str("kind = \"ray\"\nmax_replicas = 6\n").unwrap();
+    assert_eq!(bare, file);
+    assert_eq!(
+        invalid_field("kind = \"ray\"\nmax_replicas = 6\nupscale_delay_s = -1\n"),
+        "upscale_delay_s"
     );
 }
 

@@ -23,6 +23,9 @@
 //! * The KPA-style policy (`kpa`, §14) stays within its bounds whatever it
 //!   sampled, and never scales while no ready pod has answered in its
 //!   stable window (no data).
+//! * The Ray Serve-style policy (`ray`, §15) stays within its bounds, and
+//!   with every delay longer than the run never changes the count of
+//!   replicas that are running.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -36,6 +39,7 @@ use scaler::hpa::{
 };
 use scaler::keda::{Fallback, Keda, KedaConfig, KedaQuery};
 use scaler::kpa::{Kpa, KpaConfig};
+use scaler::ray::{Ray, RayConfig};
 use scaler::userscale::{UserScale, UserScaleConfig};
 use scaler::{Decision, PodObservation, PodPhase, Policy};
 
@@ -421,6 +425,52 @@ proptest! {
         for (r, d) in drive_sampled(&mut kpa, &ticks) {
             prop_assert_eq!(d.desired_replicas, r, "{}", d.reason);
             prop_assert!(d.reason.starts_with("NoData"), "{}", d.reason);
+        }
+    }
+
+    #[test]
+    fn ray_decisions_stay_within_bounds(
+        (min, extra) in (1u32..=4, 0u32..=8),
+        (target, up, down) in (0.5..8.0f64, 0.0..20.0f64, 0.0..20.0f64),
+        (fu, fd, look, push) in (0.1..2.0f64, 0.1..2.0f64, 1.0..60.0f64, 1.0..20.0f64),
+        ticks in arb_ticks(),
+    ) {
+        let mut c = RayConfig::new(min, min + extra);
+        c.target_ongoing_requests = target;
+        c.upscale_delay_s = up;
+        c.downscale_delay_s = down;
+        c.upscaling_factor = fu;
+        c.downscaling_factor = fd;
+        c.look_back_period_s = look;
+        c.metrics_interval_s = push;
+        c.control_loop_interval_s = 1.0;
+        c.validate().unwrap();
+        let mut ray = Ray::new(c);
+        for (r, d) in drive_sampled(&mut ray, &ticks) {
+            let running = d.inputs["running"].as_u64().unwrap_or(0);
+            if running == 0 {
+                // The cold start answers with the target or a scale-up.
+                prop_assert!(d.desired_replicas >= r, "{}", d.reason);
+            } else if (min..=min + extra).contains(&r) {
+                prop_assert!(min <= d.desired_replicas && d.desired_replicas <= min + extra,
+                    "R {} -> {}: {}", r, d.desired_replicas, d.reason);
+            }
+        }
+    }
+
+    /// Delays longer than any run: whatever the records say, a deployment
+    /// with running replicas keeps its count.
+    #[test]
+    fn ray_with_long_delays_holds_while_replicas_run(ticks in arb_ticks()) {
+        let mut c = RayConfig::new(1, 20);
+        c.upscale_delay_s = 10_000.0;
+        c.downscale_delay_s = 10_000.0;
+        c.control_loop_interval_s = 1.0;
+        let mut ray = Ray::new(c);
+        for (r, d) in drive_sampled(&mut ray, &ticks) {
+            if d.inputs["running"].as_u64().unwrap_or(0) > 0 {
+                prop_assert_eq!(d.desired_replicas, r, "{}", d.reason);
+            }
         }
     }
 

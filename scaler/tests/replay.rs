@@ -92,6 +92,22 @@ fn the_example_replays_through_the_kpa_each_line_a_sample() {
 }
 
 #[test]
+fn the_example_replays_through_ray() {
+    let config = PolicyConfig::load(repo_file("data/policies/ray.toml")).unwrap();
+    let (result, decisions) = replay_str(&config, &example());
+    assert_eq!(result.unwrap(), 7);
+    for d in &decisions {
+        assert_eq!(d.controller.as_str(), "ray");
+        assert!((1..=6).contains(&d.desired_replicas), "{}", d.reason);
+    }
+    // Lines 15 s apart are 150 control-loop ticks but one decision each:
+    // the 30 s delay (300 ticks) is never reached, the count stays.
+    assert!(decisions
+        .iter()
+        .all(|d| d.desired_replicas == d.current_replicas));
+}
+
+#[test]
 fn blank_lines_are_skipped_but_counted() {
     let example = example();
     let lines: Vec<&str> = example.lines().collect();

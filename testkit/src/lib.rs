@@ -105,13 +105,9 @@ target_cpu_utilization = 60
 kind = "hpa"
 target_cpu_utilization = 80
 
-[arms.hpa-gpu40]
-kind = "hpa-gpu"
-target_gpu_utilization = 40
-
 "#;
 
-/// The zoo campaign with three more arms (eight in all) at `seeds` seeds.
+/// The zoo campaign with two more arms (eight in all) at `seeds` seeds.
 #[track_caller]
 pub fn eight_arm_campaign(seeds: u32) -> Campaign {
     let zoo = campaign_with_seeds("zoo", seeds);

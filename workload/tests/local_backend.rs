@@ -317,7 +317,8 @@ fn check_decisions(db: &Path, trial: i64, arm: &str, policy: &PolicyConfig) {
         PolicyConfig::Hpa(_)
         | PolicyConfig::HpaGpu(_)
         | PolicyConfig::Keda(_)
-        | PolicyConfig::Kpa(_) => None,
+        | PolicyConfig::Kpa(_)
+        | PolicyConfig::Ray(_) => None,
     };
     let kind = policy.name();
     let mut changes = Vec::new();

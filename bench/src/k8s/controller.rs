@@ -60,12 +60,13 @@ pub async fn start_controller(
             Ok(cm)
         }
         // `prepare_k8s` refuses such arms before a trial starts.
-        PolicyConfig::HpaGpu(_) | PolicyConfig::Keda(_) | PolicyConfig::Kpa(_) => {
-            Err(Error::Cluster(format!(
-                "k8s backend: the base deploys no `{}` controller",
-                policy.name()
-            )))
-        }
+        PolicyConfig::HpaGpu(_)
+        | PolicyConfig::Keda(_)
+        | PolicyConfig::Kpa(_)
+        | PolicyConfig::Ray(_) => Err(Error::Cluster(format!(
+            "k8s backend: the base deploys no `{}` controller",
+            policy.name()
+        ))),
     }
 }
 
