@@ -266,19 +266,41 @@ fn dominates(a: (f64, f64), b: (f64, f64)) -> bool {
     a.0 >= b.0 && a.1 <= b.1 && (a.0 > b.0 || a.1 < b.1)
 }
 
-/// The leaderboard of every cell.
+/// The leaderboard of every cell, from the arms' estimates
+/// ([`summaries`]), the rank tests ([`rank_tests`]) and the comparisons
+/// with the baseline (`rows`).
 pub fn leaderboards(
-    trials: &[TrialMetrics],
+    summaries: &[ArmSummary],
+    tests: &[RankTest],
     arms: &[ArmInfo],
     rows: &[Comparison],
 ) -> Vec<Leaderboard> {
+    let mut cells: Vec<(&str, &str)> = summaries
+        .iter()
+        .map(|a| (a.scenario.as_str(), a.load_profile.as_str()))
+        .collect();
+    cells.dedup();
     let mut out = Vec::new();
-    for ((scenario, profile), by_arm) in cells(trials) {
+    for (scenario, profile) in cells {
         let est = |arm: &str, key: Metric| {
-            Estimate::of(&by_arm.get(arm).cloned().unwrap_or_default(), key)
+            summaries
+                .iter()
+                .find(|a| {
+                    a.scenario == scenario
+                        && a.load_profile == profile
+                        && a.arm == arm
+                        && a.metric == key
+                })
+                .map(|a| a.estimate.clone())
+                .unwrap_or_default()
         };
-        let slo_test = rank_test(scenario, profile, &by_arm, arms, SERVE).friedman;
-        let cost_test = rank_test(scenario, profile, &by_arm, arms, COST).friedman;
+        let test = |key: Metric| {
+            tests
+                .iter()
+                .find(|t| t.scenario == scenario && t.load_profile == profile && t.metric == key)
+                .and_then(|t| t.friedman.clone())
+        };
+        let (slo_test, cost_test) = (test(SERVE), test(COST));
         let verdict = |arm: &str, key: Metric| {
             rows.iter()
                 .find(|r| {
@@ -488,7 +510,7 @@ mod tests {
     fn the_front_holds_the_arms_no_other_dominates_and_ranks_follow_the_better_side() {
         let ts = campaign();
         let a = arms(&["base", "cheap", "good"]);
-        let boards = leaderboards(&ts, &a, &[]);
+        let boards = leaderboards(&summaries(&ts, &a), &rank_tests(&ts, &a), &a, &[]);
         assert_eq!(boards.len(), 1);
         let b = &boards[0];
         let order: Vec<(&str, bool)> = b.rows.iter().map(|r| (r.arm.as_str(), r.pareto)).collect();
@@ -537,7 +559,7 @@ mod tests {
             .collect();
         ts.extend(twins);
         let a = arms(&["base", "cheap", "good", "twin"]);
-        let b = &leaderboards(&ts, &a, &[])[0];
+        let b = &leaderboards(&summaries(&ts, &a), &rank_tests(&ts, &a), &a, &[])[0];
         let front: Vec<&str> = b
             .rows
             .iter()

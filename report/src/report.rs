@@ -155,7 +155,7 @@ pub fn build(data: &CampaignData, opts: ReportOptions) -> Result<CampaignReport>
     let rows = compare::compare_all(&trials, arms, &provenance(data));
     let summaries = ranking::summaries(&trials, arms);
     let rank_tests = ranking::rank_tests(&trials, arms);
-    let leaderboards = ranking::leaderboards(&trials, arms, &rows);
+    let leaderboards = ranking::leaderboards(&summaries, &rank_tests, arms, &rows);
     let baseline = arms.first().map(|a| a.name.clone()).unwrap_or_default();
     let mut cells: Vec<(String, String)> = data
         .trials

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::hpa::invalid;
-use crate::{ControllerKind, Decision, Observation, PodPhase, Policy, Result, Signal};
+use crate::{ControllerKind, Decision, Observation, Policy, Result, Signal};
 
 /// Knative's `container-concurrency-target-default`.
 pub const DEFAULT_TARGET: f64 = 100.0;
@@ -232,10 +232,7 @@ impl KpaConfig {
 
 /// Ready pods: running, Ready, not being deleted.
 fn ready_pods(obs: &Observation) -> usize {
-    obs.pods
-        .iter()
-        .filter(|p| p.phase == PodPhase::Running && p.ready == Some(true))
-        .count()
+    obs.pods.iter().filter(|p| p.is_serving()).count()
 }
 
 /// The revision's concurrency now: the requests in its ready pods that
@@ -244,7 +241,7 @@ fn concurrency(obs: &Observation) -> Option<f64> {
     let values: Vec<f64> = obs
         .pods
         .iter()
-        .filter(|p| p.phase == PodPhase::Running && p.ready == Some(true))
+        .filter(|p| p.is_serving())
         .filter_map(|p| p.in_flight)
         .map(f64::from)
         .collect();
@@ -446,7 +443,7 @@ impl Policy for Kpa {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::PodObservation;
+    use crate::{PodObservation, PodPhase};
 
     /// `ready` ready pods holding `total` requests between them.
     fn obs(t: f64, r: u32, ready: usize, total: u32) -> Observation {

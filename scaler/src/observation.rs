@@ -134,6 +134,12 @@ pub struct PodObservation {
 }
 
 impl PodObservation {
+    /// Whether it serves: running with its Ready condition true (a pod
+    /// being deleted has phase `Terminating` and does not).
+    pub fn is_serving(&self) -> bool {
+        self.phase == PodPhase::Running && self.ready == Some(true)
+    }
+
     /// A pod of which only the name and phase are known: no Ready
     /// condition, times, requests or metrics yet. Fill in what a source
     /// knows.

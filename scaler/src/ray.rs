@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::hpa::invalid;
-use crate::{ControllerKind, Decision, Observation, PodPhase, Policy, Result, Signal};
+use crate::{ControllerKind, Decision, Observation, Policy, Result, Signal};
 
 /// `target_ongoing_requests` default (Ray 2.32 and later; 1 before).
 pub const DEFAULT_TARGET_ONGOING_REQUESTS: f64 = 2.0;
@@ -180,9 +180,7 @@ impl RayConfig {
 
 /// Ready replicas, by name.
 fn running(obs: &Observation) -> impl Iterator<Item = &crate::PodObservation> {
-    obs.pods
-        .iter()
-        .filter(|p| p.phase == PodPhase::Running && p.ready == Some(true))
+    obs.pods.iter().filter(|p| p.is_serving())
 }
 
 /// A Ray Serve deployment's autoscaling state.
@@ -380,7 +378,7 @@ impl Policy for Ray {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::PodObservation;
+    use crate::{PodObservation, PodPhase};
 
     fn obs(t: f64, r: u32, each: &[u32]) -> Observation {
         Observation {

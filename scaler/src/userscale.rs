@@ -36,7 +36,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::{ControllerKind, Decision, Error, Observation, PodPhase, Policy, Result, Signal};
+use crate::{ControllerKind, Decision, Error, Observation, Policy, Result, Signal};
 
 /// Thresholds, steps and cooldowns of UserScale. The GPU tiers, the 1000 ms
 /// latency trigger, the 20 % scale-down trigger and the 3 s interval are the
@@ -220,11 +220,7 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 
 impl Inputs {
     fn read(obs: &Observation) -> Self {
-        let ready: Vec<_> = obs
-            .pods
-            .iter()
-            .filter(|p| p.phase == PodPhase::Running && p.ready == Some(true))
-            .collect();
+        let ready: Vec<_> = obs.pods.iter().filter(|p| p.is_serving()).collect();
         Self {
             gpu: mean(ready.iter().filter_map(|p| p.gpu_utilization)),
             latency: mean(ready.iter().filter_map(|p| p.avg_latency_ms)),
